@@ -1,0 +1,119 @@
+/*
+ * The ONNX inference engine.
+ *
+ * Describe first, compute later: vp_engine_load() parses and validates a
+ * model and applies the shape-independent graph passes once. A vp_plan binds
+ * concrete input shapes (e.g. a batch size): it infers every shape, folds
+ * constant subgraphs, plans memory and prepares backend kernels, so that
+ * vp_plan_run() allocates nothing. One engine may hold plans for several
+ * batch sizes; a plan is used by one thread at a time.
+ */
+#ifndef VIDPIPE_ENGINE_H
+#define VIDPIPE_ENGINE_H
+
+#include "vidpipe/vidpipe.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VP_MAX_DIMS 8
+
+/* Element types, numbered as ONNX's TensorProto.DataType. */
+typedef enum vp_dtype {
+    VP_DT_UNDEFINED = 0,
+    VP_DT_FLOAT = 1,
+    VP_DT_UINT8 = 2,
+    VP_DT_INT8 = 3,
+    VP_DT_UINT16 = 4,
+    VP_DT_INT16 = 5,
+    VP_DT_INT32 = 6,
+    VP_DT_INT64 = 7,
+    VP_DT_STRING = 8,
+    VP_DT_BOOL = 9,
+    VP_DT_FLOAT16 = 10,
+    VP_DT_DOUBLE = 11,
+    VP_DT_UINT32 = 12,
+    VP_DT_UINT64 = 13,
+} vp_dtype;
+
+typedef struct vp_shape {
+    int rank;                  /* 0..VP_MAX_DIMS; -1 = unknown */
+    int64_t d[VP_MAX_DIMS];    /* -1 = unknown (symbolic) dimension */
+} vp_shape;
+
+/* A dense, row-major tensor view. The engine never frees data it did not
+ * allocate. */
+typedef struct vp_tensor {
+    vp_dtype dtype;
+    vp_shape shape;
+    void *data;
+} vp_tensor;
+
+/* Size in bytes of one element; 0 for types the engine cannot hold. */
+size_t vp_dtype_size(vp_dtype dt);
+const char *vp_dtype_name(vp_dtype dt);
+/* Number of elements (1 for rank 0); -1 if a dimension is unknown. */
+int64_t vp_shape_numel(const vp_shape *s);
+
+typedef enum vp_backend_kind {
+    VP_BACKEND_CPU = 0,
+    VP_BACKEND_CUDA = 1,
+} vp_backend_kind;
+
+typedef struct vp_engine_options {
+    vp_backend_kind backend;
+    int num_threads;     /* CPU backend; 0 = all cores */
+    int disable_passes;  /* 1: no graph passes (for debugging and tests) */
+} vp_engine_options;
+
+typedef struct vp_engine vp_engine;
+typedef struct vp_plan vp_plan;
+
+void vp_engine_options_default(vp_engine_options *opt);
+
+/* Load and validate an ONNX model. On failure returns a negative status,
+ * sets *out to NULL and, if err is not NULL, writes a one-line message
+ * naming the file, node and problem into err (errlen bytes). */
+int vp_engine_load(const char *path, const vp_engine_options *opt, vp_engine **out,
+                   char *err, size_t errlen);
+/* Same, from a serialized ModelProto in memory; base_dir resolves external
+ * data (NULL: external data is an error). */
+int vp_engine_load_memory(const void *data, size_t size, const char *base_dir,
+                          const vp_engine_options *opt, vp_engine **out, char *err,
+                          size_t errlen);
+/* Frees the engine and all its plans; *e becomes NULL. NULL-safe. */
+void vp_engine_free(vp_engine **e);
+/* Last error message of this engine or its plans ("" if none). */
+const char *vp_engine_last_error(const vp_engine *e);
+
+int vp_engine_num_inputs(const vp_engine *e);
+int vp_engine_num_outputs(const vp_engine *e);
+/* Name, element type and declared shape (-1 for symbolic dims). */
+int vp_engine_input_info(const vp_engine *e, int i, const char **name, vp_dtype *dt,
+                         vp_shape *shape);
+int vp_engine_output_info(const vp_engine *e, int i, const char **name, vp_dtype *dt,
+                          vp_shape *shape);
+/* Number of nodes after passes, and the op types used (for `vidpipe info`). */
+int vp_engine_num_nodes(const vp_engine *e);
+
+/* Op types the engine supports on a backend, sorted, into names[0..max);
+ * returns the total count (which may exceed max), negative on error. */
+int vp_engine_supported_ops(vp_backend_kind backend, const char **names, int max);
+
+/* Build a plan for concrete input shapes (one per graph input, in order).
+ * The plan is owned by the engine. */
+int vp_engine_plan(vp_engine *e, const vp_shape *input_shapes, vp_plan **out);
+/* Concrete shape of output i under this plan. */
+int vp_plan_output_shape(const vp_plan *p, int i, vp_shape *shape);
+/* Bytes of intermediate memory the plan uses (arena). */
+size_t vp_plan_arena_bytes(const vp_plan *p);
+/* Run: inputs[i].data points to host memory of the planned shape; outputs
+ * are written to outputs[i].data (caller-allocated, shape per
+ * vp_plan_output_shape). */
+int vp_plan_run(vp_plan *p, const vp_tensor *inputs, vp_tensor *outputs);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,105 @@
+/* CPU backend context and the generic (unfused) post-op path. */
+#include "engine/cpu/cpu.h"
+#include "base/log.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int vp_dnnl_error(const char *call, dnnl_status_t st, const char *file, int line)
+{
+    VP_LOGE("oneDNN call failed (status %d) at %s:%d: %s", (int)st, file, line, call);
+    return VP_ERR_BACKEND;
+}
+
+int vp_cpu_ctx_create(vp_cpu_ctx **out)
+{
+    vp_cpu_ctx *c = calloc(1, sizeof *c);
+    *out = NULL;
+    if (!c)
+        return VP_ERR_NOMEM;
+    if (dnnl_engine_create(&c->eng, dnnl_cpu, 0) != dnnl_success) {
+        free(c);
+        return vp_dnnl_error("dnnl_engine_create", dnnl_runtime_error, __FILE__, __LINE__);
+    }
+    if (dnnl_stream_create(&c->stream, c->eng, dnnl_stream_default_flags) != dnnl_success) {
+        dnnl_engine_destroy(c->eng);
+        free(c);
+        return vp_dnnl_error("dnnl_stream_create", dnnl_runtime_error, __FILE__, __LINE__);
+    }
+    *out = c;
+    return VP_OK;
+}
+
+void vp_cpu_ctx_free(vp_cpu_ctx **pc)
+{
+    vp_cpu_ctx *c = pc ? *pc : NULL;
+    if (!c)
+        return;
+    dnnl_stream_destroy(c->stream);
+    dnnl_engine_destroy(c->eng);
+    free(c);
+    *pc = NULL;
+}
+
+void vp_cpu_act(float *x, int64_t n, vp_act act, float alpha, float beta)
+{
+    switch (act) {
+    case VP_ACT_NONE:
+        break;
+    case VP_ACT_RELU:
+#pragma omp parallel for schedule(static) if (n > 65536)
+        for (int64_t i = 0; i < n; i++)
+            x[i] = x[i] > 0.f ? x[i] : 0.f;
+        break;
+    case VP_ACT_SIGMOID:
+#pragma omp parallel for schedule(static) if (n > 16384)
+        for (int64_t i = 0; i < n; i++)
+            x[i] = 1.f / (1.f + expf(-x[i]));
+        break;
+    case VP_ACT_SILU:
+#pragma omp parallel for schedule(static) if (n > 16384)
+        for (int64_t i = 0; i < n; i++)
+            x[i] = x[i] / (1.f + expf(-x[i]));
+        break;
+    case VP_ACT_HARDSIGMOID:
+#pragma omp parallel for schedule(static) if (n > 65536)
+        for (int64_t i = 0; i < n; i++)
+            x[i] = fmaxf(0.f, fminf(1.f, alpha * x[i] + beta));
+        break;
+    case VP_ACT_HARDSWISH:
+#pragma omp parallel for schedule(static) if (n > 65536)
+        for (int64_t i = 0; i < n; i++)
+            x[i] = x[i] * fmaxf(0.f, fminf(1.f, x[i] / 6.f + 0.5f));
+        break;
+    case VP_ACT_CLIP:
+#pragma omp parallel for schedule(static) if (n > 65536)
+        for (int64_t i = 0; i < n; i++)
+            x[i] = fminf(fmaxf(x[i], alpha), beta);
+        break;
+    }
+}
+
+int vp_apply_postops(vp_op_ctx *c)
+{
+    const vp_node *nd = c->node;
+    vp_tensor *o = c->out[0];
+    int64_t n = vp_tensor_numel(o);
+    if (nd->n_post == 0)
+        return VP_OK;
+    if (o->dtype != VP_DT_FLOAT)
+        return vp_op_fail(c, VP_ERR_INTERNAL, "post-ops on %s output", vp_dtype_name(o->dtype));
+    float *x = o->data;
+    for (int k = 0; k < nd->n_post; k++) {
+        const vp_postop *p = &nd->post[k];
+        if (p->kind == VP_POST_ACT) {
+            vp_cpu_act(x, n, p->act, p->alpha, p->beta);
+        } else {
+            const float *a = c->in[p->input]->data;
+#pragma omp parallel for schedule(static) if (n > 65536)
+            for (int64_t i = 0; i < n; i++)
+                x[i] += a[i];
+        }
+    }
+    return VP_OK;
+}
