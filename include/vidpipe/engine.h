@@ -113,6 +113,16 @@ size_t vp_plan_arena_bytes(const vp_plan *p);
  * vp_plan_output_shape). */
 int vp_plan_run(vp_plan *p, const vp_tensor *inputs, vp_tensor *outputs);
 
+/* Tensor files ------------------------------------------------------------
+ * .npy (NumPy format 1.0-3.0, little-endian, C order) and ONNX TensorProto
+ * (.pb, as in ONNX's node tests). */
+
+/* Load a tensor from FILE, chosen by extension (.npy, else TensorProto).
+ * Returns a heap tensor to free with vp_tensor_destroy(). */
+int vp_tensor_load(const char *path, vp_tensor **out, char *err, size_t errlen);
+int vp_tensor_save_npy(const char *path, const vp_tensor *t, char *err, size_t errlen);
+void vp_tensor_destroy(vp_tensor **t);
+
 #ifdef __cplusplus
 }
 #endif

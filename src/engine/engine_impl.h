@@ -1,0 +1,67 @@
+/* Engine and plan internals. */
+#ifndef VP_ENGINE_IMPL_H
+#define VP_ENGINE_IMPL_H
+
+#include "engine/graph.h"
+#include "engine/ops.h"
+
+/* Where a value's bytes live under a plan. */
+enum {
+    VP_STORE_NONE = 0,  /* not needed by this plan */
+    VP_STORE_CONST,     /* constant: initializer (borrowed) or folded (owned) */
+    VP_STORE_INPUT,     /* graph input: caller's buffer, bound per run */
+    VP_STORE_OUTPUT,    /* graph output written in place: caller's buffer, bound per run */
+    VP_STORE_ARENA,     /* intermediate: arena + offset */
+    VP_STORE_VIEW,      /* same bytes as value `alias` (Reshape, Flatten, ...) */
+};
+
+typedef struct vp_pval {
+    vp_tensor t;        /* dtype, concrete shape, data (bound per run for INPUT/OUTPUT/VIEW) */
+    int store;
+    int owned;          /* t.data malloc'd by the plan (folded constants) */
+    int alias;          /* VP_STORE_VIEW: root value id */
+    int64_t offset;     /* VP_STORE_ARENA */
+    int first, last;    /* step index of definition and last use (lifetime) */
+    int consumers;      /* active consumers under this plan */
+} vp_pval;
+
+typedef struct vp_step {
+    int node;                   /* index in plan->nodes */
+    const vp_kernel *k;
+    void *state;
+    const vp_tensor **in;       /* -> pval tensors */
+    vp_tensor **out;
+} vp_step;
+
+struct vp_plan {
+    vp_engine *e;
+    vp_shape *in_shapes;
+    vp_node *nodes;             /* shallow copies of the graph's nodes; in/out owned */
+    int n_nodes;
+    int *active;                /* node runs as a step */
+    vp_pval *v;
+    int n_v, cap_v;
+    vp_step *steps;
+    int n_steps;
+    int *views;                 /* view value ids in definition order */
+    int n_views;
+    void *arena;
+    size_t arena_bytes;
+    struct vp_plan *next;
+};
+
+struct vp_engine {
+    vp_graph g;
+    vp_engine_options opt;
+    vp_cpu_ctx *cpu;
+    vp_plan *plans;
+    char err[1024];
+};
+
+int vp_engine_set_error(vp_engine *e, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Passes over a plan whose shapes are inferred and constants folded. */
+int vp_plan_passes(vp_plan *p);
+
+#endif

@@ -1,0 +1,511 @@
+/*
+ * Plans: one per set of concrete input shapes.
+ *
+ * Building a plan walks the graph once in topological order. For each node
+ * needed by an output it infers output types and shapes; a node whose inputs
+ * are all constant is run right away on the CPU (constant folding — this is
+ * how shape subgraphs such as Shape→Gather→Concat→Reshape disappear). The
+ * rest become steps. Then the passes fuse what they can, views (Reshape,
+ * Flatten...) are resolved to aliases, and a static memory plan packs every
+ * intermediate into one arena by liveness. Kernels are prepared last, so a
+ * run does no allocation: it binds the caller's buffers and calls kernels.
+ */
+#include "engine/engine_impl.h"
+#include "engine/cpu/cpu.h"
+#include "base/log.h"
+
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ARENA_ALIGN 64
+
+static void plan_free(vp_plan *p)
+{
+    if (!p)
+        return;
+    for (int s = 0; s < p->n_steps; s++) {
+        vp_step *st = &p->steps[s];
+        if (st->k && st->k->release && st->state)
+            st->k->release(st->state);
+        free(st->in);
+        free(st->out);
+    }
+    for (int i = 0; i < p->n_v; i++)
+        if (p->v[i].owned)
+            free(p->v[i].t.data);
+    for (int k = 0; k < p->n_nodes; k++) {
+        free(p->nodes[k].in);
+        free(p->nodes[k].out);
+    }
+    free(p->nodes);
+    free(p->active);
+    free(p->v);
+    free(p->steps);
+    free(p->views);
+    free(p->in_shapes);
+    free(p->arena);
+    free(p);
+}
+
+void vp_plan_free_all(vp_engine *e);
+void vp_plan_free_all(vp_engine *e)
+{
+    while (e->plans) {
+        vp_plan *p = e->plans;
+        e->plans = p->next;
+        plan_free(p);
+    }
+}
+
+static int node_fail(vp_plan *p, const vp_node *n, int rc, const char *msg)
+{
+    return vp_engine_set_error(p->e, rc, "%s: node '%s' (%s): %s", p->e->g.source, n->name, n->op_type, msg);
+}
+
+/* Fill a context's tensor pointer arrays from the plan's values. */
+static int ctx_bind(vp_plan *p, const vp_node *n, const vp_tensor **in, vp_tensor **out)
+{
+    for (int i = 0; i < n->n_in; i++)
+        in[i] = n->in[i] >= 0 ? &p->v[n->in[i]].t : NULL;
+    for (int i = 0; i < n->n_out; i++)
+        out[i] = n->out[i] >= 0 ? &p->v[n->out[i]].t : NULL;
+    return VP_OK;
+}
+
+static void ctx_init(vp_plan *p, vp_op_ctx *c, const vp_node *n, const vp_tensor **in, vp_tensor **out,
+                     char *err, size_t errlen)
+{
+    memset(c, 0, sizeof *c);
+    c->node = n;
+    c->opset = n->opset;
+    c->n_in = n->n_in;
+    c->n_out = n->n_out;
+    c->in = in;
+    c->out = out;
+    c->cpu = p->e->cpu;
+    c->num_threads = p->e->opt.num_threads;
+    c->err = err;
+    c->errlen = errlen;
+    err[0] = 0;
+}
+
+/* Run one node on the CPU now, into freshly allocated (owned) outputs. */
+static int fold_node(vp_plan *p, const vp_node *n, vp_op_ctx *c)
+{
+    const vp_kernel *k = vp_cpu_kernel_find(n->op_type);
+    if (!k)
+        return node_fail(p, n, VP_ERR_UNSUPPORTED, "no CPU kernel to fold it");
+    for (int i = 0; i < n->n_out; i++) {
+        if (n->out[i] < 0)
+            continue;
+        vp_pval *pv = &p->v[n->out[i]];
+        size_t bytes = vp_tensor_bytes(&pv->t);
+        pv->t.data = calloc(1, bytes ? bytes : 1);
+        if (!pv->t.data)
+            return node_fail(p, n, VP_ERR_NOMEM, "out of memory folding a constant");
+        pv->owned = 1;
+        pv->store = VP_STORE_CONST;
+    }
+    int rc = VP_OK;
+    c->state = NULL;
+    if (k->prepare)
+        rc = k->prepare(c);
+    if (rc == VP_OK)
+        rc = k->run(c);
+    if (rc == VP_OK && n->n_post)
+        rc = vp_apply_postops(c);
+    if (k->release && c->state)
+        k->release(c->state);
+    if (rc)
+        return node_fail(p, n, rc, c->err[0] ? c->err : vp_strerror(rc));
+    return VP_OK;
+}
+
+/* Infer shapes and fold constants; marks nodes that must run as active. */
+static int infer_all(vp_plan *p)
+{
+    vp_graph *g = &p->e->g;
+    const vp_tensor *inbuf[4096];
+    vp_tensor *outbuf[4096];
+    char err[512];
+    /* needed: backwards reachability from the outputs */
+    char *needed = calloc((size_t)g->n_values + 1, 1);
+    if (!needed)
+        return VP_ERR_NOMEM;
+    for (int i = 0; i < g->n_outputs; i++)
+        needed[g->outputs[i]] = 1;
+    for (int k = p->n_nodes - 1; k >= 0; k--) {
+        const vp_node *n = &p->nodes[k];
+        int used = 0;
+        for (int o = 0; o < n->n_out; o++)
+            used |= n->out[o] >= 0 && needed[n->out[o]];
+        p->active[k] = used;
+        if (used)
+            for (int i = 0; i < n->n_in; i++)
+                if (n->in[i] >= 0)
+                    needed[n->in[i]] = 1;
+    }
+    free(needed);
+
+    for (int k = 0; k < p->n_nodes; k++) {
+        const vp_node *n = &p->nodes[k];
+        vp_op_ctx c;
+        if (!p->active[k])
+            continue;
+        ctx_bind(p, n, inbuf, outbuf);
+        ctx_init(p, &c, n, inbuf, outbuf, err, sizeof err);
+        for (int i = 0; i < n->n_out; i++)
+            if (outbuf[i]) {
+                outbuf[i]->dtype = VP_DT_UNDEFINED;
+                outbuf[i]->shape.rank = -1;
+                outbuf[i]->data = NULL;
+            }
+        int rc = n->def->infer(&c);
+        if (rc)
+            return node_fail(p, n, rc, err[0] ? err : vp_strerror(rc));
+        int all_const = 1;
+        for (int i = 0; i < n->n_in; i++)
+            if (n->in[i] >= 0 && p->v[n->in[i]].store != VP_STORE_CONST)
+                all_const = 0;
+        for (int i = 0; i < n->n_out; i++) {
+            if (!outbuf[i])
+                continue;
+            if (outbuf[i]->dtype == VP_DT_UNDEFINED || outbuf[i]->shape.rank < 0 ||
+                vp_shape_numel(&outbuf[i]->shape) < 0)
+                return node_fail(p, n, VP_ERR_INTERNAL, "shape inference left an output undefined");
+            if (vp_shape_numel(&outbuf[i]->shape) > (INT64_C(1) << 36))
+                return node_fail(p, n, VP_ERR_SHAPE, "output has an implausible number of elements");
+        }
+        if (all_const) {
+            if ((rc = fold_node(p, n, &c)))
+                return rc;
+            p->active[k] = 0;
+        }
+    }
+    /* declared output types must match what was inferred */
+    for (int i = 0; i < g->n_outputs; i++) {
+        const vp_value *gv = &g->values[g->outputs[i]];
+        const vp_pval *pv = &p->v[g->outputs[i]];
+        if (gv->dtype != VP_DT_UNDEFINED && gv->dtype != pv->t.dtype)
+            return vp_engine_set_error(p->e, VP_ERR_INVALID, "%s: output '%s' is declared %s but computes %s",
+                                       g->source, gv->name, vp_dtype_name(gv->dtype), vp_dtype_name(pv->t.dtype));
+    }
+    return VP_OK;
+}
+
+static int root_of(const vp_plan *p, int v)
+{
+    while (p->v[v].store == VP_STORE_VIEW)
+        v = p->v[v].alias;
+    return v;
+}
+
+/* Storage classes, steps, lifetimes and the arena. */
+static int plan_memory(vp_plan *p)
+{
+    vp_graph *g = &p->e->g;
+    int nsteps = 0;
+    for (int k = 0; k < p->n_nodes; k++)
+        nsteps += p->active[k];
+    p->steps = calloc((size_t)nsteps + 1, sizeof *p->steps);
+    p->views = calloc((size_t)p->n_v + 1, sizeof(int));
+    if (!p->steps || !p->views)
+        return VP_ERR_NOMEM;
+    for (int i = 0; i < p->n_v; i++) {
+        p->v[i].first = p->v[i].last = -1;
+        p->v[i].consumers = 0;
+    }
+    for (int i = 0; i < g->n_inputs; i++) {
+        vp_pval *pv = &p->v[g->inputs[i]];
+        pv->store = VP_STORE_INPUT;
+        pv->first = 0;
+    }
+    /* steps in order; views become aliases instead of steps */
+    int s = 0;
+    for (int k = 0; k < p->n_nodes; k++) {
+        const vp_node *n = &p->nodes[k];
+        if (!p->active[k])
+            continue;
+        int is_view = n->def->is_view && n->n_in >= 1 && n->in[0] >= 0 && n->out[0] >= 0 &&
+                      p->v[n->in[0]].t.dtype == p->v[n->out[0]].t.dtype;
+        if (is_view) {
+            vp_pval *o = &p->v[n->out[0]];
+            o->store = VP_STORE_VIEW;
+            o->alias = root_of(p, n->in[0]);
+            p->views[p->n_views++] = n->out[0];
+            /* the view's uses count as uses of its root */
+            continue;
+        }
+        vp_step *st = &p->steps[s];
+        st->node = k;
+        st->k = vp_cpu_kernel_find(n->op_type);
+        st->in = calloc((size_t)n->n_in + 1, sizeof *st->in);
+        st->out = calloc((size_t)n->n_out + 1, sizeof *st->out);
+        if (!st->in || !st->out)
+            return VP_ERR_NOMEM;
+        for (int i = 0; i < n->n_in; i++)
+            if (n->in[i] >= 0) {
+                int r = root_of(p, n->in[i]);
+                p->v[r].last = s;
+            }
+        for (int i = 0; i < n->n_out; i++) {
+            if (n->out[i] < 0)
+                continue;
+            vp_pval *o = &p->v[n->out[i]];
+            o->store = g->values[n->out[i]].graph_output >= 0 ? VP_STORE_OUTPUT : VP_STORE_ARENA;
+            o->first = s;
+            if (o->last < s)
+                o->last = s; /* unused outputs still need space while written */
+        }
+        s++;
+    }
+    p->n_steps = s;
+    /* outputs reached through views or constants are copied at the end of a
+     * run: their roots must stay alive until then */
+    for (int i = 0; i < g->n_outputs; i++) {
+        int r = root_of(p, g->outputs[i]);
+        p->v[r].last = p->n_steps;
+    }
+    /* arena: greedy by size, first fit among placed values whose lifetimes overlap */
+    int *order = malloc(sizeof(int) * ((size_t)p->n_v + 1));
+    int na = 0;
+    if (!order)
+        return VP_ERR_NOMEM;
+    for (int i = 0; i < p->n_v; i++)
+        if (p->v[i].store == VP_STORE_ARENA)
+            order[na++] = i;
+    for (int a = 1; a < na; a++) { /* insertion sort by size, descending */
+        int x = order[a], b = a - 1;
+        size_t bx = vp_tensor_bytes(&p->v[x].t);
+        while (b >= 0 && vp_tensor_bytes(&p->v[order[b]].t) < bx) {
+            order[b + 1] = order[b];
+            b--;
+        }
+        order[b + 1] = x;
+    }
+    size_t total = 0;
+    int64_t *spans = malloc(sizeof(int64_t) * 2 * ((size_t)na + 1));
+    if (!spans) {
+        free(order);
+        return VP_ERR_NOMEM;
+    }
+    for (int a = 0; a < na; a++) {
+        vp_pval *pv = &p->v[order[a]];
+        int64_t size = (int64_t)((vp_tensor_bytes(&pv->t) + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN);
+        if (size == 0)
+            size = ARENA_ALIGN;
+        /* collect overlapping placed intervals, sorted by offset */
+        int nsp = 0;
+        for (int b = 0; b < a; b++) {
+            const vp_pval *q = &p->v[order[b]];
+            if (q->first <= pv->last && pv->first <= q->last) {
+                int64_t qs = (int64_t)((vp_tensor_bytes(&q->t) + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN);
+                int j = nsp++;
+                while (j > 0 && spans[2 * (j - 1)] > q->offset) {
+                    spans[2 * j] = spans[2 * (j - 1)];
+                    spans[2 * j + 1] = spans[2 * (j - 1) + 1];
+                    j--;
+                }
+                spans[2 * j] = q->offset;
+                spans[2 * j + 1] = q->offset + (qs ? qs : ARENA_ALIGN);
+            }
+        }
+        int64_t off = 0;
+        for (int j = 0; j < nsp; j++) {
+            if (spans[2 * j] - off >= size)
+                break;
+            if (spans[2 * j + 1] > off)
+                off = spans[2 * j + 1];
+        }
+        pv->offset = off;
+        if ((size_t)(off + size) > total)
+            total = (size_t)(off + size);
+    }
+    free(spans);
+    free(order);
+    p->arena_bytes = total;
+    if (total) {
+        p->arena = aligned_alloc(ARENA_ALIGN, total);
+        if (!p->arena)
+            return vp_engine_set_error(p->e, VP_ERR_NOMEM, "%s: cannot allocate the %zu-byte arena", g->source, total);
+    }
+    for (int i = 0; i < p->n_v; i++)
+        if (p->v[i].store == VP_STORE_ARENA)
+            p->v[i].t.data = (char *)p->arena + p->v[i].offset;
+    return VP_OK;
+}
+
+static int prepare_steps(vp_plan *p)
+{
+    char err[512];
+    for (int s = 0; s < p->n_steps; s++) {
+        vp_step *st = &p->steps[s];
+        const vp_node *n = &p->nodes[st->node];
+        vp_op_ctx c;
+        ctx_bind(p, n, st->in, st->out);
+        if (!st->k)
+            return node_fail(p, n, VP_ERR_UNSUPPORTED, "no CPU kernel");
+        if (st->k->prepare) {
+            ctx_init(p, &c, n, st->in, st->out, err, sizeof err);
+            int rc = st->k->prepare(&c);
+            if (rc)
+                return node_fail(p, n, rc, err[0] ? err : vp_strerror(rc));
+            st->state = c.state;
+        }
+    }
+    return VP_OK;
+}
+
+int vp_engine_plan(vp_engine *e, const vp_shape *input_shapes, vp_plan **out)
+{
+    vp_graph *g = &e->g;
+    *out = NULL;
+    /* reuse a plan for the same shapes */
+    for (vp_plan *q = e->plans; q; q = q->next) {
+        int same = 1;
+        for (int i = 0; i < g->n_inputs && same; i++)
+            same = vp_shape_eq(&q->in_shapes[i], &input_shapes[i]);
+        if (same) {
+            *out = q;
+            return VP_OK;
+        }
+    }
+    for (int i = 0; i < g->n_inputs; i++) {
+        const vp_value *v = &g->values[g->inputs[i]];
+        const vp_shape *s = &input_shapes[i];
+        char a[128], b[128];
+        int ok = s->rank == v->shape.rank;
+        for (int d = 0; ok && d < s->rank; d++)
+            ok = s->d[d] >= 0 && (v->shape.d[d] < 0 || v->shape.d[d] == s->d[d]);
+        if (!ok)
+            return vp_engine_set_error(e, VP_ERR_SHAPE, "%s: input '%s' has shape %s, the model expects %s",
+                                       g->source, v->name, vp_shape_str(s, a, sizeof a),
+                                       vp_shape_str(&v->shape, b, sizeof b));
+    }
+    vp_plan *p = calloc(1, sizeof *p);
+    if (!p)
+        return VP_ERR_NOMEM;
+    p->e = e;
+    p->n_nodes = g->n_nodes;
+    p->cap_v = g->n_values + 2 * g->n_nodes + 16;
+    p->n_v = g->n_values;
+    p->in_shapes = calloc((size_t)g->n_inputs + 1, sizeof(vp_shape));
+    p->nodes = calloc((size_t)p->n_nodes + 1, sizeof *p->nodes);
+    p->active = calloc((size_t)p->n_nodes + 1, sizeof(int));
+    p->v = calloc((size_t)p->cap_v, sizeof *p->v);
+    int rc = VP_ERR_NOMEM;
+    if (!p->in_shapes || !p->nodes || !p->active || !p->v)
+        goto fail;
+    memcpy(p->in_shapes, input_shapes, sizeof(vp_shape) * (size_t)g->n_inputs);
+    for (int k = 0; k < p->n_nodes; k++) {
+        vp_node *n = &p->nodes[k];
+        *n = g->nodes[k];
+        n->in = malloc(sizeof(int) * ((size_t)n->n_in + 2));
+        n->out = malloc(sizeof(int) * ((size_t)n->n_out + 1));
+        if (!n->in || !n->out) {
+            free(n->in), free(n->out);
+            n->in = n->out = NULL;
+            goto fail;
+        }
+        memcpy(n->in, g->nodes[k].in, sizeof(int) * (size_t)n->n_in);
+        memcpy(n->out, g->nodes[k].out, sizeof(int) * (size_t)n->n_out);
+    }
+    for (int i = 0; i < g->n_values; i++) {
+        vp_pval *pv = &p->v[i];
+        const vp_value *v = &g->values[i];
+        pv->t.dtype = v->dtype;
+        pv->t.shape = v->shape;
+        pv->alias = -1;
+        if (v->init) {
+            pv->t = *v->init; /* borrowed */
+            pv->store = VP_STORE_CONST;
+        }
+    }
+    for (int i = 0; i < g->n_inputs; i++) {
+        vp_pval *pv = &p->v[g->inputs[i]];
+        pv->t.shape = input_shapes[i];
+        pv->store = VP_STORE_INPUT;
+    }
+    if (e->opt.num_threads > 0)
+        omp_set_num_threads(e->opt.num_threads);
+    if ((rc = infer_all(p)))
+        goto fail;
+    if (!e->opt.disable_passes && (rc = vp_plan_passes(p)))
+        goto fail;
+    if ((rc = plan_memory(p)))
+        goto fail;
+    if ((rc = prepare_steps(p)))
+        goto fail;
+    VP_LOGI("%s: plan with %d steps, arena %.1f MiB", g->source, p->n_steps, (double)p->arena_bytes / (1 << 20));
+    p->next = e->plans;
+    e->plans = p;
+    *out = p;
+    return VP_OK;
+fail:
+    if (rc == VP_ERR_NOMEM && !e->err[0])
+        vp_engine_set_error(e, rc, "%s: out of memory while planning", g->source);
+    plan_free(p);
+    return rc;
+}
+
+int vp_plan_output_shape(const vp_plan *p, int i, vp_shape *shape)
+{
+    if (i < 0 || i >= p->e->g.n_outputs)
+        return VP_ERR_NOT_FOUND;
+    *shape = p->v[p->e->g.outputs[i]].t.shape;
+    return VP_OK;
+}
+
+size_t vp_plan_arena_bytes(const vp_plan *p) { return p->arena_bytes; }
+
+int vp_plan_run(vp_plan *p, const vp_tensor *inputs, vp_tensor *outputs)
+{
+    vp_graph *g = &p->e->g;
+    char err[512];
+    for (int i = 0; i < g->n_inputs; i++) {
+        vp_pval *pv = &p->v[g->inputs[i]];
+        if (inputs[i].dtype != pv->t.dtype || !vp_shape_eq(&inputs[i].shape, &pv->t.shape) || !inputs[i].data) {
+            char a[128], b[128];
+            return vp_engine_set_error(p->e, VP_ERR_SHAPE, "%s: input '%s' is %s %s, the plan expects %s %s",
+                                       g->source, g->values[g->inputs[i]].name, vp_dtype_name(inputs[i].dtype),
+                                       vp_shape_str(&inputs[i].shape, a, sizeof a), vp_dtype_name(pv->t.dtype),
+                                       vp_shape_str(&pv->t.shape, b, sizeof b));
+        }
+        pv->t.data = inputs[i].data;
+    }
+    for (int i = 0; i < g->n_outputs; i++) {
+        vp_pval *pv = &p->v[g->outputs[i]];
+        if (!outputs[i].data)
+            return vp_engine_set_error(p->e, VP_ERR_INVALID, "%s: no buffer for output '%s'", g->source,
+                                       g->values[g->outputs[i]].name);
+        outputs[i].dtype = pv->t.dtype;
+        outputs[i].shape = pv->t.shape;
+        if (pv->store == VP_STORE_OUTPUT)
+            pv->t.data = outputs[i].data;
+    }
+    for (int i = 0; i < p->n_views; i++) {
+        vp_pval *pv = &p->v[p->views[i]];
+        pv->t.data = p->v[pv->alias].t.data;
+    }
+    if (p->e->opt.num_threads > 0)
+        omp_set_num_threads(p->e->opt.num_threads);
+    for (int s = 0; s < p->n_steps; s++) {
+        vp_step *st = &p->steps[s];
+        const vp_node *n = &p->nodes[st->node];
+        vp_op_ctx c;
+        ctx_init(p, &c, n, st->in, st->out, err, sizeof err);
+        c.state = st->state;
+        int rc = st->k->run(&c);
+        if (rc == VP_OK && n->n_post && !st->k->handles_postops)
+            rc = vp_apply_postops(&c);
+        if (rc)
+            return node_fail(p, n, rc, err[0] ? err : vp_strerror(rc));
+    }
+    for (int i = 0; i < g->n_outputs; i++) {
+        vp_pval *pv = &p->v[g->outputs[i]];
+        if (pv->store != VP_STORE_OUTPUT)
+            memcpy(outputs[i].data, p->v[root_of(p, g->outputs[i])].t.data, vp_tensor_bytes(&pv->t));
+    }
+    return VP_OK;
+}
