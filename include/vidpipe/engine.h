@@ -55,6 +55,8 @@ size_t vp_dtype_size(vp_dtype dt);
 const char *vp_dtype_name(vp_dtype dt);
 /* Number of elements (1 for rank 0); -1 if a dimension is unknown. */
 int64_t vp_shape_numel(const vp_shape *s);
+/* "[1,3,640,640]" ("?" for unknown dims) into buf; returns buf. */
+const char *vp_shape_str(const vp_shape *s, char *buf, size_t len);
 
 typedef enum vp_backend_kind {
     VP_BACKEND_CPU = 0,
@@ -65,6 +67,7 @@ typedef struct vp_engine_options {
     vp_backend_kind backend;
     int num_threads;     /* CPU backend; 0 = all cores */
     int disable_passes;  /* 1: no graph passes (for debugging and tests) */
+    size_t max_tensor_bytes; /* largest tensor a plan may create; 0 = 16 GiB */
 } vp_engine_options;
 
 typedef struct vp_engine vp_engine;

@@ -123,8 +123,6 @@ vp_tensor *vp_tensor_clone(const vp_tensor *t);
 int64_t vp_tensor_get_i64(const vp_tensor *t, int64_t i);
 double vp_tensor_get_f64(const vp_tensor *t, int64_t i);
 void vp_tensor_set_f64(vp_tensor *t, int64_t i, double v);
-/* "[1,3,640,640]" into buf; returns buf. */
-const char *vp_shape_str(const vp_shape *s, char *buf, size_t len);
 int vp_shape_eq(const vp_shape *a, const vp_shape *b);
 /* Numpy-style broadcast of a and b into out; VP_ERR_SHAPE if incompatible. */
 int vp_shape_broadcast(const vp_shape *a, const vp_shape *b, vp_shape *out);

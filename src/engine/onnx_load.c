@@ -167,7 +167,9 @@ static int read_external(loader *L, const Onnx__TensorProto *tp, void *dst, size
     if (!f)
         return fail(L, VP_ERR_IO, "tensor '%s': cannot open external data file %s: %s", S(tp->name), path,
                     strerror(errno));
-    int ok = fseeko(f, (off_t)offset, SEEK_SET) == 0 && fread(dst, 1, bytes, f) == bytes;
+    /* dst == NULL: only check that the file holds offset + bytes */
+    int ok = fseeko(f, 0, SEEK_END) == 0 && ftello(f) >= (off_t)offset + (off_t)bytes;
+    ok = ok && (!dst || (fseeko(f, (off_t)offset, SEEK_SET) == 0 && fread(dst, 1, bytes, f) == bytes));
     fclose(f);
     if (!ok)
         return fail(L, VP_ERR_IO, "tensor '%s': external data file %s is shorter than offset %lld + %zu bytes",
@@ -207,62 +209,58 @@ int vp__tensor_from_proto_l(void *Lv, const void *proto, vp_tensor **out)
         return fail(L, VP_ERR_UNSUPPORTED, "tensor '%s': element type %d is not supported", S(tp->name),
                     (int)tp->data_type);
     size_t bytes = (size_t)numel * esz;
+    int external = tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+    /* how many bytes the proto carries, checked before allocating anything */
+    size_t have;
+    if (external)
+        have = bytes; /* checked against the file when read */
+    else if (tp->has_raw_data)
+        have = tp->raw_data.len;
+    else if (dt == VP_DT_FLOAT)
+        have = tp->n_float_data * 4;
+    else if (dt == VP_DT_DOUBLE)
+        have = tp->n_double_data * 8;
+    else if (dt == VP_DT_INT64)
+        have = tp->n_int64_data * 8;
+    else if (dt == VP_DT_UINT32 || dt == VP_DT_UINT64)
+        have = tp->n_uint64_data * esz;
+    else /* int32, int16, int8, uint8, uint16, bool, float16 travel in int32_data */
+        have = tp->n_int32_data * esz;
+    if (have != bytes)
+        return fail(L, VP_ERR_INVALID, "tensor '%s': %zu bytes of data for shape with %lld %s elements (%zu bytes expected)",
+                    S(tp->name), have, (long long)numel, vp_dtype_name(dt), bytes);
+    int rc = external ? read_external(L, tp, NULL, bytes) : VP_OK;
+    if (rc)
+        return rc;
     vp_tensor *t = vp_tensor_new(dt, &s);
     if (!t)
         return fail(L, VP_ERR_NOMEM, "tensor '%s': out of memory for %zu bytes", S(tp->name), bytes);
-    int rc = VP_OK;
-    size_t have = 0;
-    if (tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) {
+    if (external) {
         rc = read_external(L, tp, t->data, bytes);
-        have = bytes;
     } else if (tp->has_raw_data) {
-        have = tp->raw_data.len;
-        if (have == bytes)
-            memcpy(t->data, tp->raw_data.data, bytes); /* little-endian host */
+        memcpy(t->data, tp->raw_data.data, bytes); /* little-endian host */
+    } else if (dt == VP_DT_FLOAT) {
+        memcpy(t->data, tp->float_data, bytes);
+    } else if (dt == VP_DT_DOUBLE) {
+        memcpy(t->data, tp->double_data, bytes);
+    } else if (dt == VP_DT_INT64) {
+        memcpy(t->data, tp->int64_data, bytes);
+    } else if (dt == VP_DT_UINT64) {
+        memcpy(t->data, tp->uint64_data, bytes);
+    } else if (dt == VP_DT_UINT32) {
+        for (int64_t i = 0; i < numel; i++)
+            ((uint32_t *)t->data)[i] = (uint32_t)tp->uint64_data[i];
     } else {
-        switch (dt) {
-        case VP_DT_FLOAT:
-            have = tp->n_float_data * 4;
-            if (have == bytes)
-                memcpy(t->data, tp->float_data, bytes);
-            break;
-        case VP_DT_DOUBLE:
-            have = tp->n_double_data * 8;
-            if (have == bytes)
-                memcpy(t->data, tp->double_data, bytes);
-            break;
-        case VP_DT_INT64:
-            have = tp->n_int64_data * 8;
-            if (have == bytes)
-                memcpy(t->data, tp->int64_data, bytes);
-            break;
-        case VP_DT_UINT32:
-        case VP_DT_UINT64:
-            have = tp->n_uint64_data * esz;
-            if (have == bytes && dt == VP_DT_UINT64)
-                memcpy(t->data, tp->uint64_data, bytes);
-            else if (have == bytes)
-                for (int64_t i = 0; i < numel; i++)
-                    ((uint32_t *)t->data)[i] = (uint32_t)tp->uint64_data[i];
-            break;
-        default: /* int32, int16, int8, uint8, uint16, bool, float16: int32_data */
-            have = tp->n_int32_data * esz;
-            if (have == bytes) {
-                for (int64_t i = 0; i < numel; i++) {
-                    int32_t v = tp->int32_data[i];
-                    switch (esz) {
-                    case 1: ((uint8_t *)t->data)[i] = (uint8_t)v; break;
-                    case 2: ((uint16_t *)t->data)[i] = (uint16_t)v; break;
-                    default: ((int32_t *)t->data)[i] = v; break;
-                    }
-                }
-            }
-            break;
+        for (int64_t i = 0; i < numel; i++) {
+            int32_t v = tp->int32_data[i];
+            if (esz == 1)
+                ((uint8_t *)t->data)[i] = (uint8_t)v;
+            else if (esz == 2)
+                ((uint16_t *)t->data)[i] = (uint16_t)v;
+            else
+                ((int32_t *)t->data)[i] = v;
         }
     }
-    if (rc == VP_OK && have != bytes)
-        rc = fail(L, VP_ERR_INVALID, "tensor '%s': %zu bytes of data for shape with %lld %s elements (%zu bytes expected)",
-                  S(tp->name), have, (long long)numel, vp_dtype_name(dt), bytes);
     if (rc) {
         vp_tensor_free(&t);
         return rc;

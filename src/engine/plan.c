@@ -174,8 +174,12 @@ static int infer_all(vp_plan *p)
             if (outbuf[i]->dtype == VP_DT_UNDEFINED || outbuf[i]->shape.rank < 0 ||
                 vp_shape_numel(&outbuf[i]->shape) < 0)
                 return node_fail(p, n, VP_ERR_INTERNAL, "shape inference left an output undefined");
-            if (vp_shape_numel(&outbuf[i]->shape) > (INT64_C(1) << 36))
-                return node_fail(p, n, VP_ERR_SHAPE, "output has an implausible number of elements");
+            size_t limit = p->e->opt.max_tensor_bytes ? p->e->opt.max_tensor_bytes : (size_t)1 << 34;
+            size_t esz = vp_dtype_size(outbuf[i]->dtype);
+            if (!esz)
+                return node_fail(p, n, VP_ERR_UNSUPPORTED, "output element type is not supported");
+            if ((uint64_t)vp_shape_numel(&outbuf[i]->shape) > limit / esz)
+                return node_fail(p, n, VP_ERR_SHAPE, "output is larger than the tensor size limit");
         }
         if (all_const) {
             if ((rc = fold_node(p, n, &c)))
