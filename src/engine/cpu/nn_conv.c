@@ -1,0 +1,638 @@
+/*
+ * Conv and ConvTranspose on the CPU, through oneDNN convolution and
+ * deconvolution primitives.
+ *
+ * prepare() builds everything once: the primitive (weights in the layout
+ * oneDNN prefers, src/dst layout decided by conv_src_dst_layout()), reorders
+ * between our plain NC[D]HW tensors and the primitive's layouts when they
+ * differ, a user-mode scratchpad, and the node's fused post-ops (activation,
+ * residual Add) as oneDNN post-ops. Constant weights (the usual case) are
+ * reordered once, here. run() only binds data handles and executes, so it
+ * allocates nothing.
+ *
+ * If oneDNN declines a configuration (no implementation, odd paddings), the
+ * kernel falls back first to unfused post-ops, then to a direct plain-C
+ * convolution; the C path is also the reference for what the primitives must
+ * compute.
+ */
+#include "engine/cpu/nn.h"
+#include "engine/ops/nn.h"
+#include "base/log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { KIND_CONV, KIND_CONVT } conv_kind;
+
+/* Layout of the primitive's src and dst: the tensors between ops are plain,
+ * so LAYOUT_ANY costs a reorder on each side (and buys oneDNN's blocked
+ * kernels). */
+typedef enum { LAYOUT_PLAIN, LAYOUT_ANY } conv_layout;
+
+typedef struct conv_state {
+    conv_kind kind;
+    vp_nn_geom g;
+    int naive;          /* 1: plain-C path, no oneDNN objects */
+    int fused;          /* 1: node->post[] are oneDNN post-ops of prim */
+    int wei_const;      /* W was there at prepare: reordered once */
+    const void *wei_from; /* in[1]->data that m_wei holds (wei_const) */
+    dnnl_primitive_attr_t attr;
+    dnnl_post_ops_t po;
+    dnnl_primitive_desc_t pd, pd_rsrc, pd_rdst, pd_rwei;
+    dnnl_primitive_t prim, r_src, r_dst, r_wei;
+    /* u_*: views of our plain tensors, handles bound per run. m_*: the
+     * primitive's own buffers when its layout differs (NULL otherwise). */
+    dnnl_memory_t u_src, u_dst, u_wei, u_bias, m_src, m_dst, m_wei, m_scratch;
+    dnnl_memory_t u_post[VP_MAX_POSTOPS]; /* addends of binary post-ops */
+    int post_input[VP_MAX_POSTOPS];       /* their node input index */
+    int n_bin;
+    dnnl_exec_arg_t args[5 + VP_MAX_POSTOPS];
+    int nargs;
+} conv_state;
+
+static void destroy_pd(dnnl_primitive_desc_t *p)
+{
+    if (*p)
+        dnnl_primitive_desc_destroy(*p);
+    *p = NULL;
+}
+
+static void destroy_prim(dnnl_primitive_t *p)
+{
+    if (*p)
+        dnnl_primitive_destroy(*p);
+    *p = NULL;
+}
+
+static void destroy_mem(dnnl_memory_t *m)
+{
+    if (*m)
+        dnnl_memory_destroy(*m);
+    *m = NULL;
+}
+
+/* Destroy every oneDNN object of st (keeps the geometry). */
+static void conv_clear(conv_state *st)
+{
+    destroy_prim(&st->prim);
+    destroy_prim(&st->r_src);
+    destroy_prim(&st->r_dst);
+    destroy_prim(&st->r_wei);
+    destroy_pd(&st->pd);
+    destroy_pd(&st->pd_rsrc);
+    destroy_pd(&st->pd_rdst);
+    destroy_pd(&st->pd_rwei);
+    destroy_mem(&st->u_src);
+    destroy_mem(&st->u_dst);
+    destroy_mem(&st->u_wei);
+    destroy_mem(&st->u_bias);
+    destroy_mem(&st->m_src);
+    destroy_mem(&st->m_dst);
+    destroy_mem(&st->m_wei);
+    destroy_mem(&st->m_scratch);
+    for (int i = 0; i < VP_MAX_POSTOPS; i++)
+        destroy_mem(&st->u_post[i]);
+    if (st->po)
+        dnnl_post_ops_destroy(st->po);
+    if (st->attr)
+        dnnl_primitive_attr_destroy(st->attr);
+    st->po = NULL;
+    st->attr = NULL;
+    st->n_bin = 0;
+    st->nargs = 0;
+    st->fused = 0;
+    st->wei_const = 0;
+    st->wei_from = NULL;
+}
+
+void vp_nn_conv_release(void *state)
+{
+    conv_state *st = state;
+    if (!st)
+        return;
+    conv_clear(st);
+    free(st);
+}
+
+/* Dense row-major f32 descriptor of nd dims; strides NULL = contiguous. */
+static dnnl_status_t md_plain(dnnl_memory_desc_t *md, int nd, const int64_t *dims,
+                              const int64_t *strides)
+{
+    dnnl_dims_t d = {0}, s = {0};
+    int64_t acc = 1;
+    for (int i = nd - 1; i >= 0; i--) {
+        d[i] = dims[i];
+        s[i] = strides ? strides[i] : acc;
+        acc *= dims[i];
+    }
+    return dnnl_memory_desc_init_by_strides(md, nd, d, dnnl_f32, s);
+}
+
+/* The one place that decides the layout of the primitive's src and dst. */
+static conv_layout conv_src_dst_layout(const conv_state *st)
+{
+    (void)st;
+    return LAYOUT_ANY;
+}
+
+/* Try to append node->post[] as oneDNN post-ops to st->po/attr. Returns 0 if
+ * every post-op is expressible, else -1 (the caller then runs them unfused). */
+static int build_postops(conv_state *st, const vp_node *nd, const dnnl_memory_desc_t *dst_plain)
+{
+    int idx = 0;
+    for (int k = 0; k < nd->n_post; k++) {
+        const vp_postop *p = &nd->post[k];
+        dnnl_status_t s = dnnl_success;
+        if (p->kind == VP_POST_ADD) {
+            s = dnnl_post_ops_append_binary(st->po, dnnl_binary_add, dst_plain);
+            st->post_input[st->n_bin++] = p->input;
+            idx++;
+        } else {
+            switch (p->act) {
+            case VP_ACT_NONE:
+                break;
+            case VP_ACT_RELU:
+                s = dnnl_post_ops_append_eltwise(st->po, 1.f, dnnl_eltwise_relu, 0.f, 0.f);
+                idx++;
+                break;
+            case VP_ACT_SIGMOID:
+                s = dnnl_post_ops_append_eltwise(st->po, 1.f, dnnl_eltwise_logistic, 0.f, 0.f);
+                idx++;
+                break;
+            case VP_ACT_SILU:
+                s = dnnl_post_ops_append_eltwise(st->po, 1.f, dnnl_eltwise_swish, 1.f, 0.f);
+                idx++;
+                break;
+            case VP_ACT_HARDSIGMOID:
+                /* oneDNN 2.6 has no hardsigmoid: linear then clip to [0, 1]. */
+                s = dnnl_post_ops_append_eltwise(st->po, 1.f, dnnl_eltwise_linear, p->alpha,
+                                                 p->beta);
+                if (s == dnnl_success)
+                    s = dnnl_post_ops_append_eltwise(st->po, 1.f, dnnl_eltwise_clip, 0.f, 1.f);
+                idx += 2;
+                break;
+            case VP_ACT_HARDSWISH:
+                s = dnnl_post_ops_append_eltwise(st->po, 1.f, dnnl_eltwise_hardswish, 0.f, 0.f);
+                idx++;
+                break;
+            case VP_ACT_CLIP:
+                s = dnnl_post_ops_append_eltwise(st->po, 1.f, dnnl_eltwise_clip, p->alpha,
+                                                 p->beta);
+                idx++;
+                break;
+            default:
+                return -1;
+            }
+        }
+        if (s != dnnl_success)
+            return -1;
+    }
+    (void)idx;
+    return 0;
+}
+
+/* Index in the oneDNN post-op chain of the b-th binary post-op. */
+static int binary_po_index(const vp_node *nd, int b)
+{
+    int idx = 0, seen = 0;
+    for (int k = 0; k < nd->n_post; k++) {
+        const vp_postop *p = &nd->post[k];
+        if (p->kind == VP_POST_ADD) {
+            if (seen++ == b)
+                return idx;
+            idx++;
+        } else if (p->act == VP_ACT_HARDSIGMOID) {
+            idx += 2;
+        } else if (p->act != VP_ACT_NONE) {
+            idx++;
+        }
+    }
+    return -1;
+}
+
+/* Create the primitive descriptor for the given layout, with or without
+ * post-ops. Returns the oneDNN status (no logging: failures are expected
+ * and handled by falling back). */
+static dnnl_status_t try_pd(conv_state *st, vp_op_ctx *c, conv_layout lay, int with_post)
+{
+    const vp_nn_geom *g = &st->g;
+    int nd = g->nsp + 2, grouped = g->group > 1;
+    int64_t xd[VP_NN_MAX_SP + 2], yd[VP_NN_MAX_SP + 2], wd[VP_NN_MAX_SP + 3];
+    dnnl_dims_t strides, dil, pl, pr;
+    dnnl_memory_desc_t src_md, dst_md, wei_md, bias_md, dst_plain;
+    dnnl_status_t s;
+
+    xd[0] = yd[0] = g->n;
+    xd[1] = g->cin;
+    yd[1] = g->cout;
+    for (int i = 0; i < g->nsp; i++) {
+        xd[2 + i] = g->in[i];
+        yd[2 + i] = g->out[i];
+        strides[i] = g->stride[i];
+        dil[i] = g->dil[i] - 1; /* oneDNN counts the gaps */
+        pl[i] = g->pad_b[i];
+        pr[i] = g->pad_e[i];
+    }
+    int wn = 0;
+    if (grouped)
+        wd[wn++] = g->group;
+    wd[wn++] = g->cout / g->group;
+    wd[wn++] = g->cin / g->group;
+    for (int i = 0; i < g->nsp; i++)
+        wd[wn++] = g->k[i];
+
+    if ((s = md_plain(&dst_plain, nd, yd, NULL)) != dnnl_success)
+        return s;
+    if (lay == LAYOUT_ANY) {
+        dnnl_dims_t dx, dy;
+        for (int i = 0; i < nd; i++) {
+            dx[i] = xd[i];
+            dy[i] = yd[i];
+        }
+        if ((s = dnnl_memory_desc_init_by_tag(&src_md, nd, dx, dnnl_f32,
+                                              dnnl_format_tag_any)) != dnnl_success ||
+            (s = dnnl_memory_desc_init_by_tag(&dst_md, nd, dy, dnnl_f32,
+                                              dnnl_format_tag_any)) != dnnl_success)
+            return s;
+    } else {
+        if ((s = md_plain(&src_md, nd, xd, NULL)) != dnnl_success)
+            return s;
+        dst_md = dst_plain;
+    }
+    {
+        dnnl_dims_t dw;
+        for (int i = 0; i < wn; i++)
+            dw[i] = wd[i];
+        if ((s = dnnl_memory_desc_init_by_tag(&wei_md, wn, dw, dnnl_f32,
+                                              dnnl_format_tag_any)) != dnnl_success)
+            return s;
+    }
+    int has_bias = c->n_in > 2 && c->in[2];
+    if (has_bias && (s = md_plain(&bias_md, 1, &g->cout, NULL)) != dnnl_success)
+        return s;
+
+    if ((s = dnnl_primitive_attr_create(&st->attr)) != dnnl_success ||
+        (s = dnnl_primitive_attr_set_scratchpad_mode(st->attr, dnnl_scratchpad_mode_user)) !=
+            dnnl_success)
+        return s;
+    if (with_post && c->node->n_post > 0) {
+        if ((s = dnnl_post_ops_create(&st->po)) != dnnl_success)
+            return s;
+        if (build_postops(st, c->node, &dst_plain) != 0)
+            return dnnl_unimplemented;
+        if ((s = dnnl_primitive_attr_set_post_ops(st->attr, st->po)) != dnnl_success)
+            return s;
+        st->fused = 1;
+    }
+
+    if (st->kind == KIND_CONV) {
+        dnnl_convolution_desc_t cd;
+        s = dnnl_dilated_convolution_forward_desc_init(
+            &cd, dnnl_forward_inference, dnnl_convolution_auto, &src_md, &wei_md,
+            has_bias ? &bias_md : NULL, &dst_md, strides, dil, pl, pr);
+        if (s == dnnl_success)
+            s = dnnl_primitive_desc_create(&st->pd, &cd, st->attr, c->cpu->eng, NULL);
+    } else {
+        dnnl_deconvolution_desc_t dd;
+        s = dnnl_dilated_deconvolution_forward_desc_init(
+            &dd, dnnl_forward_inference, dnnl_deconvolution_direct, &src_md, &wei_md,
+            has_bias ? &bias_md : NULL, &dst_md, strides, dil, pl, pr);
+        if (s == dnnl_success)
+            s = dnnl_primitive_desc_create(&st->pd, &dd, st->attr, c->cpu->eng, NULL);
+    }
+    return s;
+}
+
+/* User-side (plain) descriptor of W in oneDNN's dims order. */
+static dnnl_status_t wei_user_md(const conv_state *st, dnnl_memory_desc_t *md)
+{
+    const vp_nn_geom *g = &st->g;
+    int64_t dims[VP_NN_MAX_SP + 3], str[VP_NN_MAX_SP + 3];
+    int64_t ksz = 1, ocg = g->cout / g->group, icg = g->cin / g->group;
+    int wn = 0, grouped = g->group > 1;
+    for (int i = 0; i < g->nsp; i++)
+        ksz *= g->k[i];
+    if (grouped)
+        dims[wn++] = g->group;
+    dims[wn++] = ocg;
+    dims[wn++] = icg;
+    for (int i = 0; i < g->nsp; i++)
+        dims[wn++] = g->k[i];
+    /* spatial strides: contiguous */
+    int64_t acc = 1;
+    for (int i = wn - 1; i >= wn - g->nsp; i--) {
+        str[i] = acc;
+        acc *= dims[i];
+    }
+    int o = grouped ? 1 : 0;
+    if (st->kind == KIND_CONV) {
+        /* ONNX W [M, C/g, k...] == [g, M/g, C/g, k...] row-major */
+        str[o + 1] = ksz;
+        str[o] = icg * ksz;
+    } else {
+        /* ONNX W [C, M/g, k...] == [g, C/g, M/g, k...] row-major: oneDNN's
+         * (oc, ic) are swapped relative to memory order. */
+        str[o] = ksz;
+        str[o + 1] = ocg * ksz;
+    }
+    if (grouped)
+        str[0] = ocg * icg * ksz;
+    return md_plain(md, wn, dims, str);
+}
+
+static int exec2(vp_op_ctx *c, dnnl_primitive_t p, dnnl_memory_t from, dnnl_memory_t to)
+{
+    dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+    VP_DNNL(dnnl_primitive_execute(p, c->cpu->stream, 2, a));
+    return VP_OK;
+}
+
+/* Reorders and memories around a created pd. */
+static int build_memories(conv_state *st, vp_op_ctx *c)
+{
+    const vp_nn_geom *g = &st->g;
+    dnnl_engine_t eng = c->cpu->eng;
+    int nd = g->nsp + 2;
+    int64_t xd[VP_NN_MAX_SP + 2], yd[VP_NN_MAX_SP + 2];
+    dnnl_memory_desc_t x_md, y_md, w_md, b_md;
+    xd[0] = yd[0] = g->n;
+    xd[1] = g->cin;
+    yd[1] = g->cout;
+    for (int i = 0; i < g->nsp; i++) {
+        xd[2 + i] = g->in[i];
+        yd[2 + i] = g->out[i];
+    }
+    VP_DNNL(md_plain(&x_md, nd, xd, NULL));
+    VP_DNNL(md_plain(&y_md, nd, yd, NULL));
+    VP_DNNL(wei_user_md(st, &w_md));
+    VP_DNNL(dnnl_memory_create(&st->u_src, &x_md, eng, DNNL_MEMORY_NONE));
+    VP_DNNL(dnnl_memory_create(&st->u_dst, &y_md, eng, DNNL_MEMORY_NONE));
+    VP_DNNL(dnnl_memory_create(&st->u_wei, &w_md, eng, DNNL_MEMORY_NONE));
+    if (c->n_in > 2 && c->in[2]) {
+        VP_DNNL(md_plain(&b_md, 1, &g->cout, NULL));
+        VP_DNNL(dnnl_memory_create(&st->u_bias, &b_md, eng, DNNL_MEMORY_NONE));
+    }
+
+    const dnnl_memory_desc_t *p_src = dnnl_primitive_desc_query_md(st->pd, dnnl_query_src_md, 0);
+    const dnnl_memory_desc_t *p_dst = dnnl_primitive_desc_query_md(st->pd, dnnl_query_dst_md, 0);
+    const dnnl_memory_desc_t *p_wei =
+        dnnl_primitive_desc_query_md(st->pd, dnnl_query_weights_md, 0);
+    const dnnl_memory_desc_t *p_scr =
+        dnnl_primitive_desc_query_md(st->pd, dnnl_query_scratchpad_md, 0);
+    if (!p_src || !p_dst || !p_wei)
+        return vp_op_fail(c, VP_ERR_BACKEND, "oneDNN primitive descriptor without src/dst/"
+                          "weights descriptors");
+    if (!dnnl_memory_desc_equal(p_src, &x_md)) {
+        VP_DNNL(dnnl_memory_create(&st->m_src, p_src, eng, DNNL_MEMORY_ALLOCATE));
+        VP_DNNL(dnnl_reorder_primitive_desc_create(&st->pd_rsrc, &x_md, eng, p_src, eng, NULL));
+        VP_DNNL(dnnl_primitive_create(&st->r_src, st->pd_rsrc));
+    }
+    if (!dnnl_memory_desc_equal(p_dst, &y_md)) {
+        VP_DNNL(dnnl_memory_create(&st->m_dst, p_dst, eng, DNNL_MEMORY_ALLOCATE));
+        VP_DNNL(dnnl_reorder_primitive_desc_create(&st->pd_rdst, p_dst, eng, &y_md, eng, NULL));
+        VP_DNNL(dnnl_primitive_create(&st->r_dst, st->pd_rdst));
+    }
+    if (!dnnl_memory_desc_equal(p_wei, &w_md)) {
+        VP_DNNL(dnnl_memory_create(&st->m_wei, p_wei, eng, DNNL_MEMORY_ALLOCATE));
+        VP_DNNL(dnnl_reorder_primitive_desc_create(&st->pd_rwei, &w_md, eng, p_wei, eng, NULL));
+        VP_DNNL(dnnl_primitive_create(&st->r_wei, st->pd_rwei));
+    }
+    if (p_scr && dnnl_memory_desc_get_size(p_scr) > 0)
+        VP_DNNL(dnnl_memory_create(&st->m_scratch, p_scr, eng, DNNL_MEMORY_ALLOCATE));
+    for (int b = 0; b < st->n_bin; b++)
+        VP_DNNL(dnnl_memory_create(&st->u_post[b], &y_md, eng, DNNL_MEMORY_NONE));
+    VP_DNNL(dnnl_primitive_create(&st->prim, st->pd));
+
+    /* Execution arguments: fixed objects, only their handles change. */
+    dnnl_exec_arg_t *a = st->args;
+    int n = 0;
+    a[n++] = (dnnl_exec_arg_t){DNNL_ARG_SRC, st->m_src ? st->m_src : st->u_src};
+    a[n++] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, st->m_wei ? st->m_wei : st->u_wei};
+    a[n++] = (dnnl_exec_arg_t){DNNL_ARG_DST, st->m_dst ? st->m_dst : st->u_dst};
+    if (st->u_bias)
+        a[n++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, st->u_bias};
+    if (st->m_scratch)
+        a[n++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, st->m_scratch};
+    for (int b = 0; b < st->n_bin; b++)
+        a[n++] = (dnnl_exec_arg_t){
+            DNNL_ARG_ATTR_MULTIPLE_POST_OP(binary_po_index(c->node, b)) | DNNL_ARG_SRC_1,
+            st->u_post[b]};
+    st->nargs = n;
+
+    /* Constant weights: reorder once, now. */
+    if (c->in[1]->data) {
+        st->wei_const = 1;
+        st->wei_from = c->in[1]->data;
+        VP_DNNL(dnnl_memory_set_data_handle(st->u_wei, c->in[1]->data));
+        if (st->r_wei) {
+            int rc = exec2(c, st->r_wei, st->u_wei, st->m_wei);
+            if (rc != VP_OK)
+                return rc;
+            VP_DNNL(dnnl_stream_wait(c->cpu->stream));
+        }
+    }
+    return VP_OK;
+}
+
+static int conv_prepare(vp_op_ctx *c, conv_kind kind)
+{
+    int rc;
+    if (c->in[0]->dtype != VP_DT_FLOAT)
+        return vp_op_fail(c, VP_ERR_UNSUPPORTED, "CPU %s supports float32 only, X is %s",
+                          c->node->op_type, vp_dtype_name(c->in[0]->dtype));
+    conv_state *st = calloc(1, sizeof *st);
+    if (!st)
+        return VP_ERR_NOMEM;
+    st->kind = kind;
+    rc = kind == KIND_CONV ? vp_nn_conv_geom(c, &st->g) : vp_nn_convt_geom(c, &st->g);
+    if (rc != VP_OK) {
+        free(st);
+        return rc;
+    }
+    /* Fallback chain: chosen layout with post-ops, without post-ops, plain
+     * layout without post-ops, then the C path. */
+    conv_layout lay = conv_src_dst_layout(st);
+    static const struct { int plain, post; } tries[] = {{0, 1}, {0, 0}, {1, 0}};
+    dnnl_status_t s = dnnl_unimplemented;
+    for (size_t t = 0; t < sizeof tries / sizeof tries[0]; t++) {
+        conv_clear(st);
+        s = try_pd(st, c, tries[t].plain ? LAYOUT_PLAIN : lay, tries[t].post);
+        if (s == dnnl_success)
+            break;
+    }
+    if (s != dnnl_success) {
+        conv_clear(st);
+        st->naive = 1;
+        VP_LOGD("%s %s: oneDNN declined (status %d), using the plain-C path",
+                c->node->op_type, c->node->name, (int)s);
+    } else if ((rc = build_memories(st, c)) != VP_OK) {
+        vp_nn_conv_release(st);
+        return rc;
+    }
+    if (!st->naive && vp_log_enabled(VP_LOG_DEBUG)) {
+        const char *impl = NULL;
+        dnnl_primitive_desc_query(st->pd, dnnl_query_impl_info_str, 0, &impl);
+        VP_LOGD("%s %s: oneDNN %s, src %s, dst %s, post-ops %s", c->node->op_type,
+                c->node->name, impl ? impl : "?", st->r_src ? "reordered" : "plain",
+                st->r_dst ? "reordered" : "plain", st->fused ? "fused" : "unfused");
+    }
+    c->state = st;
+    return VP_OK;
+}
+
+int vp_nn_conv_prepare(vp_op_ctx *c) { return conv_prepare(c, KIND_CONV); }
+int vp_nn_convt_prepare(vp_op_ctx *c) { return conv_prepare(c, KIND_CONVT); }
+
+/* Plain-C direct convolution ------------------------------------------- */
+
+/* Spatial sizes padded to 3 axes (leading 1s) for the C loops. */
+typedef struct sp3 {
+    int64_t in[3], out[3], k[3], s[3], d[3], p[3];
+} sp3;
+
+static void to_sp3(const vp_nn_geom *g, sp3 *t)
+{
+    int off = 3 - g->nsp;
+    for (int i = 0; i < 3; i++) {
+        t->in[i] = t->out[i] = t->k[i] = t->s[i] = t->d[i] = 1;
+        t->p[i] = 0;
+    }
+    for (int i = 0; i < g->nsp; i++) {
+        t->in[off + i] = g->in[i];
+        t->out[off + i] = g->out[i];
+        t->k[off + i] = g->k[i];
+        t->s[off + i] = g->stride[i];
+        t->d[off + i] = g->dil[i];
+        t->p[off + i] = g->pad_b[i];
+    }
+}
+
+static void naive_conv(const vp_nn_geom *g, const float *x, const float *w, const float *b,
+                       float *y)
+{
+    sp3 t;
+    to_sp3(g, &t);
+    int64_t icg = g->cin / g->group, ocg = g->cout / g->group;
+    int64_t isz = t.in[0] * t.in[1] * t.in[2], osz = t.out[0] * t.out[1] * t.out[2];
+    int64_t ksz = t.k[0] * t.k[1] * t.k[2];
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int64_t n = 0; n < g->n; n++)
+        for (int64_t oc = 0; oc < g->cout; oc++) {
+            int64_t grp = oc / ocg;
+            float *yo = y + (n * g->cout + oc) * osz;
+            for (int64_t o0 = 0; o0 < t.out[0]; o0++)
+                for (int64_t o1 = 0; o1 < t.out[1]; o1++)
+                    for (int64_t o2 = 0; o2 < t.out[2]; o2++) {
+                        double acc = b ? b[oc] : 0.0;
+                        for (int64_t ic = 0; ic < icg; ic++) {
+                            const float *xi = x + (n * g->cin + grp * icg + ic) * isz;
+                            const float *wk = w + (oc * icg + ic) * ksz;
+                            for (int64_t k0 = 0; k0 < t.k[0]; k0++) {
+                                int64_t i0 = o0 * t.s[0] - t.p[0] + k0 * t.d[0];
+                                if (i0 < 0 || i0 >= t.in[0])
+                                    continue;
+                                for (int64_t k1 = 0; k1 < t.k[1]; k1++) {
+                                    int64_t i1 = o1 * t.s[1] - t.p[1] + k1 * t.d[1];
+                                    if (i1 < 0 || i1 >= t.in[1])
+                                        continue;
+                                    for (int64_t k2 = 0; k2 < t.k[2]; k2++) {
+                                        int64_t i2 = o2 * t.s[2] - t.p[2] + k2 * t.d[2];
+                                        if (i2 < 0 || i2 >= t.in[2])
+                                            continue;
+                                        acc += (double)xi[(i0 * t.in[1] + i1) * t.in[2] + i2] *
+                                               wk[(k0 * t.k[1] + k1) * t.k[2] + k2];
+                                    }
+                                }
+                            }
+                        }
+                        yo[(o0 * t.out[1] + o1) * t.out[2] + o2] = (float)acc;
+                    }
+        }
+}
+
+/* Transposed convolution: every input element scatters its kernel-weighted
+ * copy into the output; each (n, oc) plane is owned by one thread. */
+static void naive_convt(const vp_nn_geom *g, const float *x, const float *w, const float *b,
+                        float *y)
+{
+    sp3 t;
+    to_sp3(g, &t);
+    int64_t icg = g->cin / g->group, ocg = g->cout / g->group;
+    int64_t isz = t.in[0] * t.in[1] * t.in[2], osz = t.out[0] * t.out[1] * t.out[2];
+    int64_t ksz = t.k[0] * t.k[1] * t.k[2];
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int64_t n = 0; n < g->n; n++)
+        for (int64_t oc = 0; oc < g->cout; oc++) {
+            int64_t grp = oc / ocg, ocl = oc % ocg;
+            float *yo = y + (n * g->cout + oc) * osz;
+            for (int64_t i = 0; i < osz; i++)
+                yo[i] = b ? b[oc] : 0.f;
+            for (int64_t ic = 0; ic < icg; ic++) {
+                int64_t c_in = grp * icg + ic;
+                const float *xi = x + (n * g->cin + c_in) * isz;
+                const float *wk = w + (c_in * ocg + ocl) * ksz;
+                for (int64_t i0 = 0; i0 < t.in[0]; i0++)
+                    for (int64_t i1 = 0; i1 < t.in[1]; i1++)
+                        for (int64_t i2 = 0; i2 < t.in[2]; i2++) {
+                            float xv = xi[(i0 * t.in[1] + i1) * t.in[2] + i2];
+                            for (int64_t k0 = 0; k0 < t.k[0]; k0++) {
+                                int64_t o0 = i0 * t.s[0] - t.p[0] + k0 * t.d[0];
+                                if (o0 < 0 || o0 >= t.out[0])
+                                    continue;
+                                for (int64_t k1 = 0; k1 < t.k[1]; k1++) {
+                                    int64_t o1 = i1 * t.s[1] - t.p[1] + k1 * t.d[1];
+                                    if (o1 < 0 || o1 >= t.out[1])
+                                        continue;
+                                    for (int64_t k2 = 0; k2 < t.k[2]; k2++) {
+                                        int64_t o2 = i2 * t.s[2] - t.p[2] + k2 * t.d[2];
+                                        if (o2 < 0 || o2 >= t.out[2])
+                                            continue;
+                                        yo[(o0 * t.out[1] + o1) * t.out[2] + o2] +=
+                                            xv * wk[(k0 * t.k[1] + k1) * t.k[2] + k2];
+                                    }
+                                }
+                            }
+                        }
+            }
+        }
+}
+
+/* Run ------------------------------------------------------------------ */
+
+int vp_nn_conv_run(vp_op_ctx *c)
+{
+    conv_state *st = c->state;
+    const float *bias = c->n_in > 2 && c->in[2] ? c->in[2]->data : NULL;
+    int rc;
+    if (!st)
+        return vp_op_fail(c, VP_ERR_INTERNAL, "conv kernel run without prepare");
+    if (st->naive) {
+        if (st->kind == KIND_CONV)
+            naive_conv(&st->g, c->in[0]->data, c->in[1]->data, bias, c->out[0]->data);
+        else
+            naive_convt(&st->g, c->in[0]->data, c->in[1]->data, bias, c->out[0]->data);
+        return vp_apply_postops(c);
+    }
+    dnnl_stream_t strm = c->cpu->stream;
+    /* Weights: reordered at prepare when constant; otherwise every run. */
+    if (!st->wei_const || c->in[1]->data != st->wei_from) {
+        VP_DNNL(dnnl_memory_set_data_handle(st->u_wei, c->in[1]->data));
+        if (st->r_wei && (rc = exec2(c, st->r_wei, st->u_wei, st->m_wei)) != VP_OK)
+            return rc;
+        if (st->wei_const)
+            st->wei_from = c->in[1]->data;
+    }
+    VP_DNNL(dnnl_memory_set_data_handle(st->u_src, c->in[0]->data));
+    VP_DNNL(dnnl_memory_set_data_handle(st->u_dst, c->out[0]->data));
+    if (st->u_bias)
+        VP_DNNL(dnnl_memory_set_data_handle(st->u_bias, (void *)bias));
+    for (int b = 0; b < st->n_bin; b++)
+        VP_DNNL(dnnl_memory_set_data_handle(st->u_post[b], c->in[st->post_input[b]]->data));
+    if (st->r_src && (rc = exec2(c, st->r_src, st->u_src, st->m_src)) != VP_OK)
+        return rc;
+    VP_DNNL(dnnl_primitive_execute(st->prim, strm, st->nargs, st->args));
+    if (st->r_dst && (rc = exec2(c, st->r_dst, st->m_dst, st->u_dst)) != VP_OK)
+        return rc;
+    VP_DNNL(dnnl_stream_wait(strm));
+    return st->fused ? VP_OK : vp_apply_postops(c);
+}
