@@ -107,6 +107,13 @@ int vp_engine_supported_ops(vp_backend_kind backend, const char **names, int max
 /* Build a plan for concrete input shapes (one per graph input, in order).
  * The plan is owned by the engine. */
 int vp_engine_plan(vp_engine *e, const vp_shape *input_shapes, vp_plan **out);
+/* Same, with some inputs' values fixed at plan time (fixed[i] non-NULL):
+ * for models whose output shapes depend on an input's value (a Reshape
+ * target fed as an input, say). Such inputs are folded as constants, and
+ * vp_plan_run() rejects other values for them. Never shared with other
+ * plan requests. */
+int vp_engine_plan_fixed(vp_engine *e, const vp_shape *input_shapes, const vp_tensor *const *fixed,
+                         vp_plan **out);
 /* Concrete shape of output i under this plan. */
 int vp_plan_output_shape(const vp_plan *p, int i, vp_shape *shape);
 /* Bytes of intermediate memory the plan uses (arena). */

@@ -12,15 +12,16 @@ enum {
     VP_STORE_INPUT,     /* graph input: caller's buffer, bound per run */
     VP_STORE_OUTPUT,    /* graph output written in place: caller's buffer, bound per run */
     VP_STORE_ARENA,     /* intermediate: arena + offset */
-    VP_STORE_VIEW,      /* same bytes as value `alias` (Reshape, Flatten, ...) */
+    VP_STORE_VIEW,      /* bytes of value `alias` at `offset`: Reshape, Flatten..., or a
+                           Concat input written in place into the Concat's output */
 };
 
 typedef struct vp_pval {
     vp_tensor t;        /* dtype, concrete shape, data (bound per run for INPUT/OUTPUT/VIEW) */
     int store;
     int owned;          /* t.data malloc'd by the plan (folded constants) */
-    int alias;          /* VP_STORE_VIEW: root value id */
-    int64_t offset;     /* VP_STORE_ARENA */
+    int alias;          /* VP_STORE_VIEW: value whose bytes these are (a root once planned) */
+    int64_t offset;     /* VP_STORE_ARENA: offset in the arena; VP_STORE_VIEW: offset in alias */
     int first, last;    /* step index of definition and last use (lifetime) */
     int consumers;      /* active consumers under this plan */
 } vp_pval;
@@ -36,6 +37,7 @@ typedef struct vp_step {
 struct vp_plan {
     vp_engine *e;
     vp_shape *in_shapes;
+    int has_fixed;              /* some inputs fixed at plan time: never reused */
     vp_node *nodes;             /* shallow copies of the graph's nodes; in/out owned */
     int n_nodes;
     int *active;                /* node runs as a step */

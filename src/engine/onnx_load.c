@@ -448,6 +448,9 @@ static int build_graph(loader *L, const Onnx__ModelProto *m)
             return rc;
         if (g->values[id].dtype == VP_DT_UNDEFINED || g->values[id].shape.rank < 0)
             return fail(L, VP_ERR_INVALID, "graph input '%s' has no tensor type or shape", name);
+        if (!vp_dtype_size(g->values[id].dtype))
+            return fail(L, VP_ERR_UNSUPPORTED, "graph input '%s' has element type %d, which is not supported", name,
+                        (int)g->values[id].dtype);
         g->values[id].graph_input = g->n_inputs;
         g->inputs[g->n_inputs++] = id;
     }
@@ -609,6 +612,9 @@ static int build_graph(loader *L, const Onnx__ModelProto *m)
                 g->values[id].shape = tmpv.shape;
             }
         }
+        if (g->values[id].dtype != VP_DT_UNDEFINED && !vp_dtype_size(g->values[id].dtype))
+            BAIL(fail(L, VP_ERR_UNSUPPORTED, "graph output '%s' has element type %d, which is not supported", name,
+                      (int)g->values[id].dtype));
         g->outputs[g->n_outputs++] = id;
     }
     /* ops: schema and domain */

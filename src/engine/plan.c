@@ -198,11 +198,61 @@ static int infer_all(vp_plan *p)
     return VP_OK;
 }
 
-static int root_of(const vp_plan *p, int v)
+/* The value that owns v's bytes, and v's byte offset in it. */
+static int root_of(const vp_plan *p, int v, int64_t *off)
 {
-    while (p->v[v].store == VP_STORE_VIEW)
+    int64_t o = 0;
+    while (p->v[v].store == VP_STORE_VIEW) {
+        o += p->v[v].offset;
         v = p->v[v].alias;
+    }
+    if (off)
+        *off = o;
     return v;
+}
+
+static void make_view(vp_plan *p, int v, int of, int64_t off)
+{
+    p->v[v].store = VP_STORE_VIEW;
+    p->v[v].alias = of;
+    p->v[v].offset = off;
+    p->views[p->n_views++] = v;
+}
+
+/* Concat in place: when each input's slice of the output is contiguous (all
+ * dimensions before the axis are 1) and each input is an intermediate used
+ * only by this Concat, its producer writes straight into the output and the
+ * Concat step disappears. */
+static void concat_in_place(vp_plan *p, const int *uses)
+{
+    for (int s = 0; s < p->n_steps; s++) {
+        vp_step *st = &p->steps[s];
+        const vp_node *n = &p->nodes[st->node];
+        if (!st->k || strcmp(n->op_type, "Concat") != 0 || n->n_out != 1 || n->out[0] < 0)
+            continue;
+        const vp_pval *o = &p->v[n->out[0]];
+        int axis = vp_norm_axis(vp_attr_i(n, "axis", 0), o->t.shape.rank);
+        int64_t outer = 1;
+        for (int d = 0; d < axis; d++)
+            outer *= o->t.shape.d[d];
+        if (axis < 0 || outer != 1 || (o->store != VP_STORE_ARENA && o->store != VP_STORE_OUTPUT))
+            continue;
+        int ok = 1;
+        for (int i = 0; i < n->n_in && ok; i++) {
+            int x = n->in[i];
+            ok = x >= 0 && p->v[x].store == VP_STORE_ARENA && uses[x] == 1 && p->v[x].t.dtype == o->t.dtype;
+            for (int j = 0; j < i && ok; j++)
+                ok = n->in[j] != x;
+        }
+        if (!ok)
+            continue;
+        int64_t off = 0;
+        for (int i = 0; i < n->n_in; i++) {
+            make_view(p, n->in[i], n->out[0], off);
+            off += (int64_t)vp_tensor_bytes(&p->v[n->in[i]].t);
+        }
+        st->k = NULL; /* nothing left to do */
+    }
 }
 
 /* Storage classes, steps, lifetimes and the arena. */
@@ -214,63 +264,75 @@ static int plan_memory(vp_plan *p)
         nsteps += p->active[k];
     p->steps = calloc((size_t)nsteps + 1, sizeof *p->steps);
     p->views = calloc((size_t)p->n_v + 1, sizeof(int));
-    if (!p->steps || !p->views)
+    int *uses = calloc((size_t)p->n_v + 1, sizeof(int));
+    if (!p->steps || !p->views || !uses) {
+        free(uses);
         return VP_ERR_NOMEM;
-    for (int i = 0; i < p->n_v; i++) {
-        p->v[i].first = p->v[i].last = -1;
-        p->v[i].consumers = 0;
     }
-    for (int i = 0; i < g->n_inputs; i++) {
-        vp_pval *pv = &p->v[g->inputs[i]];
-        pv->store = VP_STORE_INPUT;
-        pv->first = 0;
-    }
+    for (int i = 0; i < g->n_outputs; i++)
+        uses[g->outputs[i]]++;
     /* steps in order; views become aliases instead of steps */
     int s = 0;
     for (int k = 0; k < p->n_nodes; k++) {
         const vp_node *n = &p->nodes[k];
         if (!p->active[k])
             continue;
+        for (int i = 0; i < n->n_in; i++)
+            if (n->in[i] >= 0)
+                uses[n->in[i]]++;
         int is_view = n->def->is_view && n->n_in >= 1 && n->in[0] >= 0 && n->out[0] >= 0 &&
-                      p->v[n->in[0]].t.dtype == p->v[n->out[0]].t.dtype;
+                      p->v[n->in[0]].t.dtype == p->v[n->out[0]].t.dtype &&
+                      vp_tensor_bytes(&p->v[n->in[0]].t) == vp_tensor_bytes(&p->v[n->out[0]].t);
         if (is_view) {
-            vp_pval *o = &p->v[n->out[0]];
-            o->store = VP_STORE_VIEW;
-            o->alias = root_of(p, n->in[0]);
-            p->views[p->n_views++] = n->out[0];
-            /* the view's uses count as uses of its root */
+            make_view(p, n->out[0], n->in[0], 0);
             continue;
         }
-        vp_step *st = &p->steps[s];
+        vp_step *st = &p->steps[s++];
         st->node = k;
         st->k = vp_cpu_kernel_find(n->op_type);
         st->in = calloc((size_t)n->n_in + 1, sizeof *st->in);
         st->out = calloc((size_t)n->n_out + 1, sizeof *st->out);
-        if (!st->in || !st->out)
+        if (!st->in || !st->out) {
+            free(uses);
             return VP_ERR_NOMEM;
+        }
+        for (int i = 0; i < n->n_out; i++)
+            if (n->out[i] >= 0)
+                p->v[n->out[i]].store =
+                    g->values[n->out[i]].graph_output >= 0 ? VP_STORE_OUTPUT : VP_STORE_ARENA;
+    }
+    p->n_steps = s;
+    concat_in_place(p, uses);
+    free(uses);
+    /* resolve every view to its root and total offset */
+    for (int i = 0; i < p->n_views; i++) {
+        int64_t off;
+        int v = p->views[i], r = root_of(p, v, &off);
+        p->v[v].alias = r;
+        p->v[v].offset = off;
+    }
+    for (int i = 0; i < p->n_v; i++)
+        p->v[i].first = p->v[i].last = -1;
+    /* lifetimes, on roots: first write to last read */
+    for (s = 0; s < p->n_steps; s++) {
+        const vp_node *n = &p->nodes[p->steps[s].node];
         for (int i = 0; i < n->n_in; i++)
-            if (n->in[i] >= 0) {
-                int r = root_of(p, n->in[i]);
-                p->v[r].last = s;
-            }
+            if (n->in[i] >= 0)
+                p->v[root_of(p, n->in[i], NULL)].last = s;
         for (int i = 0; i < n->n_out; i++) {
             if (n->out[i] < 0)
                 continue;
-            vp_pval *o = &p->v[n->out[i]];
-            o->store = g->values[n->out[i]].graph_output >= 0 ? VP_STORE_OUTPUT : VP_STORE_ARENA;
-            o->first = s;
-            if (o->last < s)
-                o->last = s; /* unused outputs still need space while written */
+            vp_pval *r = &p->v[root_of(p, n->out[i], NULL)];
+            if (r->first < 0)
+                r->first = s;
+            if (r->last < s)
+                r->last = s; /* unused outputs still need space while written */
         }
-        s++;
     }
-    p->n_steps = s;
     /* outputs reached through views or constants are copied at the end of a
      * run: their roots must stay alive until then */
-    for (int i = 0; i < g->n_outputs; i++) {
-        int r = root_of(p, g->outputs[i]);
-        p->v[r].last = p->n_steps;
-    }
+    for (int i = 0; i < g->n_outputs; i++)
+        p->v[root_of(p, g->outputs[i], NULL)].last = p->n_steps;
     /* arena: greedy by size, first fit among placed values whose lifetimes overlap */
     int *order = malloc(sizeof(int) * ((size_t)p->n_v + 1));
     int na = 0;
@@ -348,9 +410,7 @@ static int prepare_steps(vp_plan *p)
         const vp_node *n = &p->nodes[st->node];
         vp_op_ctx c;
         ctx_bind(p, n, st->in, st->out);
-        if (!st->k)
-            return node_fail(p, n, VP_ERR_UNSUPPORTED, "no CPU kernel");
-        if (st->k->prepare) {
+        if (st->k && st->k->prepare) {
             ctx_init(p, &c, n, st->in, st->out, err, sizeof err);
             int rc = st->k->prepare(&c);
             if (rc)
@@ -363,11 +423,19 @@ static int prepare_steps(vp_plan *p)
 
 int vp_engine_plan(vp_engine *e, const vp_shape *input_shapes, vp_plan **out)
 {
+    return vp_engine_plan_fixed(e, input_shapes, NULL, out);
+}
+
+int vp_engine_plan_fixed(vp_engine *e, const vp_shape *input_shapes, const vp_tensor *const *fixed, vp_plan **out)
+{
     vp_graph *g = &e->g;
+    int any_fixed = 0;
     *out = NULL;
+    for (int i = 0; fixed && i < g->n_inputs; i++)
+        any_fixed |= fixed[i] != NULL;
     /* reuse a plan for the same shapes */
-    for (vp_plan *q = e->plans; q; q = q->next) {
-        int same = 1;
+    for (vp_plan *q = any_fixed ? NULL : e->plans; q; q = q->next) {
+        int same = !q->has_fixed;
         for (int i = 0; i < g->n_inputs && same; i++)
             same = vp_shape_eq(&q->in_shapes[i], &input_shapes[i]);
         if (same) {
@@ -426,10 +494,26 @@ int vp_engine_plan(vp_engine *e, const vp_shape *input_shapes, vp_plan **out)
             pv->store = VP_STORE_CONST;
         }
     }
+    p->has_fixed = any_fixed;
     for (int i = 0; i < g->n_inputs; i++) {
         vp_pval *pv = &p->v[g->inputs[i]];
+        const vp_tensor *f = fixed ? fixed[i] : NULL;
         pv->t.shape = input_shapes[i];
         pv->store = VP_STORE_INPUT;
+        if (f) {
+            if (f->dtype != pv->t.dtype || !vp_shape_eq(&f->shape, &input_shapes[i]) || !f->data) {
+                rc = vp_engine_set_error(e, VP_ERR_INVALID, "%s: fixed value of input '%s' does not match its shape",
+                                         g->source, g->values[g->inputs[i]].name);
+                goto fail;
+            }
+            size_t bytes = vp_tensor_bytes(f);
+            pv->t.data = malloc(bytes ? bytes : 1);
+            if (!pv->t.data)
+                goto fail;
+            memcpy(pv->t.data, f->data, bytes);
+            pv->owned = 1;
+            pv->store = VP_STORE_CONST;
+        }
     }
     if (e->opt.num_threads > 0)
         omp_set_num_threads(e->opt.num_threads);
@@ -469,6 +553,13 @@ int vp_plan_run(vp_plan *p, const vp_tensor *inputs, vp_tensor *outputs)
     char err[512];
     for (int i = 0; i < g->n_inputs; i++) {
         vp_pval *pv = &p->v[g->inputs[i]];
+        if (pv->store == VP_STORE_CONST) { /* fixed at plan time */
+            if (!inputs[i].data || inputs[i].dtype != pv->t.dtype || !vp_shape_eq(&inputs[i].shape, &pv->t.shape) ||
+                memcmp(inputs[i].data, pv->t.data, vp_tensor_bytes(&pv->t)) != 0)
+                return vp_engine_set_error(p->e, VP_ERR_INVALID, "%s: input '%s' differs from the value fixed when planning",
+                                           g->source, g->values[g->inputs[i]].name);
+            continue;
+        }
         if (inputs[i].dtype != pv->t.dtype || !vp_shape_eq(&inputs[i].shape, &pv->t.shape) || !inputs[i].data) {
             char a[128], b[128];
             return vp_engine_set_error(p->e, VP_ERR_SHAPE, "%s: input '%s' is %s %s, the plan expects %s %s",
@@ -490,7 +581,7 @@ int vp_plan_run(vp_plan *p, const vp_tensor *inputs, vp_tensor *outputs)
     }
     for (int i = 0; i < p->n_views; i++) {
         vp_pval *pv = &p->v[p->views[i]];
-        pv->t.data = p->v[pv->alias].t.data;
+        pv->t.data = (char *)p->v[pv->alias].t.data + pv->offset;
     }
     if (p->e->opt.num_threads > 0)
         omp_set_num_threads(p->e->opt.num_threads);
@@ -498,6 +589,8 @@ int vp_plan_run(vp_plan *p, const vp_tensor *inputs, vp_tensor *outputs)
         vp_step *st = &p->steps[s];
         const vp_node *n = &p->nodes[st->node];
         vp_op_ctx c;
+        if (!st->k)
+            continue; /* done in place (Concat) */
         ctx_init(p, &c, n, st->in, st->out, err, sizeof err);
         c.state = st->state;
         int rc = st->k->run(&c);
@@ -509,7 +602,7 @@ int vp_plan_run(vp_plan *p, const vp_tensor *inputs, vp_tensor *outputs)
     for (int i = 0; i < g->n_outputs; i++) {
         vp_pval *pv = &p->v[g->outputs[i]];
         if (pv->store != VP_STORE_OUTPUT)
-            memcpy(outputs[i].data, p->v[root_of(p, g->outputs[i])].t.data, vp_tensor_bytes(&pv->t));
+            memcpy(outputs[i].data, pv->t.data, vp_tensor_bytes(&pv->t));
     }
     return VP_OK;
 }

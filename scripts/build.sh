@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Configure and build one flavour of vidpipe.
+#   scripts/build.sh [release|asan|fuzz]   (default release)
+# Build folders: build/ (release), build-asan/, build-fuzz/ (clang, libFuzzer).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+flavour=${1:-release}
+jobs=${VP_JOBS:-$(nproc)}
+case "$flavour" in
+  release) dir=build;      args=(-DCMAKE_BUILD_TYPE=Release) ;;
+  asan)    dir=build-asan; args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DVP_SANITIZE=ON) ;;
+  fuzz)    dir=build-fuzz; args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DVP_FUZZ=ON -DCMAKE_C_COMPILER=clang) ;;
+  *) echo "usage: $0 [release|asan|fuzz]" >&2; exit 2 ;;
+esac
+cmake -S . -B "$dir" "${args[@]}" >/dev/null
+cmake --build "$dir" -j "$jobs"

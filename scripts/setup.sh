@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what vidpipe needs to build and test on Debian 12: compilers and
+# libraries from Debian, Python test tooling from PyPI. Idempotent; run as
+# root (or with sudo available).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+
+debs=(build-essential cmake pkg-config clang libclang-rt-14-dev
+      libprotobuf-c-dev protobuf-c-compiler libonnx-dev libonnx-testdata
+      libdnnl-dev libcjson-dev)
+missing=()
+for p in "${debs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  echo "setup: installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+echo "setup: Debian packages present (${#debs[@]})"
+
+if [ "${VP_SKIP_PYTHON:-0}" != 1 ]; then
+  bash "$here/setup-python.sh"
+fi
