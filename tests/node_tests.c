@@ -175,10 +175,12 @@ static int run_test(const char *dir, const char *name, int verbose, int *n_fixed
             if (rc == VP_ERR_UNSUPPORTED && strstr(vp_engine_last_error(e), "must be constant")) {
                 /* the test feeds a shape-deciding value (Reshape target,
                  * Slice starts...) as an input: plan with integer inputs'
-                 * values (and scalars) fixed, as a user would for such a model */
+                 * values (and small parameter inputs: scales, thresholds)
+                 * fixed, as a user would for such a model */
                 const vp_tensor *fixed[64] = {0};
                 for (int i = 0; i < nin && i < 64; i++)
-                    if (ins[i]->dtype == VP_DT_INT64 || ins[i]->dtype == VP_DT_INT32 || ins[i]->shape.rank == 0)
+                    if (ins[i]->dtype == VP_DT_INT64 || ins[i]->dtype == VP_DT_INT32 ||
+                        ((i > 0 || ins[i]->shape.rank == 0) && vp_shape_numel(&ins[i]->shape) <= 8))
                         fixed[i] = ins[i];
                 rc = vp_engine_plan_fixed(e, shapes, fixed, &p);
                 *n_fixed += rc == VP_OK;

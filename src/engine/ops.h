@@ -48,6 +48,10 @@ typedef struct vp_op_def {
      * Unsqueeze, Identity): the plan makes it a view, no kernel runs. */
     int is_view;
     int (*infer)(vp_op_ctx *c);
+    /* Output depends only on input shapes, never on values (Shape, Size): the
+     * plan folds it to a constant even when its input is not constant; its
+     * CPU kernel must not read input data. */
+    int shape_only;
 } vp_op_def;
 
 typedef struct vp_kernel {

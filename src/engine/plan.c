@@ -164,7 +164,7 @@ static int infer_all(vp_plan *p)
         int rc = n->def->infer(&c);
         if (rc)
             return node_fail(p, n, rc, err[0] ? err : vp_strerror(rc));
-        int all_const = 1;
+        int all_const = 1; /* or the output depends on shapes only */
         for (int i = 0; i < n->n_in; i++)
             if (n->in[i] >= 0 && p->v[n->in[i]].store != VP_STORE_CONST)
                 all_const = 0;
@@ -181,7 +181,7 @@ static int infer_all(vp_plan *p)
             if ((uint64_t)vp_shape_numel(&outbuf[i]->shape) > limit / esz)
                 return node_fail(p, n, VP_ERR_SHAPE, "output is larger than the tensor size limit");
         }
-        if (all_const) {
+        if (all_const || n->def->shape_only) {
             if ((rc = fold_node(p, n, &c)))
                 return rc;
             p->active[k] = 0;
