@@ -325,6 +325,8 @@ static void red_one_any(const red_geom *g, const void *x, vp_dtype dt, void *y, 
         if (n == 0 && (kind == R_MAX || kind == R_MIN)) {
             /* empty: the type's lowest / highest value, as the reference */
             double lim = kind == R_MAX ? -INFINITY : INFINITY;
+            if (dt == VP_DT_BOOL)
+                lim = kind == R_MAX ? 0 : 1;
             vp_misc_st(y, dt, o, lim);
             return;
         }
@@ -851,26 +853,26 @@ static int run_cumsum(vp_op_ctx *c)
 }
 
 const vp_kernel vp_cpu_misc[] = {
-    {"Softmax", NULL, run_softmax, NULL, 0},
-    {"LogSoftmax", NULL, run_logsoftmax, NULL, 0},
-    {"Hardmax", NULL, run_hardmax, NULL, 0},
-    {"ReduceMean", NULL, run_reduce, NULL, 0},
-    {"ReduceMax", NULL, run_reduce, NULL, 0},
-    {"ReduceMin", NULL, run_reduce, NULL, 0},
-    {"ReduceSum", NULL, run_reduce, NULL, 0},
-    {"ReduceProd", NULL, run_reduce, NULL, 0},
-    {"ReduceL1", NULL, run_reduce, NULL, 0},
-    {"ReduceL2", NULL, run_reduce, NULL, 0},
-    {"ReduceLogSum", NULL, run_reduce, NULL, 0},
-    {"ReduceLogSumExp", NULL, run_reduce, NULL, 0},
-    {"ReduceSumSquare", NULL, run_reduce, NULL, 0},
-    {"ArgMax", NULL, run_arg, NULL, 0},
-    {"ArgMin", NULL, run_arg, NULL, 0},
-    {"TopK", topk_prepare, run_topk, topk_release, 0},
-    {"CumSum", NULL, run_cumsum, NULL, 0},
-    {"Einsum", NULL, vp_cpu_einsum_run, NULL, 0},
-    {"NonMaxSuppression", vp_cpu_nms_prepare, vp_cpu_nms_run, vp_cpu_nms_release, 0},
-    {"Resize", vp_cpu_resize_prepare, vp_cpu_resize_run, vp_cpu_resize_release, 0},
-    {"Upsample", vp_cpu_resize_prepare, vp_cpu_resize_run, vp_cpu_resize_release, 0},
+    {.name = "Softmax", .run = run_softmax},
+    {.name = "LogSoftmax", .run = run_logsoftmax},
+    {.name = "Hardmax", .run = run_hardmax},
+    {.name = "ReduceMean", .run = run_reduce},
+    {.name = "ReduceMax", .run = run_reduce},
+    {.name = "ReduceMin", .run = run_reduce},
+    {.name = "ReduceSum", .run = run_reduce},
+    {.name = "ReduceProd", .run = run_reduce},
+    {.name = "ReduceL1", .run = run_reduce},
+    {.name = "ReduceL2", .run = run_reduce},
+    {.name = "ReduceLogSum", .run = run_reduce},
+    {.name = "ReduceLogSumExp", .run = run_reduce},
+    {.name = "ReduceSumSquare", .run = run_reduce},
+    {.name = "ArgMax", .run = run_arg},
+    {.name = "ArgMin", .run = run_arg},
+    {.name = "TopK", .prepare = topk_prepare, .run = run_topk, .release = topk_release},
+    {.name = "CumSum", .run = run_cumsum},
+    {.name = "Einsum", .run = vp_cpu_einsum_run},
+    {.name = "NonMaxSuppression", .prepare = vp_cpu_nms_prepare, .run = vp_cpu_nms_run, .release = vp_cpu_nms_release},
+    {.name = "Resize", .prepare = vp_cpu_resize_prepare, .run = vp_cpu_resize_run, .release = vp_cpu_resize_release},
+    {.name = "Upsample", .prepare = vp_cpu_resize_prepare, .run = vp_cpu_resize_run, .release = vp_cpu_resize_release},
     {0},
 };

@@ -130,7 +130,9 @@ static int infer_reduce(vp_op_ctx *c)
 {
     const vp_tensor *x = c->in[0];
     uint8_t red[VP_MAX_DIMS];
-    if (!is_numeric_dt(x->dtype))
+    /* bool: ReduceMax / ReduceMin (opset 20) */
+    int extremum = strcmp(c->node->op_type, "ReduceMax") == 0 || strcmp(c->node->op_type, "ReduceMin") == 0;
+    if (!is_numeric_dt(x->dtype) && !(extremum && x->dtype == VP_DT_BOOL))
         return vp_op_fail(c, VP_ERR_UNSUPPORTED, "input 0 has type %s; a numeric type expected",
                           vp_dtype_name(x->dtype));
     int rc = vp_misc_reduce_axes(c, red);
@@ -324,26 +326,26 @@ static int infer_resize(vp_op_ctx *c)
 }
 
 const vp_op_def vp_ops_misc[] = {
-    {"Softmax", 1, 1, 0, infer_softmax},
-    {"LogSoftmax", 1, 1, 0, infer_softmax},
-    {"Hardmax", 1, 1, 0, infer_softmax},
-    {"ReduceMean", 1, 2, 0, infer_reduce},
-    {"ReduceMax", 1, 2, 0, infer_reduce},
-    {"ReduceMin", 1, 2, 0, infer_reduce},
-    {"ReduceSum", 1, 2, 0, infer_reduce},
-    {"ReduceProd", 1, 2, 0, infer_reduce},
-    {"ReduceL1", 1, 2, 0, infer_reduce},
-    {"ReduceL2", 1, 2, 0, infer_reduce},
-    {"ReduceLogSum", 1, 2, 0, infer_reduce},
-    {"ReduceLogSumExp", 1, 2, 0, infer_reduce},
-    {"ReduceSumSquare", 1, 2, 0, infer_reduce},
-    {"ArgMax", 1, 1, 0, infer_arg},
-    {"ArgMin", 1, 1, 0, infer_arg},
-    {"TopK", 1, 2, 0, infer_topk},
-    {"CumSum", 2, 2, 0, infer_cumsum},
-    {"Einsum", 1, VP_EINSUM_MAX_IN, 0, infer_einsum},
-    {"NonMaxSuppression", 2, 5, 0, infer_nms},
-    {"Resize", 1, 4, 0, infer_resize},
-    {"Upsample", 1, 2, 0, infer_resize},
+    {.name = "Softmax", .min_inputs = 1, .max_inputs = 1, .infer = infer_softmax},
+    {.name = "LogSoftmax", .min_inputs = 1, .max_inputs = 1, .infer = infer_softmax},
+    {.name = "Hardmax", .min_inputs = 1, .max_inputs = 1, .infer = infer_softmax},
+    {.name = "ReduceMean", .min_inputs = 1, .max_inputs = 2, .infer = infer_reduce},
+    {.name = "ReduceMax", .min_inputs = 1, .max_inputs = 2, .infer = infer_reduce},
+    {.name = "ReduceMin", .min_inputs = 1, .max_inputs = 2, .infer = infer_reduce},
+    {.name = "ReduceSum", .min_inputs = 1, .max_inputs = 2, .infer = infer_reduce},
+    {.name = "ReduceProd", .min_inputs = 1, .max_inputs = 2, .infer = infer_reduce},
+    {.name = "ReduceL1", .min_inputs = 1, .max_inputs = 2, .infer = infer_reduce},
+    {.name = "ReduceL2", .min_inputs = 1, .max_inputs = 2, .infer = infer_reduce},
+    {.name = "ReduceLogSum", .min_inputs = 1, .max_inputs = 2, .infer = infer_reduce},
+    {.name = "ReduceLogSumExp", .min_inputs = 1, .max_inputs = 2, .infer = infer_reduce},
+    {.name = "ReduceSumSquare", .min_inputs = 1, .max_inputs = 2, .infer = infer_reduce},
+    {.name = "ArgMax", .min_inputs = 1, .max_inputs = 1, .infer = infer_arg},
+    {.name = "ArgMin", .min_inputs = 1, .max_inputs = 1, .infer = infer_arg},
+    {.name = "TopK", .min_inputs = 1, .max_inputs = 2, .infer = infer_topk},
+    {.name = "CumSum", .min_inputs = 2, .max_inputs = 2, .infer = infer_cumsum},
+    {.name = "Einsum", .min_inputs = 1, .max_inputs = VP_EINSUM_MAX_IN, .infer = infer_einsum},
+    {.name = "NonMaxSuppression", .min_inputs = 2, .max_inputs = 5, .infer = infer_nms},
+    {.name = "Resize", .min_inputs = 1, .max_inputs = 4, .infer = infer_resize},
+    {.name = "Upsample", .min_inputs = 1, .max_inputs = 2, .infer = infer_resize},
     {0},
 };
