@@ -179,7 +179,8 @@ static dnnl_status_t mm_try(mm_state *st, vp_op_ctx *c)
         return s;
     if (have_c && (s = dnnl_memory_create(&st->m_c, &c_md, eng, DNNL_MEMORY_NONE)) != dnnl_success)
         return s;
-    const dnnl_memory_desc_t *scr = dnnl_primitive_desc_query_md(st->pd, dnnl_query_scratchpad_md, 0);
+    const dnnl_memory_desc_t *scr =
+        dnnl_primitive_desc_query_md(st->pd, dnnl_query_scratchpad_md, 0);
     if (scr && dnnl_memory_desc_get_size(scr) > 0 &&
         (s = dnnl_memory_create(&st->m_scratch, scr, eng, DNNL_MEMORY_ALLOCATE)) != dnnl_success)
         return s;
