@@ -68,6 +68,7 @@ typedef struct vp_engine_options {
     int num_threads;     /* CPU backend; 0 = all cores */
     int disable_passes;  /* 1: no graph passes (for debugging and tests) */
     size_t max_tensor_bytes; /* largest tensor a plan may create; 0 = 16 GiB */
+    int profile;         /* 1: time every step of every run (vp_plan_profile) */
 } vp_engine_options;
 
 typedef struct vp_engine vp_engine;
@@ -118,6 +119,17 @@ int vp_engine_plan_fixed(vp_engine *e, const vp_shape *input_shapes, const vp_te
 int vp_plan_output_shape(const vp_plan *p, int i, vp_shape *shape);
 /* Bytes of intermediate memory the plan uses (arena). */
 size_t vp_plan_arena_bytes(const vp_plan *p);
+/* Per-step timing, when the engine was loaded with options.profile. */
+typedef struct vp_step_profile {
+    const char *node;     /* node name (may be "") */
+    const char *op;       /* op type, with "+post-ops" fused into it */
+    int n_post;           /* post-ops fused into this step */
+    double total_ms;      /* summed over runs */
+    long runs;
+} vp_step_profile;
+/* Fills out[0..max) in step order; returns the number of steps. */
+int vp_plan_profile(const vp_plan *p, vp_step_profile *out, int max);
+
 /* Run: inputs[i].data points to host memory of the planned shape; outputs
  * are written to outputs[i].data (caller-allocated, shape per
  * vp_plan_output_shape). */

@@ -30,6 +30,8 @@ typedef struct vp_step {
     int node;                   /* index in plan->nodes */
     const vp_kernel *k;
     void *state;
+    double ns;                  /* profiling: time spent in runs */
+    long runs;
     const vp_tensor **in;       /* -> pval tensors */
     vp_tensor **out;
 } vp_step;

@@ -17,6 +17,7 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define ARENA_ALIGN 64
 
@@ -593,9 +594,17 @@ int vp_plan_run(vp_plan *p, const vp_tensor *inputs, vp_tensor *outputs)
             continue; /* done in place (Concat) */
         ctx_init(p, &c, n, st->in, st->out, err, sizeof err);
         c.state = st->state;
+        struct timespec t0, t1;
+        if (p->e->opt.profile)
+            clock_gettime(CLOCK_MONOTONIC, &t0);
         int rc = st->k->run(&c);
         if (rc == VP_OK && n->n_post && !st->k->handles_postops)
             rc = vp_apply_postops(&c);
+        if (p->e->opt.profile) {
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            st->ns += (double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec);
+            st->runs++;
+        }
         if (rc)
             return node_fail(p, n, rc, err[0] ? err : vp_strerror(rc));
     }
@@ -605,4 +614,24 @@ int vp_plan_run(vp_plan *p, const vp_tensor *inputs, vp_tensor *outputs)
             memcpy(outputs[i].data, pv->t.data, vp_tensor_bytes(&pv->t));
     }
     return VP_OK;
+}
+
+int vp_plan_profile(const vp_plan *p, vp_step_profile *out, int max)
+{
+    int n = 0;
+    for (int s = 0; s < p->n_steps; s++) {
+        const vp_step *st = &p->steps[s];
+        if (!st->k)
+            continue;
+        if (n < max) {
+            const vp_node *nd = &p->nodes[st->node];
+            out[n].node = nd->name;
+            out[n].op = nd->op_type;
+            out[n].n_post = nd->n_post;
+            out[n].total_ms = st->ns / 1e6;
+            out[n].runs = st->runs;
+        }
+        n++;
+    }
+    return n;
 }

@@ -31,9 +31,10 @@ static const char usage_text[] =
     "                                      run the engine once; inputs are .npy or ONNX\n"
     "                                      TensorProto (.pb); writes DIR/<output>.npy\n"
     "  bench --model M.onnx [--batch 1,8,32] [--iters N] [--warmup N] [--size HxW]\n"
-    "        [--backend cpu] [--precision fp32] [--threads N] [--json]\n"
+    "        [--backend cpu] [--precision fp32] [--threads N] [--json] [--profile]\n"
     "                                      time the engine per batch size: latency\n"
-    "                                      mean/p50/p99 and images per second\n"
+    "                                      mean/p50/p99 and images per second;\n"
+    "                                      --profile adds the slowest steps\n"
     "\n"
     "common options:\n"
     "  -v, --verbose    more log output (repeat for debug)\n"
@@ -101,6 +102,10 @@ static int parse_common(int argc, char **argv, int *i, common_opts *o, int *err)
     }
     if (!strcmp(a, "--json")) {
         o->json = 1;
+        return 1;
+    }
+    if (!strcmp(a, "--profile")) {
+        o->eng.profile = 1;
         return 1;
     }
     if (!strcmp(a, "--no-passes")) {
@@ -331,6 +336,51 @@ static float rnd01(uint64_t *s)
     return (float)((*s * 0x2545F4914F6CDD1Dull) >> 40) / (float)(1 << 24);
 }
 
+static int cmp_prof(const void *a, const void *b)
+{
+    double x = ((const vp_step_profile *)a)->total_ms, y = ((const vp_step_profile *)b)->total_ms;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* The slowest steps, and time per op type. */
+static void print_profile(const vp_plan *p, int json)
+{
+    int n = vp_plan_profile(p, NULL, 0);
+    vp_step_profile *st = calloc((size_t)n + 1, sizeof *st);
+    if (!st)
+        return;
+    vp_plan_profile(p, st, n);
+    double total = 0;
+    for (int i = 0; i < n; i++)
+        total += st[i].total_ms;
+    /* per op type */
+    const char *ops[128];
+    double op_ms[128];
+    int op_cnt[128], nops = 0;
+    for (int i = 0; i < n; i++) {
+        int j = 0;
+        while (j < nops && strcmp(ops[j], st[i].op) != 0)
+            j++;
+        if (j == nops && nops < 128) {
+            ops[nops] = st[i].op, op_ms[nops] = 0, op_cnt[nops] = 0;
+            nops++;
+        }
+        if (j < nops)
+            op_ms[j] += st[i].total_ms, op_cnt[j]++;
+    }
+    qsort(st, (size_t)n, sizeof *st, cmp_prof);
+    long runs = n ? st[0].runs : 0;
+    FILE *f = json ? stderr : stdout;
+    fprintf(f, "profile: %d steps, %.3f ms per run in kernels\n", n, runs ? total / (double)runs : 0);
+    for (int j = 0; j < nops; j++)
+        fprintf(f, "  op %-24s x%-4d %9.3f ms/run %5.1f%%\n", ops[j], op_cnt[j], runs ? op_ms[j] / (double)runs : 0,
+                total > 0 ? 100 * op_ms[j] / total : 0);
+    for (int i = 0; i < n && i < 15; i++)
+        fprintf(f, "  step %-40.40s %-14s%s %9.3f ms/run %5.1f%%\n", st[i].node, st[i].op, st[i].n_post ? "+post" : "     ",
+                runs ? st[i].total_ms / (double)runs : 0, total > 0 ? 100 * st[i].total_ms / total : 0);
+    free(st);
+}
+
 static int cmd_bench(int argc, char **argv)
 {
     common_opts o = {0};
@@ -449,6 +499,8 @@ static int cmd_bench(int argc, char **argv)
                 printf("%-6d %8d %10.3f %10.3f %10.3f %12.1f %14.3f\n", batches[b], iters, mean, p50, p99, ips, cpi);
             fflush(stdout);
         }
+        if (!code && o.eng.profile)
+            print_profile(p, o.json);
         for (int i = 0; i < nin; i++)
             free(in[i].data);
         for (int i = 0; i < nout; i++)
