@@ -27,7 +27,9 @@
 /* Below this many bytes a copy stays on one thread: OpenMP's fork costs a
  * few microseconds, as much as copying this much. */
 #define PAR_BYTES ((int64_t)1 << 17)
-#define TILE 32
+#ifndef TILE_ELEMS
+#define TILE_ELEMS 4096
+#endif
 
 static int max_threads(void)
 {
@@ -77,19 +79,47 @@ DEF_FILL(2)
 DEF_FILL(4)
 DEF_FILL(8)
 
+/* tile_SZ: dst[i*dsi + j] = src[i + j*ssj] for i < ni, j < nj (a band of a
+ * transpose; i runs along the source, j along the destination). Full 8x8
+ * blocks go through a local buffer, so both the 8 reads and the 8 writes of
+ * a row are contiguous; blocks are walked along j within each 8 rows, so a
+ * band touches each source line once. Ragged edges loop in destination
+ * order. */
 #define DEF_LOOPS(SZ)                                                                      \
     static void strided_##SZ(char *d, int64_t ds, const char *s, int64_t ss, int64_t n)    \
     {                                                                                      \
         for (int64_t i = 0; i < n; i++)                                                    \
             memcpy(d + i * ds * SZ, s + i * ss * SZ, SZ);                                  \
     }                                                                                      \
-    /* dst[i*dsi + j] = src[i + j*ssj] for i < ni, j < nj (one transpose tile) */          \
-    static void tile_##SZ(char *d, int64_t dsi, const char *s, int64_t ssj, int64_t ni,    \
-                          int64_t nj)                                                      \
+    static void edge_##SZ(char *d, int64_t dsi, const char *s, int64_t ssj, int64_t i0,    \
+                          int64_t i1, int64_t j0, int64_t j1)                              \
     {                                                                                      \
-        for (int64_t i = 0; i < ni; i++)                                                   \
-            for (int64_t j = 0; j < nj; j++)                                               \
+        for (int64_t i = i0; i < i1; i++)                                                  \
+            for (int64_t j = j0; j < j1; j++)                                              \
                 memcpy(d + (i * dsi + j) * SZ, s + (i + j * ssj) * SZ, SZ);                \
+    }                                                                                      \
+    static void tile_##SZ(char *d, int64_t dsi, const char *s, int64_t ssj, int64_t ni,    \
+                          int64_t nj, int micro)                                           \
+    {                                                                                      \
+        int64_t ni8 = ni & ~(int64_t)7, nj8 = nj & ~(int64_t)7;                            \
+        if (!micro || nj8 == 0 || ni8 == 0) {                                              \
+            edge_##SZ(d, dsi, s, ssj, 0, ni, 0, nj);                                       \
+            return;                                                                        \
+        }                                                                                  \
+        for (int64_t i = 0; i < ni8; i += 8) {                                             \
+            for (int64_t j = 0; j < nj8; j += 8) {                                         \
+                unsigned char b[8][8][SZ];                                                 \
+                for (int jj = 0; jj < 8; jj++)                                             \
+                    for (int ii = 0; ii < 8; ii++)                                         \
+                        memcpy(b[ii][jj], s + (i + ii + (j + jj) * ssj) * SZ, SZ);         \
+                for (int ii = 0; ii < 8; ii++)                                             \
+                    memcpy(d + ((i + ii) * dsi + j) * SZ, b[ii], 8 * SZ);                  \
+            }                                                                              \
+            if (nj8 < nj)                                                                  \
+                edge_##SZ(d, dsi, s, ssj, i, i + 8, nj8, nj);                              \
+        }                                                                                  \
+        if (ni8 < ni)                                                                      \
+            edge_##SZ(d, dsi, s, ssj, ni8, ni, 0, nj);                                     \
     }
 DEF_LOOPS(1)
 DEF_LOOPS(2)
@@ -123,13 +153,13 @@ static void strided_any(char *d, int64_t ds, const char *s, int64_t ss, int64_t 
 }
 
 static void tile_any(char *d, int64_t dsi, const char *s, int64_t ssj, int64_t ni, int64_t nj,
-                     size_t es)
+                     size_t es, int micro)
 {
     switch (es) {
-    case 1: tile_1(d, dsi, s, ssj, ni, nj); break;
-    case 2: tile_2(d, dsi, s, ssj, ni, nj); break;
-    case 4: tile_4(d, dsi, s, ssj, ni, nj); break;
-    case 8: tile_8(d, dsi, s, ssj, ni, nj); break;
+    case 1: tile_1(d, dsi, s, ssj, ni, nj, micro); break;
+    case 2: tile_2(d, dsi, s, ssj, ni, nj, micro); break;
+    case 4: tile_4(d, dsi, s, ssj, ni, nj, micro); break;
+    case 8: tile_8(d, dsi, s, ssj, ni, nj, micro); break;
     default:
         for (int64_t i = 0; i < ni; i++)
             for (int64_t j = 0; j < nj; j++)
@@ -203,14 +233,49 @@ static void copy_rows(const view *v, char *dst, const char *src, size_t es, int 
     }
 }
 
-/* Blocked transpose: dims t (source stride 1) and rank-1 (destination
- * stride 1) are tiled; the others are outer. Unit u = (outer index, block of
- * TILE along t). */
-static void copy_tiled(const view *v, int t, char *dst, const char *src, size_t es, int64_t u)
+/* A transpose is cut into bands of tj columns (destination-contiguous dim)
+ * by ti rows (source-contiguous dim): ~TILE_ELEMS elements, so a band's
+ * source lines (one per column) stay in L1 and are used whole. */
+#define BAND_COLS 256
+static void band_dims(int64_t nj, int64_t *ti, int64_t *tj)
+{
+    int64_t c = nj < BAND_COLS ? nj : BAND_COLS, r = (TILE_ELEMS / c + 7) & ~(int64_t)7;
+    *tj = c;
+    *ti = r < 8 ? 8 : r;
+}
+
+/* Whether a band's tj source lines, stride bytes apart, would collide in
+ * L1 (assumed 64 sets of 8 ways, as on current x86 and Arm cores): a
+ * power-of-two stride such as 4096 floats maps every line to one set, and a
+ * row-by-row walk then misses on every element. Such bands are copied in 8x8
+ * blocks, which use 8 elements of a line per visit; others row by row,
+ * which measured faster when the lines fit. */
+static int band_conflicts(int64_t stride, int64_t tj)
+{
+    if (stride < 0)
+        stride = -stride;
+    if (stride % 64)
+        return 0; /* lines drift across sets */
+    int64_t l = stride / 64, g = 64;
+    while (l % 2 == 0 && g > 1) {
+        l /= 2;
+        g /= 2;
+    }
+    /* distinct sets touched = g (64 / gcd(stride/64, 64)); 8 ways each */
+    return tj > 8 * g;
+}
+
+/* Blocked transpose: dim t (source stride 1) and dim rank-1 (destination
+ * stride 1) are banded; the others are outer. Unit u = (outer index, band
+ * of ti rows along t, band of tj columns along rank-1). */
+static void copy_tiled(const view *v, int t, char *dst, const char *src, size_t es, int micro,
+                       int64_t u)
 {
     int r = v->rank;
-    int64_t nb = (v->n[t] + TILE - 1) / TILE;
-    int64_t outer = u / nb, blk = u % nb;
+    int64_t nj = v->n[r - 1], ti, tj;
+    band_dims(nj, &ti, &tj);
+    int64_t nbi = (v->n[t] + ti - 1) / ti, nbj = (nj + tj - 1) / tj;
+    int64_t bj = u % nbj, bi = u / nbj % nbi, outer = u / nbj / nbi;
     int64_t doff = 0, soff = 0;
     for (int k = r - 2; k >= 0; k--) {
         if (k == t)
@@ -220,14 +285,12 @@ static void copy_tiled(const view *v, int t, char *dst, const char *src, size_t 
         doff += i * v->ds[k];
         soff += i * v->ss[k];
     }
-    int64_t i0 = blk * TILE, ni = v->n[t] - i0 < TILE ? v->n[t] - i0 : TILE;
-    int64_t nj = v->n[r - 1], ssj = v->ss[r - 1], dsi = v->ds[t], e = (int64_t)es;
-    doff += i0 * dsi;
-    soff += i0; /* source stride of t is 1 */
-    for (int64_t j0 = 0; j0 < nj; j0 += TILE) {
-        int64_t bj = nj - j0 < TILE ? nj - j0 : TILE;
-        tile_any(dst + (doff + j0) * e, dsi, src + (soff + j0 * ssj) * e, ssj, ni, bj, es);
-    }
+    int64_t i0 = bi * ti, ni = v->n[t] - i0 < ti ? v->n[t] - i0 : ti;
+    int64_t j0 = bj * tj, nc = nj - j0 < tj ? nj - j0 : tj;
+    int64_t e = (int64_t)es, ssj = v->ss[r - 1];
+    doff += i0 * v->ds[t] + j0;
+    soff += i0 + j0 * ssj; /* source stride of t is 1 */
+    tile_any(dst + doff * e, v->ds[t], src + soff * e, ssj, ni, nc, es, micro);
 }
 
 void vp_cpu_copy_view(void *dst, const int64_t *dstride, const void *src,
@@ -273,10 +336,13 @@ void vp_cpu_copy_view(void *dst, const int64_t *dstride, const void *src,
             if (v.ss[k] == 1 && (v.ds[k] >= len || v.ds[k] <= -len))
                 t = k;
         if (t >= 0) {
-            int64_t units = numel / v.n[t] / len * ((v.n[t] + TILE - 1) / TILE);
+            int64_t ti, tj;
+            band_dims(len, &ti, &tj);
+            int micro = band_conflicts(v.ss[r - 1] * (int64_t)esize, tj);
+            int64_t units = numel / v.n[t] / len * ((v.n[t] + ti - 1) / ti) * ((len + tj - 1) / tj);
 #pragma omp parallel for schedule(static) if (par && units > 1)
             for (int64_t u = 0; u < units; u++)
-                copy_tiled(&v, t, d, s, esize, u);
+                copy_tiled(&v, t, d, s, esize, micro, u);
             return;
         }
     }
