@@ -2,7 +2,7 @@
  * CPU kernels: elementwise family, broadcasting part, and the family's
  * kernel table.
  *
- * Binary ops (Add ... Xor, Pow, PRelu), variadic ops (Max, Min, Sum, Mean)
+ * Binary ops (Add ... Xor, Pow, PRelu, BitShift), variadic ops (Max, Min, Sum, Mean)
  * and Where share one broadcast driver. It aligns every input to the output
  * shape with stride 0 on broadcast dimensions, drops size-1 dimensions and
  * merges adjacent dimensions that are contiguous for all inputs. What is left
@@ -290,6 +290,16 @@ LOGIC_OP(and, E_AND)
 LOGIC_OP(or, E_OR)
 LOGIC_OP(xor, E_XOR)
 
+/* BitShift (unsigned types only): shifting by the width or more gives 0
+ * (C leaves it undefined). U is at least as wide as int, so x << y
+ * cannot overflow before the conversion back to C truncates. */
+#define E_SHL(x, y, C, U) ((y) >= sizeof(C) * 8 ? (C)0 : (C)((U)(x) << (y)))
+#define E_SHR(x, y, C, U) ((y) >= sizeof(C) * 8 ? (C)0 : (C)((x) >> (y)))
+VP_EW_UINT(DEF_BIN, shl, E_SHL)
+VP_EW_UINT(DEF_BIN, shr, E_SHR)
+static const ew_bin_fn shl_tab[VP_EW_NDT] = {VP_EW_UINT(ENT, shl, E_SHL)};
+static const ew_bin_fn shr_tab[VP_EW_NDT] = {VP_EW_UINT(ENT, shr, E_SHR)};
+
 /* Pow with base and exponent of one type (the common case). */
 #define POW_I32(M, a, b) M(a, b, i32, VP_DT_INT32, int32_t, int32_t, uint32_t, VP_EW_LD, VP_EW_ST)
 #define POW_I64(M, a, b) M(a, b, i64, VP_DT_INT64, int64_t, int64_t, uint64_t, VP_EW_LD, VP_EW_ST)
@@ -357,6 +367,12 @@ static int run_GreaterOrEqual(vp_op_ctx *c) { return run_bin(c, ge_tab); }
 static int run_And(vp_op_ctx *c) { return run_bin(c, and_tab); }
 static int run_Or(vp_op_ctx *c) { return run_bin(c, or_tab); }
 static int run_Xor(vp_op_ctx *c) { return run_bin(c, xor_tab); }
+
+static int run_BitShift(vp_op_ctx *c)
+{
+    const char *dir = vp_attr_s(c->node, "direction", "");
+    return run_bin(c, strcmp(dir, "LEFT") == 0 ? shl_tab : shr_tab);
+}
 
 static int run_Mod(vp_op_ctx *c)
 {
@@ -622,7 +638,7 @@ const vp_kernel vp_cpu_elementwise[] = {
     K(Add) K(Sub) K(Mul) K(Div) K(Mod) K(Pow) K(PRelu)
     K(Max) K(Min) K(Sum) K(Mean)
     K(Equal) K(Less) K(Greater) K(LessOrEqual) K(GreaterOrEqual)
-    K(And) K(Or) K(Xor) K(Where)
+    K(And) K(Or) K(Xor) K(Where) K(BitShift)
     VP_EW_UNARY_OPS(KU)
     {0},
 };

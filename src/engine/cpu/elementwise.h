@@ -60,7 +60,8 @@ void vp_ew_parallel(int64_t n, void (*fn)(void *ctx, int64_t begin, int64_t coun
     X(Ceil) X(Round) X(Reciprocal) X(Sin) X(Cos) X(Not) X(Relu) X(Sigmoid)     \
     X(HardSigmoid) X(HardSwish) X(LeakyRelu) X(Elu) X(Selu) X(Celu)            \
     X(Softplus) X(Softsign) X(ThresholdedRelu) X(Gelu) X(Mish) X(Clip)         \
-    X(Cast) X(CastLike)
+    X(Cast) X(CastLike) X(Tan) X(Asin) X(Acos) X(Atan) X(Sinh) X(Cosh)        \
+    X(Asinh) X(Acosh) X(Atanh) X(IsNaN) X(IsInf) X(Shrink)
 
 #define VP_EW_DECLARE_RUN(op) int vp_ew_run_##op(vp_op_ctx *c);
 VP_EW_UNARY_OPS(VP_EW_DECLARE_RUN)

@@ -1,8 +1,9 @@
 /*
  * Op schemas (shape and type inference): elementwise family.
  *
- * Binary and variadic arithmetic, comparisons and logic with numpy
- * multidirectional broadcasting, Where, unary math, activations, Clip, Cast
+ * Binary and variadic arithmetic, comparisons, logic and BitShift with numpy
+ * multidirectional broadcasting, Where, unary math (including trigonometric
+ * and hyperbolic functions, IsNaN, IsInf), activations, Shrink, Clip, Cast
  * and CastLike. Every op here keeps the element order: the output shape is
  * the broadcast of the input shapes (or input 0's shape), so inference is
  * only dtype checks plus vp_shape_broadcast. Dtypes are checked against the
@@ -119,6 +120,15 @@ static int infer_compare(vp_op_ctx *c) { return infer_nary(c, NUM, 1); }
 static int infer_equal(vp_op_ctx *c) { return infer_nary(c, ANY, 1); }
 static int infer_logic(vp_op_ctx *c) { return infer_nary(c, BOOL, 1); }
 
+static int infer_bitshift(vp_op_ctx *c)
+{
+    const char *dir = vp_attr_s(c->node, "direction", "");
+    if (strcmp(dir, "LEFT") != 0 && strcmp(dir, "RIGHT") != 0)
+        return vp_op_fail(c, VP_ERR_INVALID, "attribute direction must be \"LEFT\" or \"RIGHT\", got \"%s\"",
+                          dir);
+    return infer_nary(c, UINT, 0);
+}
+
 static int infer_mod(vp_op_ctx *c)
 {
     int64_t fmod_ = vp_attr_i(c->node, "fmod", 0);
@@ -182,6 +192,16 @@ static int infer_un_float(vp_op_ctx *c) { return infer_unary(c, FLT); }
 static int infer_un_num(vp_op_ctx *c) { return infer_unary(c, NUM); }
 static int infer_un_signed(vp_op_ctx *c) { return infer_unary(c, FLT | SINT); }
 static int infer_un_bool(vp_op_ctx *c) { return infer_unary(c, BOOL); }
+
+/* IsNaN, IsInf: float in, bool out. */
+static int infer_isclass(vp_op_ctx *c)
+{
+    int rc = check_in(c, 0, FLT);
+    if (rc)
+        return rc;
+    vp_set_out(c, 0, VP_DT_BOOL, &c->in[0]->shape);
+    return VP_OK;
+}
 
 static int infer_celu(vp_op_ctx *c)
 {
@@ -312,6 +332,19 @@ const vp_op_def vp_ops_elementwise[] = {
     {"Gelu", 1, 1, 0, infer_gelu},
     {"Mish", 1, 1, 0, infer_un_float},
     {"PRelu", 2, 2, 0, infer_prelu},
+    {"Tan", 1, 1, 0, infer_un_float},
+    {"Asin", 1, 1, 0, infer_un_float},
+    {"Acos", 1, 1, 0, infer_un_float},
+    {"Atan", 1, 1, 0, infer_un_float},
+    {"Sinh", 1, 1, 0, infer_un_float},
+    {"Cosh", 1, 1, 0, infer_un_float},
+    {"Asinh", 1, 1, 0, infer_un_float},
+    {"Acosh", 1, 1, 0, infer_un_float},
+    {"Atanh", 1, 1, 0, infer_un_float},
+    {"IsNaN", 1, 1, 0, infer_isclass},
+    {"IsInf", 1, 1, 0, infer_isclass},
+    {"Shrink", 1, 1, 0, infer_un_num},
+    {"BitShift", 2, 2, 0, infer_bitshift},
     {"Clip", 1, 3, 0, infer_clip},
     {"Cast", 1, 1, 0, infer_cast},
     {"CastLike", 2, 2, 0, infer_castlike},
