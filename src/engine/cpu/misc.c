@@ -284,6 +284,23 @@ static inline int64_t red_base(const red_geom *g, int64_t o)
     return off;
 }
 
+/* Lowest (hi = 0) or highest (hi = 1) value of an integer type, as the
+ * int64 whose low bits store it. */
+static int64_t int_limit(vp_dtype dt, int hi)
+{
+    switch (dt) {
+    case VP_DT_INT8: return hi ? INT8_MAX : INT8_MIN;
+    case VP_DT_INT16: return hi ? INT16_MAX : INT16_MIN;
+    case VP_DT_INT32: return hi ? INT32_MAX : INT32_MIN;
+    case VP_DT_INT64: return hi ? INT64_MAX : INT64_MIN;
+    case VP_DT_UINT8: return hi ? UINT8_MAX : 0;
+    case VP_DT_UINT16: return hi ? UINT16_MAX : 0;
+    case VP_DT_UINT32: return hi ? (int64_t)UINT32_MAX : 0;
+    case VP_DT_UINT64: return hi ? -1 : 0; /* all ones */
+    default: return hi; /* bool */
+    }
+}
+
 /* Generic reduction of one output element (any dtype), in double, or in
  * int64 for integer sums/products/extrema (exact, wrapping like numpy). */
 static void red_one_any(const red_geom *g, const void *x, vp_dtype dt, void *y, int64_t o, int kind)
@@ -324,10 +341,7 @@ static void red_one_any(const red_geom *g, const void *x, vp_dtype dt, void *y, 
         }
         if (n == 0 && (kind == R_MAX || kind == R_MIN)) {
             /* empty: the type's lowest / highest value, as the reference */
-            double lim = kind == R_MAX ? -INFINITY : INFINITY;
-            if (dt == VP_DT_BOOL)
-                lim = kind == R_MAX ? 0 : 1;
-            vp_misc_st(y, dt, o, lim);
+            vp_misc_sti(y, dt, o, int_limit(dt, kind == R_MIN));
             return;
         }
         vp_misc_sti(y, dt, o, kind == R_MAX || kind == R_MIN ? ext : (int64_t)acc);

@@ -11,14 +11,17 @@
  *     plane, with specialised nearest and bilinear rows, parallel over
  *     planes x rows;
  *   - nearest for any dtype and shape gathers elements bytewise (exact);
- *   - anything else (other dtypes, leading axes resized) sums the taps'
- *     Cartesian product per output element, in double.
- * Tap rules follow ONNX's reference implementation: a source coordinate x
- * with fractional part r uses neighbours floor(x)-n/2+1 .. floor(x)+n/2 with
- * coefficients of r, except that an integral x counts as r = 1 from the left
- * neighbour; neighbours past the edges are clamped (edge padding) or, with
+ *   - anything else (other dtypes, leading axes resized) resizes one axis
+ *     at a time in double, in the reference's axis order, then rounds once.
+ * Tap rules follow ONNX's reference implementation, down to its rounding:
+ * a source coordinate x with fractional part r uses neighbours
+ * floor(x)-n/2+1 .. floor(x)+n/2 with coefficients of r, except that an
+ * integral x counts as r = 1 from the left neighbour (the window start is
+ * computed on the edge-padded coordinate x + ceil(n/2), as the reference
+ * does); neighbours past the edges are clamped (edge padding) or, with
  * exclude_outside, dropped and the weights renormalised. Antialias widens
- * the linear/cubic filter by 1/scale when downsampling.
+ * the linear/cubic filter by 1/scale when downsampling. Weights and sums are
+ * double, so float32 results equal the reference's float64 ones rounded.
  *
  * The tables depend on constant inputs (scales/sizes/roi), which prepare()
  * may not see, so they are built on the first run and kept (constants do not
@@ -35,7 +38,6 @@ typedef struct rs_axis {
     int taps;
     int64_t *idx;   /* [out][taps] clamped input index */
     double *wd;     /* [out][taps] weight */
-    float *wf;      /* same, float */
     uint8_t *ext;   /* [out] 1 = outside the input (tf_crop_and_resize), or NULL */
     int half;       /* nearest with idx[o] == o / 2 for all o (2x upsampling) */
 } rs_axis;
@@ -45,13 +47,17 @@ typedef struct rs_state {
     vp_resize_params p;
     rs_axis ax[VP_MAX_DIMS];
     void *mem;
+    double *buf[2];  /* generic path: the tensor after each resized axis */
 } rs_state;
 
 void vp_cpu_resize_release(void *state)
 {
     rs_state *s = state;
-    if (s)
+    if (s) {
         free(s->mem);
+        free(s->buf[0]);
+        free(s->buf[1]);
+    }
     free(s);
 }
 
@@ -86,8 +92,16 @@ static double src_coord(const vp_resize_params *p, int d, int64_t y, int64_t in_
         return (fy + 0.5) / s;
     case VP_RS_TF_CROP_AND_RESIZE: {
         double lo = p->roi_lo[d], hi = p->roi_hi[d];
-        x = out_f == 1 ? (hi - lo) * (in - 1) / 2 : fy * (hi - lo) * (in - 1) / (out_f - 1);
-        x += lo * (in - 1);
+        if (p->roi_f32) {
+            /* float32 roi: roi_end - roi_start and roi_start * (in - 1) are
+             * float32 operations in the reference (and in ONNX Runtime) */
+            float span = (float)hi - (float)lo, in1 = (float)(in_len - 1);
+            x = out_f == 1 ? (double)((span * in1) / 2.0f) : fy * (double)span * (in - 1) / (out_f - 1);
+            x += (double)((float)lo * in1);
+        } else {
+            x = out_f == 1 ? (hi - lo) * (in - 1) / 2 : fy * (hi - lo) * (in - 1) / (out_f - 1);
+            x += lo * (in - 1);
+        }
         *outside = x < 0 || x > in - 1;
         return x;
     }
@@ -96,14 +110,37 @@ static double src_coord(const vp_resize_params *p, int d, int64_t y, int64_t in_
     }
 }
 
-static double cubic_w(double x, double A)
+/* Cubic coefficients of the 4 taps for ratio r (the reference's expressions,
+ * kept term for term so the rounding is the same). */
+static void cubic_coeffs(double r, double A, double *c)
+{
+    double r1 = r + 1, q = 1 - r, q1 = (1 - r) + 1;
+    c[0] = ((A * r1 - 5 * A) * r1 + 8 * A) * r1 - 4 * A;
+    c[1] = ((A + 2) * r - (A + 3)) * r * r + 1;
+    c[2] = ((A + 2) * q - (A + 3)) * q * q + 1;
+    c[3] = ((A * q1 - 5 * A) * q1 + 8 * A) * q1 - 4 * A;
+}
+
+/* Antialiased cubic kernel at distance x (reference's form). */
+static double cubic_aa(double x, double A)
 {
     x = fabs(x);
+    double x2 = x * x, x3 = x * x2;
     if (x <= 1)
-        return ((A + 2) * x - (A + 3)) * x * x + 1;
+        return (A + 2) * x3 - (A + 3) * x2 + 1;
     if (x < 2)
-        return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A;
+        return A * x3 - 5 * A * x2 + 8 * A * x - 4 * A;
     return 0;
+}
+
+/* First of the n taps around x: the n nearest positions, ties to the lower,
+ * found on the edge-padded coordinate like the reference (this decides the
+ * window when x is within an ulp of an integer). n is even. */
+static int64_t window_start(double x, int n)
+{
+    int pad = (n + 1) / 2;
+    double xp = x + pad, pf = floor(xp);
+    return (int64_t)pf + (xp - pf == 0 ? -(n / 2) : -(n / 2) + 1) - pad;
 }
 
 /* Number of taps per output position along an axis with scale s. */
@@ -140,58 +177,58 @@ static void fill_axis(const vp_resize_params *p, int d, int64_t in_len, rs_axis 
         double x = src_coord(p, d, o, in_len, &outside);
         if (a->ext)
             a->ext[o] = (uint8_t)outside;
+        /* ratio in (0, 1]: an integral x is ratio 1 from the left neighbour */
+        double f = floor(x), r = x == f ? 1.0 : x - f;
         if (p->mode == VP_RS_NEAREST) {
-            double f = floor(x);
             int64_t k;
-            if (p->nearest == VP_RS_SIMPLE)
+            if (p->nearest == VP_RS_SIMPLE) {
                 k = s < 1 ? (int64_t)ceil(x) : (int64_t)x;
-            else if (x == f)
-                k = (int64_t)f;
-            else {
-                double r = x - f;
-                int up = p->nearest == VP_RS_CEIL || (p->nearest == VP_RS_ROUND_PREFER_FLOOR && r > 0.5) ||
+            } else {
+                /* the reference picks one of 2 taps by the rounding rule */
+                int up = r == 1.0 || p->nearest == VP_RS_CEIL ||
+                         (p->nearest == VP_RS_ROUND_PREFER_FLOOR && r > 0.5) ||
                          (p->nearest == VP_RS_ROUND_PREFER_CEIL && r >= 0.5);
-                k = (int64_t)f + up;
+                k = window_start(x, 2) + up;
             }
             ix[0] = clampi(k, in_len - 1);
             w[0] = 1;
             continue;
         }
-        /* the left neighbour is floor(x), or x - 1 with ratio 1 when x is integral */
-        double f = floor(x), r;
-        if (x == f) {
-            f -= 1;
-            r = 1;
-        } else {
-            r = x - f;
-        }
-        int64_t first = (int64_t)f - n / 2 + 1;
-        double sum = 0;
+        int64_t first = window_start(x, n);
+        double cc[4], sum = 0;
+        if (p->mode == VP_RS_CUBIC && !p->antialias)
+            cubic_coeffs(r, p->cubic_a, cc);
         for (int j = 0; j < n; j++) {
             double off = (double)(j - n / 2 + 1) - r; /* tap position relative to x */
             double wj;
             if (p->mode == VP_RS_LINEAR)
                 wj = p->antialias ? fmax(0.0, 1 - fabs(off * sc)) : (j == 0 ? 1 - r : r);
             else
-                wj = cubic_w(p->antialias ? off * sc : off, p->cubic_a);
-            int64_t k = first + j;
-            if (p->exclude_outside && (k < 0 || k >= in_len))
-                wj = 0;
+                wj = p->antialias ? cubic_aa(sc * off, p->cubic_a) : cc[j];
             w[j] = wj;
-            ix[j] = clampi(k, in_len - 1);
+            ix[j] = clampi(first + j, in_len - 1);
             sum += wj;
         }
-        /* antialias weights are normalised by construction; exclude_outside
-         * renormalises what remains (guarding an all-zero row) */
-        if (p->antialias || p->exclude_outside) {
+        /* antialias weights are normalised; then exclude_outside drops taps
+         * past the edges and renormalises what remains (an all-zero row is
+         * left as is), in two steps like the reference */
+        if (p->antialias)
+            for (int j = 0; j < n; j++)
+                w[j] /= sum;
+        if (p->exclude_outside) {
+            sum = 0;
+            for (int j = 0; j < n; j++) {
+                int64_t k = first + j;
+                if (k < 0 || k >= in_len)
+                    w[j] = 0;
+                sum += w[j];
+            }
             if (sum == 0)
                 sum = 1;
             for (int j = 0; j < n; j++)
                 w[j] /= sum;
         }
     }
-    for (int64_t o = 0; o < out_len * n; o++)
-        a->wf[o] = (float)a->wd[o];
     a->half = n == 1 && out_len == 2 * in_len && !a->ext;
     for (int64_t o = 0; a->half && o < out_len; o++)
         a->half = a->idx[o] == o / 2;
@@ -212,7 +249,7 @@ static int build(vp_op_ctx *c, rs_state *st)
         taps[d] = p->identity[d] ? 1 : axis_taps(p, p->scale[d]);
         if (taps[d] < 1 || taps[d] > 4096)
             return vp_op_fail(c, VP_ERR_UNSUPPORTED, "filter of %d taps along axis %d", taps[d], d);
-        bytes += (size_t)p->out[d] * (size_t)taps[d] * (sizeof(int64_t) + sizeof(double) + sizeof(float)) +
+        bytes += (size_t)p->out[d] * (size_t)taps[d] * (sizeof(int64_t) + sizeof(double)) +
                  (size_t)p->out[d] + 64;
     }
     free(st->mem);
@@ -228,8 +265,6 @@ static int build(vp_op_ctx *c, rs_state *st)
         m += nt * sizeof(int64_t);
         a->wd = (double *)(void *)m;
         m += nt * sizeof(double);
-        a->wf = (float *)(void *)m;
-        m += nt * sizeof(float);
         a->ext = NULL;
         if (p->coord == VP_RS_TF_CROP_AND_RESIZE && !p->identity[d]) {
             a->ext = (uint8_t *)m;
@@ -254,7 +289,7 @@ static void resize_2d_f32(const float *x, float *y, int64_t planes, int64_t hin,
             float *orow = y + (pl * hout + oy) * wout;
             const float *src = x + pl * hin * win;
             const int64_t *iy = ay->idx + oy * ty, *ix = ax->idx;
-            const float *wy = ay->wf + oy * ty, *wx = ax->wf;
+            const double *wyd = ay->wd + oy * ty, *wxd = ax->wd;
             if (ay->ext && ay->ext[oy]) {
                 for (int64_t o = 0; o < wout; o++)
                     orow[o] = ev;
@@ -272,32 +307,26 @@ static void resize_2d_f32(const float *x, float *y, int64_t planes, int64_t hin,
                         orow[o] = row[ix[o]];
                 }
             } else if (ty == 2 && tx == 2) {
+                /* bilinear; double costs nothing here (the loads are gathers)
+                 * and keeps the result the reference's, rounded once */
                 const float *r0 = src + iy[0] * win, *r1 = src + iy[1] * win;
-                float w0 = wy[0], w1 = wy[1];
+                double w0 = wyd[0], w1 = wyd[1];
                 for (int64_t o = 0; o < wout; o++) {
                     int64_t i0 = ix[2 * o], i1 = ix[2 * o + 1];
-                    float a0 = wx[2 * o], a1 = wx[2 * o + 1];
-                    orow[o] = w0 * (a0 * r0[i0] + a1 * r0[i1]) + w1 * (a0 * r1[i0] + a1 * r1[i1]);
-                }
-            } else if (ty == 1) {
-                const float *row = src + iy[0] * win;
-                for (int64_t o = 0; o < wout; o++) {
-                    float acc = 0;
-                    for (int b = 0; b < tx; b++)
-                        acc += wx[o * tx + b] * row[ix[o * tx + b]];
-                    orow[o] = wy[0] * acc;
+                    double a0 = wxd[2 * o], a1 = wxd[2 * o + 1];
+                    orow[o] = (float)(a0 * (w0 * r0[i0] + w1 * r1[i0]) + a1 * (w0 * r0[i1] + w1 * r1[i1]));
                 }
             } else {
                 for (int64_t o = 0; o < wout; o++) {
-                    float acc = 0;
-                    for (int a = 0; a < ty; a++) {
-                        const float *row = src + iy[a] * win;
-                        float ra = 0;
-                        for (int b = 0; b < tx; b++)
-                            ra += wx[o * tx + b] * row[ix[o * tx + b]];
-                        acc += wy[a] * ra;
+                    double acc = 0;
+                    for (int b = 0; b < tx; b++) {
+                        const float *col = src + ix[o * tx + b];
+                        double cb = 0;
+                        for (int a = 0; a < ty; a++)
+                            cb += wyd[a] * col[iy[a] * win];
+                        acc += wxd[o * tx + b] * cb;
                     }
-                    orow[o] = acc;
+                    orow[o] = (float)acc;
                 }
             }
             if (ax->ext)
@@ -345,52 +374,71 @@ static void resize_nearest_any(const void *x, void *y, size_t es, const vp_shape
     }
 }
 
-/* Anything: per output element, the Cartesian product of all axes' taps. */
-static void resize_any(const void *x, void *y, vp_dtype dt, const vp_shape *xs, const vp_shape *ys,
-                       const rs_state *st, double ev)
+/* Anything else: one axis at a time in double, in the reference's order
+ * (so even integer rounding matches it), then one conversion to the output
+ * type. buf[0] / buf[1] hold the tensor before / after each axis. */
+static int resize_separable(vp_op_ctx *c, rs_state *st)
 {
-    int r = xs->rank;
-    int64_t xst[VP_MAX_DIMS], s = 1, n = vp_shape_numel(ys);
-    for (int d = r - 1; d >= 0; d--) {
-        xst[d] = s;
-        s *= xs->d[d];
-    }
-#pragma omp parallel for schedule(static) if (n > PAR_MIN / 4)
-    for (int64_t e = 0; e < n; e++) {
-        int64_t od[VP_MAX_DIMS], rem = e;
-        int outside = 0;
-        for (int d = r - 1; d >= 0; d--) {
-            od[d] = rem % ys->d[d];
-            rem /= ys->d[d];
-            outside |= st->ax[d].ext && st->ax[d].ext[od[d]];
+    const vp_tensor *xt = c->in[0];
+    vp_tensor *yt = c->out[0];
+    const vp_resize_params *p = &st->p;
+    int r = xt->shape.rank;
+    vp_shape cur = xt->shape;
+    if (!st->buf[0]) {
+        /* sized for the largest intermediate (first run only) */
+        int64_t mx = vp_shape_numel(&cur);
+        vp_shape s = cur;
+        for (int k = 0; k < r; k++) {
+            s.d[p->order[k]] = p->out[p->order[k]];
+            int64_t n = vp_shape_numel(&s);
+            mx = n > mx ? n : mx;
         }
-        if (outside) {
-            vp_misc_st(y, dt, e, ev);
+        st->buf[0] = malloc((size_t)(mx > 0 ? mx : 1) * sizeof(double));
+        st->buf[1] = malloc((size_t)(mx > 0 ? mx : 1) * sizeof(double));
+        if (!st->buf[0] || !st->buf[1])
+            return VP_ERR_NOMEM;
+    }
+    double *src = st->buf[0], *dst = st->buf[1];
+    int64_t n_in = vp_shape_numel(&cur);
+    for (int64_t e = 0; e < n_in; e++)
+        src[e] = vp_misc_ld(xt->data, xt->dtype, e);
+    for (int k = 0; k < r; k++) {
+        int d = p->order[k];
+        if (p->identity[d])
             continue;
-        }
-        int t[VP_MAX_DIMS] = {0};
-        double acc = 0;
-        for (;;) {
-            int64_t off = 0;
-            double w = 1;
-            for (int d = 0; d < r; d++) {
-                const rs_axis *a = &st->ax[d];
-                off += a->idx[od[d] * a->taps + t[d]] * xst[d];
-                w *= a->wd[od[d] * a->taps + t[d]];
+        const rs_axis *a = &st->ax[d];
+        int64_t outer = 1, inner = 1, in_len = cur.d[d], out_len = p->out[d];
+        for (int i = 0; i < d; i++)
+            outer *= cur.d[i];
+        for (int i = d + 1; i < r; i++)
+            inner *= cur.d[i];
+#pragma omp parallel for collapse(2) schedule(static) if (outer * out_len * inner * a->taps > PAR_MIN)
+        for (int64_t oo = 0; oo < outer; oo++)
+            for (int64_t o = 0; o < out_len; o++) {
+                double *drow = dst + (oo * out_len + o) * inner;
+                const int64_t *ix = a->idx + o * a->taps;
+                const double *w = a->wd + o * a->taps;
+                if (a->ext && a->ext[o]) {
+                    for (int64_t i = 0; i < inner; i++)
+                        drow[i] = p->extrapolation;
+                    continue;
+                }
+                for (int64_t i = 0; i < inner; i++) {
+                    double acc = 0;
+                    for (int j = 0; j < a->taps; j++)
+                        acc += w[j] * src[(oo * in_len + ix[j]) * inner + i];
+                    drow[i] = acc;
+                }
             }
-            if (w != 0)
-                acc += w * vp_misc_ld(x, dt, off);
-            int d = r - 1;
-            for (; d >= 0; d--) {
-                if (++t[d] < st->ax[d].taps)
-                    break;
-                t[d] = 0;
-            }
-            if (d < 0)
-                break;
-        }
-        vp_misc_st(y, dt, e, acc);
+        cur.d[d] = out_len;
+        double *t = src;
+        src = dst;
+        dst = t;
     }
+    int64_t n = vp_shape_numel(&cur);
+    for (int64_t e = 0; e < n; e++)
+        vp_misc_st(yt->data, yt->dtype, e, src[e]);
+    return VP_OK;
 }
 
 int vp_cpu_resize_run(vp_op_ctx *c)
@@ -418,9 +466,8 @@ int vp_cpu_resize_run(vp_op_ctx *c)
         lead_same &= p->identity[d];
     if (xt->dtype == VP_DT_FLOAT && lead_same) {
         static const int64_t zero = 0;
-        static const double one_d = 1;
-        static const float one_f = 1;
-        rs_axis unit = {1, (int64_t *)&zero, (double *)&one_d, (float *)&one_f, NULL, 0};
+        static const double one = 1;
+        rs_axis unit = {1, (int64_t *)&zero, (double *)&one, NULL, 0};
         int64_t planes = 1;
         for (int d = 0; d < r - 2; d++)
             planes *= xs->d[d];
@@ -434,6 +481,5 @@ int vp_cpu_resize_run(vp_op_ctx *c)
         resize_nearest_any(xt->data, yt->data, vp_dtype_size(xt->dtype), xs, ys, st, xt->dtype, p->extrapolation);
         return VP_OK;
     }
-    resize_any(xt->data, yt->data, xt->dtype, xs, ys, st, p->extrapolation);
-    return VP_OK;
+    return resize_separable(c, st);
 }

@@ -60,7 +60,9 @@ typedef struct vp_resize_params {
     int64_t out[VP_MAX_DIMS];     /* output shape */
     double scale[VP_MAX_DIMS];    /* scale used by the coordinate transform */
     double roi_lo[VP_MAX_DIMS], roi_hi[VP_MAX_DIMS]; /* tf_crop_and_resize, normalised */
+    int roi_f32;          /* roi given as float32: its terms are computed in float32 */
     int identity[VP_MAX_DIMS];    /* axis copied unchanged (skipped, as ONNX's reference does) */
+    int order[VP_MAX_DIMS];       /* axes in the order the reference resizes them (the axes attribute's) */
 } vp_resize_params;
 
 /* Parse attributes and the roi/scales/sizes inputs of Resize (opset 10..19)

@@ -123,6 +123,18 @@ int vp_misc_resize_params(vp_op_ctx *c, vp_resize_params *p)
         }
     }
 
+    /* resize order: the listed axes first, as given, then the others
+     * (which are unchanged, so their place does not matter) */
+    {
+        int listed[VP_MAX_DIMS] = {0}, k = 0;
+        for (int i = 0; i < na; i++) {
+            p->order[k++] = axes[i];
+            listed[axes[i]] = 1;
+        }
+        for (int i = 0; i < r; i++)
+            if (!listed[i])
+                p->order[k++] = i;
+    }
     for (int i = 0; i < r; i++) {
         p->out[i] = x->shape.d[i];
         p->scale[i] = 1.0;
@@ -211,6 +223,7 @@ int vp_misc_resize_params(vp_op_ctx *c, vp_resize_params *p)
             return vp_op_fail(c, VP_ERR_UNSUPPORTED, "input 1 (roi) must be constant");
         if (!is_float_dt(roi->dtype) || vp_tensor_numel(roi) != 2 * na)
             return vp_op_fail(c, VP_ERR_INVALID, "input 1 (roi) must be %d floats", 2 * na);
+        p->roi_f32 = roi->dtype == VP_DT_FLOAT;
         for (int i = 0; i < na; i++) {
             p->roi_lo[axes[i]] = vp_tensor_get_f64(roi, i);
             p->roi_hi[axes[i]] = vp_tensor_get_f64(roi, na + i);
