@@ -54,6 +54,13 @@
 /* Run fn(ctx, begin, count) over [0, n) in chunks, in parallel when large. */
 void vp_ew_parallel(int64_t n, void (*fn)(void *ctx, int64_t begin, int64_t count), void *ctx);
 
+/* Float32 Sigmoid and SiLU (x * Sigmoid(x), as an unfused Sigmoid -> Mul
+ * computes it) over n elements, single-threaded (the caller splits work),
+ * with the numerics of the Sigmoid kernel (vectorised exp, <= 2.5 ulp).
+ * o may equal x. For fused activations (vp_cpu_act) to match the ops. */
+void vp_ew_sigmoid_f32(float *o, const float *x, int64_t n);
+void vp_ew_silu_f32(float *o, const float *x, int64_t n);
+
 /* Run entry points implemented in elementwise_unary.c. */
 #define VP_EW_UNARY_OPS(X)                                                     \
     X(Abs) X(Neg) X(Sign) X(Sqrt) X(Exp) X(Log) X(Tanh) X(Erf) X(Floor)        \

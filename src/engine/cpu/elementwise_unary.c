@@ -27,6 +27,8 @@ typedef struct ew_par {
     float alpha, beta, gamma;
 } ew_par;
 
+static const ew_par no_par;
+
 typedef void (*ew_un_fn)(void *o, const void *x, int64_t n, const ew_par *p);
 
 /* A second copy of a function built for AVX2, picked at load time (ifunc)
@@ -260,6 +262,14 @@ VP_EW_FLT(EW_UNB_GEN, isinf, E_ISINF)
 static const ew_un_fn isnan_tab[VP_EW_NDT] = {VP_EW_FLT(ENT, isnan, E_ISNAN)};
 static const ew_un_fn isinf_tab[VP_EW_NDT] = {VP_EW_FLT(ENT, isinf, E_ISINF)};
 
+void vp_ew_sigmoid_f32(float *o, const float *x, int64_t n) { sigmoid_f32(o, x, n, &no_par); }
+
+EW_CLONES void vp_ew_silu_f32(float *o, const float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        o[i] = x[i] * ew_sigmoidf(x[i]);
+}
+
 typedef struct un_ctx {
     ew_un_fn fn;
     char *o;
@@ -286,8 +296,6 @@ static int run_un(vp_op_ctx *c, const ew_un_fn *tab, ew_par p)
     vp_ew_parallel(vp_tensor_numel(x), un_chunk, &k);
     return VP_OK;
 }
-
-static const ew_par no_par;
 
 static ew_par par_alpha(vp_op_ctx *c, float def)
 {

@@ -41,9 +41,13 @@ static const char *mask_name(unsigned mask)
     }
 }
 
-/* Input i must be present and of a dtype in mask. */
+/* Input i must be present and of a dtype in mask. Every infer below checks
+ * input 0 first, so that check also makes sure output 0 exists (kernels
+ * write it unconditionally). */
 static int check_in(vp_op_ctx *c, int i, unsigned mask)
 {
+    if (i == 0 && (c->n_out < 1 || !c->out[0]))
+        return vp_op_fail(c, VP_ERR_INVALID, "output 0 is required");
     if (i >= c->n_in || !c->in[i])
         return vp_op_fail(c, VP_ERR_INVALID, "input %d is required", i);
     vp_dtype dt = c->in[i]->dtype;
