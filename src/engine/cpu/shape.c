@@ -165,13 +165,24 @@ static int run_gather(vp_op_ctx *c)
     const char *src = x->data;
     char *dst = y->data;
     int64_t units = outer * nidx;
-#pragma omp parallel for schedule(static) if (units * inner > PAR_ELEMS)
-    for (int64_t u = 0; u < units; u++) {
-        int64_t o = u / nidx, j = u % nidx, v = index_at(idx, j);
-        if (v < 0)
-            v += n_ax;
-        memcpy(dst + (size_t)u * run, src + (size_t)(o * n_ax + v) * run, run);
+    /* Gathering single small elements (last axis, shape vectors): a
+     * fixed-size copy instead of a memcpy call per element. */
+#define GATHER_LOOP(SZ)                                                                    \
+    _Pragma("omp parallel for schedule(static) if (units * inner > PAR_ELEMS)")            \
+    for (int64_t u = 0; u < units; u++) {                                                  \
+        int64_t o = u / nidx, j = u % nidx, v = index_at(idx, j);                          \
+        if (v < 0)                                                                         \
+            v += n_ax;                                                                     \
+        memcpy(dst + (size_t)u * SZ, src + (size_t)(o * n_ax + v) * SZ, SZ);               \
     }
+    switch (run) {
+    case 1: GATHER_LOOP(1) break;
+    case 2: GATHER_LOOP(2) break;
+    case 4: GATHER_LOOP(4) break;
+    case 8: GATHER_LOOP(8) break;
+    default: GATHER_LOOP(run) break;
+    }
+#undef GATHER_LOOP
     return VP_OK;
 }
 

@@ -84,6 +84,27 @@ static int check_index_dtype(vp_op_ctx *c, int i, const char *what)
     return VP_OK;
 }
 
+/* Largest dimension or pad accepted from a model's values: far above any
+ * real tensor, low enough that sums and products of a few cannot overflow. */
+#define DIM_MAX ((int64_t)1 << 40)
+
+/* Output shapes built from input values (Expand, Tile, ConstantOfShape,
+ * Pad) could overflow int64 with hostile values: reject element counts
+ * above 2^62 before anything multiplies them. */
+static int check_numel(vp_op_ctx *c, const vp_shape *o)
+{
+    int64_t n = 1;
+    for (int k = 0; k < o->rank; k++) {
+        if (o->d[k] < 0 || o->d[k] > DIM_MAX)
+            return vp_op_fail(c, VP_ERR_SHAPE, "output dim %d = %lld is out of range", k,
+                              (long long)o->d[k]);
+        if (o->d[k] && n > ((int64_t)1 << 62) / o->d[k])
+            return vp_op_fail(c, VP_ERR_SHAPE, "output has too many elements");
+        n *= o->d[k];
+    }
+    return VP_OK;
+}
+
 /* Views ---------------------------------------------------------------- */
 
 static int infer_reshape(vp_op_ctx *c)
@@ -113,10 +134,12 @@ static int infer_reshape(vp_op_ctx *c)
                 return vp_op_fail(c, VP_ERR_INVALID, "shape has more than one -1");
             neg = k;
             continue;
-        } else if (v < -1) {
+        } else if (v < -1 || v > DIM_MAX) {
             return vp_op_fail(c, VP_ERR_INVALID, "shape[%d] = %lld is invalid", k, (long long)v);
         }
         o.d[k] = v;
+        if (v && known > ((int64_t)1 << 62) / v)
+            return vp_op_fail(c, VP_ERR_SHAPE, "shape has too many elements");
         known *= v;
     }
     int64_t numel = vp_tensor_numel(x);
@@ -376,9 +399,9 @@ int vp_shapeop_split(vp_op_ctx *c, int *axis_out, int64_t *sizes)
         if (ns != n)
             return vp_op_fail(c, VP_ERR_INVALID, "split has %d sizes for %d outputs", ns, n);
         for (int i = 0; i < n; i++) {
-            if (sizes[i] < 0)
-                return vp_op_fail(c, VP_ERR_INVALID, "split[%d] = %lld is negative", i,
-                                  (long long)sizes[i]);
+            if (sizes[i] < 0 || sizes[i] > dim)
+                return vp_op_fail(c, VP_ERR_INVALID, "split[%d] = %lld is out of range 0..%lld",
+                                  i, (long long)sizes[i], (long long)dim);
             sum += sizes[i];
         }
         if (sum != dim)
@@ -592,8 +615,8 @@ static int infer_expand(vp_op_ctx *c)
         return n;
     vp_shape s = {.rank = n}, o;
     for (int k = 0; k < n; k++) {
-        if (sh[k] < 0)
-            return vp_op_fail(c, VP_ERR_INVALID, "shape[%d] = %lld is negative", k,
+        if (sh[k] < 0 || sh[k] > DIM_MAX)
+            return vp_op_fail(c, VP_ERR_INVALID, "shape[%d] = %lld is out of range", k,
                               (long long)sh[k]);
         s.d[k] = sh[k];
     }
@@ -602,6 +625,8 @@ static int infer_expand(vp_op_ctx *c)
         return vp_op_fail(c, VP_ERR_SHAPE, "cannot expand %s to %s",
                           vp_shape_str(&x->shape, a, sizeof a), vp_shape_str(&s, b, sizeof b));
     }
+    if ((st = check_numel(c, &o)))
+        return st;
     vp_set_out(c, 0, x->dtype, &o);
     return VP_OK;
 }
@@ -621,11 +646,15 @@ static int infer_tile(vp_op_ctx *c)
                           x->shape.rank);
     vp_shape o = x->shape;
     for (int k = 0; k < n; k++) {
-        if (rep[k] < 0)
-            return vp_op_fail(c, VP_ERR_INVALID, "repeats[%d] = %lld is negative", k,
+        if (rep[k] < 0 || rep[k] > DIM_MAX)
+            return vp_op_fail(c, VP_ERR_INVALID, "repeats[%d] = %lld is out of range", k,
                               (long long)rep[k]);
+        if (rep[k] && o.d[k] > DIM_MAX / rep[k])
+            return vp_op_fail(c, VP_ERR_SHAPE, "output dim %d is too large", k);
         o.d[k] *= rep[k];
     }
+    if ((st = check_numel(c, &o)))
+        return st;
     vp_set_out(c, 0, x->dtype, &o);
     return VP_OK;
 }
@@ -690,6 +719,9 @@ int vp_shapeop_pad(vp_op_ctx *c, int64_t *pb, int64_t *pe, int *mode)
     }
     for (int k = 0; k < r; k++) {
         int64_t d = x->shape.d[k];
+        if (pb[k] < -DIM_MAX || pb[k] > DIM_MAX || pe[k] < -DIM_MAX || pe[k] > DIM_MAX)
+            return vp_op_fail(c, VP_ERR_INVALID, "pads %lld,%lld of axis %d are out of range",
+                              (long long)pb[k], (long long)pe[k], k);
         if (d + pb[k] + pe[k] < 0)
             return vp_op_fail(c, VP_ERR_SHAPE, "pads %lld,%lld make axis %d of size %lld negative",
                               (long long)pb[k], (long long)pe[k], k, (long long)d);
@@ -721,6 +753,8 @@ static int infer_pad(vp_op_ctx *c)
     vp_shape o = x->shape;
     for (int k = 0; k < o.rank; k++)
         o.d[k] += pb[k] + pe[k];
+    if ((st = check_numel(c, &o)))
+        return st;
     vp_set_out(c, 0, x->dtype, &o);
     return VP_OK;
 }
@@ -862,11 +896,14 @@ static int infer_constant_of_shape(vp_op_ctx *c)
         return n;
     vp_shape o = {.rank = n};
     for (int k = 0; k < n; k++) {
-        if (sh[k] < 0)
-            return vp_op_fail(c, VP_ERR_INVALID, "shape[%d] = %lld is negative", k,
+        if (sh[k] < 0 || sh[k] > DIM_MAX)
+            return vp_op_fail(c, VP_ERR_INVALID, "shape[%d] = %lld is out of range", k,
                               (long long)sh[k]);
         o.d[k] = sh[k];
     }
+    int st = check_numel(c, &o);
+    if (st)
+        return st;
     vp_dtype dt = VP_DT_FLOAT;
     const vp_attr *a = vp_attr_find(c->node, "value");
     if (a) {
@@ -906,18 +943,24 @@ static int infer_range(vp_op_ctx *c)
             return vp_op_fail(c, VP_ERR_INVALID, "start, limit, delta must be finite, delta != 0");
         /* In double, as numpy.arange (ONNX's reference) does. */
         double cnt = ceil((b - a) / dl);
-        if (cnt > (double)INT32_MAX * 64)
-            return vp_op_fail(c, VP_ERR_UNSUPPORTED, "%g elements is too many", cnt);
+        if (cnt > (double)DIM_MAX)
+            return vp_op_fail(c, VP_ERR_SHAPE, "%g elements is too many", cnt);
         n = (int64_t)(cnt > 0 ? cnt : 0);
     } else {
         int64_t a = vp_tensor_get_i64(s, 0), b = vp_tensor_get_i64(l, 0);
         int64_t dl = vp_tensor_get_i64(d, 0);
         if (dl == 0)
             return vp_op_fail(c, VP_ERR_INVALID, "delta is 0");
-        if (dl > 0)
-            n = b > a ? (int64_t)(((uint64_t)b - (uint64_t)a - 1) / (uint64_t)dl) + 1 : 0;
-        else
-            n = a > b ? (int64_t)(((uint64_t)a - (uint64_t)b - 1) / (0 - (uint64_t)dl)) + 1 : 0;
+        /* in uint64: the distance between two int64 always fits */
+        uint64_t cnt = 0;
+        if (dl > 0 && b > a)
+            cnt = ((uint64_t)b - (uint64_t)a - 1) / (uint64_t)dl + 1;
+        else if (dl < 0 && a > b)
+            cnt = ((uint64_t)a - (uint64_t)b - 1) / (0 - (uint64_t)dl) + 1;
+        if (cnt > (uint64_t)DIM_MAX)
+            return vp_op_fail(c, VP_ERR_SHAPE, "%llu elements is too many",
+                              (unsigned long long)cnt);
+        n = (int64_t)cnt;
     }
     vp_shape o = {.rank = 1, .d = {n > 0 ? n : 0}};
     vp_set_out(c, 0, dt, &o);
