@@ -185,7 +185,7 @@ typedef void (*ew_bin_fn)(void *o, const void *a, int64_t sa, const void *b, int
     VP_EW_FLT(DEF_BIN, op, EF) VP_EW_SINT(DEF_BIN, op, ES) VP_EW_UINT(DEF_BIN, op, EU) \
     static const ew_bin_fn op##_tab[VP_EW_NDT] = {                             \
         VP_EW_FLT(ENT, op, EF) VP_EW_SINT(ENT, op, ES) VP_EW_UINT(ENT, op, EU)};
-/* A comparison over all numeric types and, when WB, bool. */
+/* A comparison over all numeric types and bool (infer allows bool for Equal only). */
 #define CMP_OP(op, E)                                                          \
     VP_EW_FLT(DEF_CMP, op, E) VP_EW_SINT(DEF_CMP, op, E) VP_EW_UINT(DEF_CMP, op, E) \
     VP_EW_BOOL(DEF_CMP, op, E)                                                 \
