@@ -10,7 +10,9 @@
  *   - both innermost strides 1: memcpy of whole rows;
  *   - destination stride 1, source stride 0: a broadcast fill (Expand);
  *   - destination stride 1 and some other dimension with source stride 1: a
- *     cache-blocked 2-d transpose between that dimension and the innermost;
+ *     transpose, cut into bands (<= 256 destination columns, ~4K elements)
+ *     walked row by row, or in 8x8 blocks when the source stride would put
+ *     the band's lines in a few L1 sets (power-of-two strides);
  *   - otherwise an element loop with both strides.
  * Elements are moved by size (1, 2, 4, 8 bytes) through fixed-size memcpy,
  * which compilers turn into plain loads and stores and which is free of
@@ -27,9 +29,8 @@
 /* Below this many bytes a copy stays on one thread: OpenMP's fork costs a
  * few microseconds, as much as copying this much. */
 #define PAR_BYTES ((int64_t)1 << 17)
-#ifndef TILE_ELEMS
+/* Elements per transpose band. */
 #define TILE_ELEMS 4096
-#endif
 
 static int max_threads(void)
 {
