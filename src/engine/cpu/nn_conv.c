@@ -33,7 +33,8 @@ typedef struct conv_state {
     conv_kind kind;
     vp_nn_geom g;
     int naive;          /* 1: plain-C path, no oneDNN objects */
-    int fused;          /* 1: node->post[] are oneDNN post-ops of prim */
+    int n_fused;        /* node->post[0..n_fused) are oneDNN post-ops of prim;
+                           the rest run in C after it */
     int wei_const;      /* W was there at prepare: reordered once */
     const void *wei_from; /* in[1]->data that m_wei holds (wei_const) */
     dnnl_primitive_attr_t attr;
@@ -43,8 +44,16 @@ typedef struct conv_state {
     /* u_*: views of our plain tensors, handles bound per run. m_*: the
      * primitive's own buffers when its layout differs (NULL otherwise). */
     dnnl_memory_t u_src, u_dst, u_wei, u_bias, m_src, m_dst, m_wei, m_scratch;
+    /* The first residual Add is a sum post-op: its addend is copied into the
+     * primitive's dst (r_sum: plain -> dst layout) before it runs. Further
+     * Adds are binary post-ops reading the plain addend. */
+    int sum_input;      /* node input index of the sum addend, -1 if none */
+    dnnl_primitive_desc_t pd_rsum;
+    dnnl_primitive_t r_sum;
+    dnnl_memory_t u_sum;
     dnnl_memory_t u_post[VP_MAX_POSTOPS]; /* addends of binary post-ops */
     int post_input[VP_MAX_POSTOPS];       /* their node input index */
+    int post_index[VP_MAX_POSTOPS];       /* their index in the oneDNN chain */
     int n_bin;
     dnnl_exec_arg_t args[5 + VP_MAX_POSTOPS];
     int nargs;
@@ -78,6 +87,9 @@ static void conv_clear(conv_state *st)
     destroy_prim(&st->r_src);
     destroy_prim(&st->r_dst);
     destroy_prim(&st->r_wei);
+    destroy_prim(&st->r_sum);
+    destroy_pd(&st->pd_rsum);
+    destroy_mem(&st->u_sum);
     destroy_pd(&st->pd);
     destroy_pd(&st->pd_rsrc);
     destroy_pd(&st->pd_rdst);
@@ -99,8 +111,9 @@ static void conv_clear(conv_state *st)
     st->po = NULL;
     st->attr = NULL;
     st->n_bin = 0;
+    st->sum_input = -1;
     st->nargs = 0;
-    st->fused = 0;
+    st->n_fused = 0;
     st->wei_const = 0;
     st->wei_from = NULL;
 }
@@ -144,15 +157,28 @@ static conv_layout conv_src_dst_layout(const conv_state *st)
 }
 
 /* Try to append node->post[] as oneDNN post-ops to st->po/attr. Returns 0 if
- * every post-op is expressible, else -1 (the caller then runs them unfused). */
-static int build_postops(conv_state *st, const vp_node *nd, const dnnl_memory_desc_t *dst_plain)
+ * every post-op is expressible, else -1 (the caller then runs them unfused).
+ *
+ * A residual Add as a binary post-op would read the plain addend while dst
+ * is blocked, a combination oneDNN 2.6's fast convolutions (brgconv) do not
+ * implement: it silently picks im2col + gemm instead, several times slower.
+ * The first Add therefore becomes a sum post-op (dst += result), which every
+ * implementation supports, at the price of copying the addend into dst's
+ * layout first. */
+static int build_postops(conv_state *st, const vp_node *nd, int n_fuse, int use_sum,
+                         const dnnl_memory_desc_t *dst_plain)
 {
     int idx = 0;
-    for (int k = 0; k < nd->n_post; k++) {
+    for (int k = 0; k < n_fuse; k++) {
         const vp_postop *p = &nd->post[k];
         dnnl_status_t s = dnnl_success;
-        if (p->kind == VP_POST_ADD) {
+        if (p->kind == VP_POST_ADD && use_sum && st->sum_input < 0) {
+            s = dnnl_post_ops_append_sum(st->po, 1.f);
+            st->sum_input = p->input;
+            idx++;
+        } else if (p->kind == VP_POST_ADD) {
             s = dnnl_post_ops_append_binary(st->po, dnnl_binary_add, dst_plain);
+            st->post_index[st->n_bin] = idx;
             st->post_input[st->n_bin++] = p->input;
             idx++;
         } else {
@@ -199,29 +225,12 @@ static int build_postops(conv_state *st, const vp_node *nd, const dnnl_memory_de
     return 0;
 }
 
-/* Index in the oneDNN post-op chain of the b-th binary post-op. */
-static int binary_po_index(const vp_node *nd, int b)
-{
-    int idx = 0, seen = 0;
-    for (int k = 0; k < nd->n_post; k++) {
-        const vp_postop *p = &nd->post[k];
-        if (p->kind == VP_POST_ADD) {
-            if (seen++ == b)
-                return idx;
-            idx++;
-        } else if (p->act == VP_ACT_HARDSIGMOID) {
-            idx += 2;
-        } else if (p->act != VP_ACT_NONE) {
-            idx++;
-        }
-    }
-    return -1;
-}
-
-/* Create the primitive descriptor for the given layout, with or without
- * post-ops. Returns the oneDNN status (no logging: failures are expected
- * and handled by falling back). */
-static dnnl_status_t try_pd(conv_state *st, vp_op_ctx *c, conv_layout lay, int with_post)
+/* Create the primitive descriptor for the given layout with the first
+ * n_fuse node post-ops fused (use_sum: the first Add as a sum post-op).
+ * Returns the oneDNN status (no logging: failures are expected and handled
+ * by falling back). */
+static dnnl_status_t try_pd(conv_state *st, vp_op_ctx *c, conv_layout lay, int n_fuse,
+                            int use_sum)
 {
     const vp_nn_geom *g = &st->g;
     int nd = g->nsp + 2, grouped = g->group > 1;
@@ -283,14 +292,14 @@ static dnnl_status_t try_pd(conv_state *st, vp_op_ctx *c, conv_layout lay, int w
         (s = dnnl_primitive_attr_set_scratchpad_mode(st->attr, dnnl_scratchpad_mode_user)) !=
             dnnl_success)
         return s;
-    if (with_post && c->node->n_post > 0) {
+    if (n_fuse > 0) {
         if ((s = dnnl_post_ops_create(&st->po)) != dnnl_success)
             return s;
-        if (build_postops(st, c->node, &dst_plain) != 0)
+        if (build_postops(st, c->node, n_fuse, use_sum, &dst_plain) != 0)
             return dnnl_unimplemented;
         if ((s = dnnl_primitive_attr_set_post_ops(st->attr, st->po)) != dnnl_success)
             return s;
-        st->fused = 1;
+        st->n_fused = n_fuse;
     }
 
     if (st->kind == KIND_CONV) {
@@ -409,6 +418,11 @@ static int build_memories(conv_state *st, vp_op_ctx *c)
         VP_DNNL(dnnl_memory_create(&st->m_scratch, p_scr, eng, DNNL_MEMORY_ALLOCATE));
     for (int b = 0; b < st->n_bin; b++)
         VP_DNNL(dnnl_memory_create(&st->u_post[b], &y_md, eng, DNNL_MEMORY_NONE));
+    if (st->sum_input >= 0) {
+        VP_DNNL(dnnl_memory_create(&st->u_sum, &y_md, eng, DNNL_MEMORY_NONE));
+        VP_DNNL(dnnl_reorder_primitive_desc_create(&st->pd_rsum, &y_md, eng, p_dst, eng, NULL));
+        VP_DNNL(dnnl_primitive_create(&st->r_sum, st->pd_rsum));
+    }
     VP_DNNL(dnnl_primitive_create(&st->prim, st->pd));
 
     /* Execution arguments: fixed objects, only their handles change. */
@@ -423,7 +437,7 @@ static int build_memories(conv_state *st, vp_op_ctx *c)
         a[n++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, st->m_scratch};
     for (int b = 0; b < st->n_bin; b++)
         a[n++] = (dnnl_exec_arg_t){
-            DNNL_ARG_ATTR_MULTIPLE_POST_OP(binary_po_index(c->node, b)) | DNNL_ARG_SRC_1,
+            DNNL_ARG_ATTR_MULTIPLE_POST_OP(st->post_index[b]) | DNNL_ARG_SRC_1,
             st->u_post[b]};
     st->nargs = n;
 
@@ -442,6 +456,44 @@ static int build_memories(conv_state *st, vp_op_ctx *c)
     return VP_OK;
 }
 
+static const char *impl_name(const_dnnl_primitive_desc_t pd)
+{
+    const char *impl = NULL;
+    if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success)
+        return "";
+    return impl ? impl : "";
+}
+
+/* With st->pd the baseline (no post-ops), pick how much of node->post[] to
+ * fuse. oneDNN accepts almost any post-op chain but may serve it with a
+ * slower implementation (im2col + gemm, or even the reference one), so a
+ * candidate is kept only if it runs on the baseline's implementation.
+ * Candidates: the longest prefix of node->post[] first; a prefix holding an
+ * Add is tried with the first Add as a sum post-op, then as a binary one.
+ * Post-ops not fused run in C after the primitive. Leaves st->pd created. */
+static dnnl_status_t choose_postops(conv_state *st, vp_op_ctx *c, conv_layout lay)
+{
+    const vp_node *nd = c->node;
+    char base[128];
+    snprintf(base, sizeof base, "%s", impl_name(st->pd));
+    for (int len = nd->n_post; len > 0; len--) {
+        int has_add = 0;
+        for (int k = 0; k < len; k++)
+            has_add |= nd->post[k].kind == VP_POST_ADD;
+        for (int use_sum = has_add; use_sum >= 0; use_sum--) {
+            conv_clear(st);
+            dnnl_status_t s = try_pd(st, c, lay, len, use_sum);
+            if (s == dnnl_success && strcmp(impl_name(st->pd), base) == 0)
+                return dnnl_success;
+            VP_LOGD("%s %s: fusing %d post-op(s)%s: %s instead of %s, not used", nd->op_type,
+                    nd->name, len, use_sum ? " (Add as sum)" : "",
+                    s == dnnl_success ? impl_name(st->pd) : "declined", base);
+        }
+    }
+    conv_clear(st);
+    return try_pd(st, c, lay, 0, 0);
+}
+
 static int conv_prepare(vp_op_ctx *c, conv_kind kind)
 {
     int rc;
@@ -457,17 +509,18 @@ static int conv_prepare(vp_op_ctx *c, conv_kind kind)
         free(st);
         return rc;
     }
-    /* Fallback chain: chosen layout with post-ops, without post-ops, plain
-     * layout without post-ops, then the C path. */
+    /* Baseline: the primitive without post-ops, in the chosen layout, else
+     * plain; if oneDNN declines both, the C path. */
     conv_layout lay = conv_src_dst_layout(st);
-    static const struct { int plain, post; } tries[] = {{0, 1}, {0, 0}, {1, 0}};
-    dnnl_status_t s = dnnl_unimplemented;
-    for (size_t t = 0; t < sizeof tries / sizeof tries[0]; t++) {
+    conv_clear(st);
+    dnnl_status_t s = try_pd(st, c, lay, 0, 0);
+    if (s != dnnl_success && lay != LAYOUT_PLAIN) {
         conv_clear(st);
-        s = try_pd(st, c, tries[t].plain ? LAYOUT_PLAIN : lay, tries[t].post);
-        if (s == dnnl_success)
-            break;
+        lay = LAYOUT_PLAIN;
+        s = try_pd(st, c, lay, 0, 0);
     }
+    if (s == dnnl_success && c->node->n_post > 0)
+        s = choose_postops(st, c, lay);
     if (s != dnnl_success) {
         conv_clear(st);
         st->naive = 1;
@@ -477,14 +530,11 @@ static int conv_prepare(vp_op_ctx *c, conv_kind kind)
         vp_nn_conv_release(st);
         return rc;
     }
-    if (!st->naive && vp_log_enabled(VP_LOG_DEBUG)) {
-        const char *impl = NULL;
-        dnnl_primitive_desc_query(st->pd, dnnl_query_impl_info_str, 0, &impl);
-        VP_LOGD("%s %s: oneDNN %s, src %s, dst %s, post-ops %s", c->node->op_type,
-                c->node->name, impl ? impl : "?", st->r_src ? "reordered" : "plain",
-                st->r_dst ? "reordered" : "plain",
-                c->node->n_post == 0 ? "none" : st->fused ? "fused" : "unfused");
-    }
+    if (!st->naive)
+        VP_LOGD("%s %s: oneDNN %s, src %s, dst %s, %d of %d post-op(s) fused%s",
+                c->node->op_type, c->node->name, impl_name(st->pd),
+                st->r_src ? "reordered" : "plain", st->r_dst ? "reordered" : "plain",
+                st->n_fused, c->node->n_post, st->sum_input >= 0 ? " (Add as sum)" : "");
     c->state = st;
     return VP_OK;
 }
@@ -608,6 +658,26 @@ static void naive_convt(const vp_nn_geom *g, const float *x, const float *w, con
 
 /* Run ------------------------------------------------------------------ */
 
+/* node->post[first..] on the plain output (those the primitive did not do). */
+static int apply_postops_from(vp_op_ctx *c, int first)
+{
+    const vp_node *nd = c->node;
+    float *y = c->out[0]->data;
+    int64_t n = vp_tensor_numel(c->out[0]);
+    for (int k = first; k < nd->n_post; k++) {
+        const vp_postop *p = &nd->post[k];
+        if (p->kind == VP_POST_ACT) {
+            vp_cpu_act(y, n, p->act, p->alpha, p->beta);
+        } else {
+            const float *a = c->in[p->input]->data;
+#pragma omp parallel for schedule(static) if (n > 65536)
+            for (int64_t i = 0; i < n; i++)
+                y[i] += a[i];
+        }
+    }
+    return VP_OK;
+}
+
 int vp_nn_conv_run(vp_op_ctx *c)
 {
     conv_state *st = c->state;
@@ -620,7 +690,7 @@ int vp_nn_conv_run(vp_op_ctx *c)
             naive_conv(&st->g, c->in[0]->data, c->in[1]->data, bias, c->out[0]->data);
         else
             naive_convt(&st->g, c->in[0]->data, c->in[1]->data, bias, c->out[0]->data);
-        return vp_apply_postops(c);
+        return apply_postops_from(c, 0);
     }
     dnnl_stream_t strm = c->cpu->stream;
     /* Weights: reordered at prepare when constant; otherwise every run. */
@@ -639,9 +709,19 @@ int vp_nn_conv_run(vp_op_ctx *c)
         VP_DNNL(dnnl_memory_set_data_handle(st->u_post[b], c->in[st->post_input[b]]->data));
     if (st->r_src && (rc = exec2(c, st->r_src, st->u_src, st->m_src)) != VP_OK)
         return rc;
+    if (st->r_sum) {
+        /* Sum post-op: dst starts as the addend (skipped when the plan
+         * already made the addend the output buffer). */
+        const void *addend = c->in[st->sum_input]->data;
+        if (st->m_dst || addend != c->out[0]->data) {
+            VP_DNNL(dnnl_memory_set_data_handle(st->u_sum, (void *)addend));
+            if ((rc = exec2(c, st->r_sum, st->u_sum, st->m_dst ? st->m_dst : st->u_dst)) != VP_OK)
+                return rc;
+        }
+    }
     VP_DNNL(dnnl_primitive_execute(st->prim, strm, st->nargs, st->args));
     if (st->r_dst && (rc = exec2(c, st->r_dst, st->m_dst, st->u_dst)) != VP_OK)
         return rc;
     VP_DNNL(dnnl_stream_wait(strm));
-    return st->fused ? VP_OK : vp_apply_postops(c);
+    return apply_postops_from(c, st->n_fused);
 }
