@@ -235,7 +235,9 @@ int vp__tensor_from_proto_l(void *Lv, const void *proto, vp_tensor **out)
     vp_tensor *t = vp_tensor_new(dt, &s);
     if (!t)
         return fail(L, VP_ERR_NOMEM, "tensor '%s': out of memory for %zu bytes", S(tp->name), bytes);
-    if (external) {
+    if (bytes == 0) {
+        /* nothing to copy (the typed arrays may be NULL) */
+    } else if (external) {
         rc = read_external(L, tp, t->data, bytes);
     } else if (tp->has_raw_data) {
         memcpy(t->data, tp->raw_data.data, bytes); /* little-endian host */

@@ -221,9 +221,10 @@ static void make_view(vp_plan *p, int v, int of, int64_t off)
 }
 
 /* Concat in place: when each input's slice of the output is contiguous (all
- * dimensions before the axis are 1) and each input is an intermediate used
- * only by this Concat, its producer writes straight into the output and the
- * Concat step disappears. */
+ * dimensions before the axis are 1), an input that is an intermediate used
+ * only by this Concat is written by its producer straight into the output.
+ * The Concat step copies the other inputs (its kernel skips an input already
+ * in place), and disappears when none is left. */
 static void concat_in_place(vp_plan *p, const int *uses)
 {
     for (int s = 0; s < p->n_steps; s++) {
@@ -238,21 +239,23 @@ static void concat_in_place(vp_plan *p, const int *uses)
             outer *= o->t.shape.d[d];
         if (axis < 0 || outer != 1 || (o->store != VP_STORE_ARENA && o->store != VP_STORE_OUTPUT))
             continue;
-        int ok = 1;
-        for (int i = 0; i < n->n_in && ok; i++) {
+        int64_t off = 0;
+        int left = 0;
+        for (int i = 0; i < n->n_in; i++) {
             int x = n->in[i];
-            ok = x >= 0 && p->v[x].store == VP_STORE_ARENA && uses[x] == 1 && p->v[x].t.dtype == o->t.dtype;
+            if (x < 0)
+                continue;
+            int ok = p->v[x].store == VP_STORE_ARENA && uses[x] == 1 && p->v[x].t.dtype == o->t.dtype;
             for (int j = 0; j < i && ok; j++)
                 ok = n->in[j] != x;
+            if (ok)
+                make_view(p, x, n->out[0], off);
+            else
+                left++;
+            off += (int64_t)vp_tensor_bytes(&p->v[x].t);
         }
-        if (!ok)
-            continue;
-        int64_t off = 0;
-        for (int i = 0; i < n->n_in; i++) {
-            make_view(p, n->in[i], n->out[0], off);
-            off += (int64_t)vp_tensor_bytes(&p->v[n->in[i]].t);
-        }
-        st->k = NULL; /* nothing left to do */
+        if (!left)
+            st->k = NULL; /* nothing left to do */
     }
 }
 

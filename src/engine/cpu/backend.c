@@ -1,5 +1,6 @@
 /* CPU backend context and the generic (unfused) post-op path. */
 #include "engine/cpu/cpu.h"
+#include "engine/cpu/elementwise.h"
 #include "base/log.h"
 
 #include <math.h>
@@ -52,15 +53,11 @@ void vp_cpu_act(float *x, int64_t n, vp_act act, float alpha, float beta)
         for (int64_t i = 0; i < n; i++)
             x[i] = x[i] > 0.f ? x[i] : 0.f;
         break;
-    case VP_ACT_SIGMOID:
-#pragma omp parallel for schedule(static) if (n > 16384)
-        for (int64_t i = 0; i < n; i++)
-            x[i] = 1.f / (1.f + expf(-x[i]));
+    case VP_ACT_SIGMOID: /* the same code as the unfused op, so fusing changes no result */
+        vp_ew_sigmoid_f32(x, x, n);
         break;
     case VP_ACT_SILU:
-#pragma omp parallel for schedule(static) if (n > 16384)
-        for (int64_t i = 0; i < n; i++)
-            x[i] = x[i] / (1.f + expf(-x[i]));
+        vp_ew_silu_f32(x, x, n);
         break;
     case VP_ACT_HARDSIGMOID:
 #pragma omp parallel for schedule(static) if (n > 65536)
