@@ -22,39 +22,95 @@
 /* Below this many elements, loops stay single-threaded. */
 #define PAR_MIN 32768
 
-/* exp for float32, vectorisable (no libm call): exp(x) = 2^k exp(r) with
- * k = round(x / ln 2) and |r| <= ln2/2, r's exp by a degree-6 polynomial
- * (about 1 ulp). Underflows to 0 below -87.3; only used where x <= 0 or
- * moderate (softmax after subtracting the max). NaN propagates. */
-static inline float exp_f32(float x)
+/* 8-float vectors (GCC vector extensions): SIMD the compiler cannot
+ * decline. The float-compare selects that exp and max need are not
+ * if-converted by the auto-vectoriser under the default -ftrapping-math, so
+ * the softmax loops are written on these instead. The v3 clones run them as
+ * AVX2, the default ones as pairs of SSE operations. The helpers are always
+ * inlined, so the 32-byte vector ABI note GCC gives for them (-Wpsabi)
+ * concerns no real call; GCC emits it at the end of the file, so it stays
+ * off to the end of the file. */
+#pragma GCC diagnostic ignored "-Wpsabi"
+typedef float v8f __attribute__((vector_size(32)));
+typedef int32_t v8i __attribute__((vector_size(32)));
+typedef uint32_t v8u __attribute__((vector_size(32)));
+
+static inline __attribute__((always_inline)) v8f v8_splat(float a)
 {
-    const float magic = 12582912.f; /* 1.5 * 2^23: adding it rounds to an integer */
-    float xc = x > 88.f ? 88.f : x < -87.3f ? -87.3f : x;
-    float t = xc * 1.44269504088896341f + magic;
-    float k = t - magic;
-    uint32_t tb;
-    memcpy(&tb, &t, 4);
-    int32_t ki = (int32_t)(tb - 0x4B400000u);
-    float r = xc - k * 0.693145751953125f;
+    return (v8f){a, a, a, a, a, a, a, a};
+}
+
+/* Vectors travel by pointer or through macros: GCC attaches an ABI note to
+ * any function taking a 32-byte vector by value (moot here, all inlined). */
+#define V8_SEL(m, a, b) ((v8f)(((v8i)(a) & (m)) | ((v8i)(b) & ~(m))))
+#define V8_STORE(p, v)                                                          \
+    do {                                                                        \
+        v8f v8s_ = (v);                                                         \
+        memcpy((p), &v8s_, sizeof v8s_);                                        \
+    } while (0)
+
+static inline __attribute__((always_inline)) v8f v8_load(const float *p)
+{
+    v8f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline __attribute__((always_inline)) float v8_hsum(const v8f *a)
+{
+    return (((*a)[0] + (*a)[1]) + ((*a)[2] + (*a)[3])) + (((*a)[4] + (*a)[5]) + ((*a)[6] + (*a)[7]));
+}
+
+static inline __attribute__((always_inline)) float v8_hmax(const v8f *a)
+{
+    float m = (*a)[0];
+    for (int j = 1; j < 8; j++)
+        m = (*a)[j] > m ? (*a)[j] : m;
+    return m;
+}
+
+/* exp for float32 without libm, in place: exp(x) = 2^k exp(r), k =
+ * round(x / ln 2), |r| <= ln2/2, exp(r) by a degree-6 polynomial (within
+ * 3e-7 relative). Underflows to 0 below -87.3 (where the true value is
+ * subnormal); clamps above 88 (softmax only calls it with x <= 0). NaN
+ * propagates. */
+static inline __attribute__((always_inline)) void v8_exp(v8f *px)
+{
+    const v8f magic = v8_splat(12582912.f); /* 1.5 * 2^23: adding it rounds to an integer */
+    v8f x = *px;
+    v8f xc = V8_SEL(x < v8_splat(-87.3f), v8_splat(-87.3f), x);
+    xc = V8_SEL(xc > v8_splat(88.f), v8_splat(88.f), xc);
+    v8f t = xc * 1.44269504088896341f + magic;
+    v8f k = t - magic;
+    v8f r = xc - k * 0.693145751953125f;
     r = r - k * 1.42860682030941723212e-6f;
-    float p = 1.f / 720.f;
+    v8f p = v8_splat(1.f / 720.f);
     p = p * r + 1.f / 120.f;
     p = p * r + 1.f / 24.f;
     p = p * r + 1.f / 6.f;
     p = p * r + 0.5f;
     p = p * r + 1.f;
     p = p * r + 1.f;
-    uint32_t sb = (uint32_t)(ki + 127) << 23;
-    float s;
-    memcpy(&s, &sb, 4);
-    float v = p * s;
-    return x < -87.3f ? 0.f : v;
+    v8u sb = ((v8u)t - 0x4B400000u + 127u) << 23; /* 2^k: k sits in t's low mantissa bits */
+    v8f v = p * (v8f)sb;
+    v = V8_SEL(x < v8_splat(-87.3f), v8_splat(0.f), v);
+    *px = V8_SEL(x == x, v, x);
+}
+
+/* The same for one float (loop tails), through the vector code so that
+ * every element gets the same rounding. */
+static inline __attribute__((always_inline)) float exp_f32(float x)
+{
+    v8f v = v8_splat(x);
+    v8_exp(&v);
+    return v[0];
 }
 
 /* Softmax / LogSoftmax / Hardmax ---------------------------------------- */
 
 enum { SM_SOFT, SM_LOG, SM_HARD };
 
+VP_MISC_CLONES
 static void softmax_row_f32(const float *x, float *y, int64_t n, int kind)
 {
     if (kind == SM_HARD) {
@@ -66,32 +122,51 @@ static void softmax_row_f32(const float *x, float *y, int64_t n, int kind)
         y[best] = 1.f;
         return;
     }
-    float m = x[0];
-    for (int64_t i = 1; i < n; i++)
+    /* a NaN is skipped by the max but then poisons the sum: all NaN, as numpy */
+    int64_t i = 0;
+    v8f vm = v8_splat(x[0]);
+    for (; i + 8 <= n; i += 8) {
+        v8f v = v8_load(x + i);
+        vm = V8_SEL(v > vm, v, vm);
+    }
+    float m = v8_hmax(&vm);
+    for (; i < n; i++)
         m = x[i] > m ? x[i] : m;
+    v8f acc = v8_splat(0.f);
     float s = 0.f;
     if (kind == SM_SOFT) {
-#pragma omp simd reduction(+ : s)
-        for (int64_t i = 0; i < n; i++) {
-            float e = exp_f32(x[i] - m);
-            y[i] = e;
-            s += e;
+        for (i = 0; i + 8 <= n; i += 8) {
+            v8f e = v8_load(x + i) - m;
+            v8_exp(&e);
+            V8_STORE(y + i, e);
+            acc += e;
+        }
+        s = v8_hsum(&acc);
+        for (; i < n; i++) {
+            y[i] = exp_f32(x[i] - m);
+            s += y[i];
         }
         float inv = 1.f / s;
-        for (int64_t i = 0; i < n; i++)
+        for (i = 0; i < n; i++)
             y[i] *= inv;
     } else {
-#pragma omp simd reduction(+ : s)
-        for (int64_t i = 0; i < n; i++)
+        for (i = 0; i + 8 <= n; i += 8) {
+            v8f e = v8_load(x + i) - m;
+            v8_exp(&e);
+            acc += e;
+        }
+        s = v8_hsum(&acc);
+        for (; i < n; i++)
             s += exp_f32(x[i] - m);
         float ls = logf(s);
-        for (int64_t i = 0; i < n; i++)
+        for (i = 0; i < n; i++)
             y[i] = (x[i] - m) - ls;
     }
 }
 
-/* d rows of stride `inner`, for inner positions [i0, i0 + w), w <= 64 */
+/* d rows of stride `inner`, for inner positions [0, w), w <= SM_CHUNK */
 #define SM_CHUNK 64
+VP_MISC_CLONES
 static void softmax_cols_f32(const float *x, float *y, int64_t d, int64_t inner, int64_t w, int kind)
 {
     float m[SM_CHUNK], s[SM_CHUNK];
@@ -114,29 +189,42 @@ static void softmax_cols_f32(const float *x, float *y, int64_t d, int64_t inner,
                 y[k * inner + j] = bi[j] == k ? 1.f : 0.f;
         return;
     }
-    for (int64_t k = 1; k < d; k++)
-        for (int64_t j = 0; j < w; j++) {
-            float v = x[k * inner + j];
-            m[j] = v > m[j] ? v : m[j];
+    int64_t wv = w & ~(int64_t)7; /* vector part; the rest element by element */
+    for (int64_t k = 1; k < d; k++) {
+        const float *xr = x + k * inner;
+        for (int64_t j = 0; j < wv; j += 8) {
+            v8f v = v8_load(xr + j), a = v8_load(m + j);
+            V8_STORE(m + j, V8_SEL(v > a, v, a));
         }
+        for (int64_t j = wv; j < w; j++)
+            m[j] = xr[j] > m[j] ? xr[j] : m[j];
+    }
     for (int64_t j = 0; j < w; j++)
         s[j] = 0.f;
+    for (int64_t k = 0; k < d; k++) {
+        const float *xr = x + k * inner;
+        float *yr = y + k * inner;
+        for (int64_t j = 0; j < wv; j += 8) {
+            v8f e = v8_load(xr + j) - v8_load(m + j);
+            v8_exp(&e);
+            if (kind == SM_SOFT)
+                V8_STORE(yr + j, e);
+            V8_STORE(s + j, v8_load(s + j) + e);
+        }
+        for (int64_t j = wv; j < w; j++) {
+            float e = exp_f32(xr[j] - m[j]);
+            if (kind == SM_SOFT)
+                yr[j] = e;
+            s[j] += e;
+        }
+    }
     if (kind == SM_SOFT) {
-        for (int64_t k = 0; k < d; k++)
-            for (int64_t j = 0; j < w; j++) {
-                float e = exp_f32(x[k * inner + j] - m[j]);
-                y[k * inner + j] = e;
-                s[j] += e;
-            }
         for (int64_t j = 0; j < w; j++)
             s[j] = 1.f / s[j];
         for (int64_t k = 0; k < d; k++)
             for (int64_t j = 0; j < w; j++)
                 y[k * inner + j] *= s[j];
     } else {
-        for (int64_t k = 0; k < d; k++)
-            for (int64_t j = 0; j < w; j++)
-                s[j] += exp_f32(x[k * inner + j] - m[j]);
         for (int64_t j = 0; j < w; j++)
             s[j] = logf(s[j]);
         for (int64_t k = 0; k < d; k++)
@@ -400,6 +488,7 @@ static void red_one_any(const red_geom *g, const void *x, vp_dtype dt, void *y, 
 }
 
 /* Float32: reduce a contiguous row. */
+VP_MISC_CLONES
 static float red_row_f32(const float *x, int64_t n, int kind)
 {
     float a[8];
@@ -463,6 +552,7 @@ static float red_row_f32(const float *x, int64_t n, int kind)
 }
 
 /* Float32: y[0..w) = reduce over r of x[r * st + (0..w)] (strided rows). */
+VP_MISC_CLONES
 static void red_cols_f32(const float *x, float *y, int64_t nr, int64_t st, int64_t w, int kind)
 {
     switch (kind) {

@@ -16,6 +16,18 @@
 #include <math.h>
 #include <stdint.h>
 
+/* Hot leaf loops get an AVX2/FMA clone, chosen at load time (ifunc), while
+ * the build itself targets baseline x86-64. Only leaf functions (no OpenMP
+ * regions inside) carry it. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__has_attribute)
+#if __has_attribute(target_clones) && __GNUC__ >= 11
+#define VP_MISC_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#endif
+#endif
+#ifndef VP_MISC_CLONES
+#define VP_MISC_CLONES
+#endif
+
 int vp_cpu_resize_prepare(vp_op_ctx *c);
 int vp_cpu_resize_run(vp_op_ctx *c);
 void vp_cpu_resize_release(void *state);

@@ -227,6 +227,8 @@ int vp_misc_resize_params(vp_op_ctx *c, vp_resize_params *p)
         for (int i = 0; i < na; i++) {
             p->roi_lo[axes[i]] = vp_tensor_get_f64(roi, i);
             p->roi_hi[axes[i]] = vp_tensor_get_f64(roi, na + i);
+            if (!isfinite(p->roi_lo[axes[i]]) || !isfinite(p->roi_hi[axes[i]]))
+                return vp_op_fail(c, VP_ERR_INVALID, "input 1 (roi) has a non-finite value");
         }
     }
     for (int d = 0; d < r; d++) {
