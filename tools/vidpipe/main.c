@@ -371,7 +371,7 @@ static void print_profile(const vp_plan *p, int json)
     qsort(st, (size_t)n, sizeof *st, cmp_prof);
     long runs = n ? st[0].runs : 0;
     FILE *f = json ? stderr : stdout;
-    fprintf(f, "profile: %d steps, %.3f ms per run in kernels\n", n, runs ? total / (double)runs : 0);
+    fprintf(f, "profile: %d steps, %ld runs, %.3f ms per run in kernels\n", n, runs, runs ? total / (double)runs : 0);
     for (int j = 0; j < nops; j++)
         fprintf(f, "  op %-24s x%-4d %9.3f ms/run %5.1f%%\n", ops[j], op_cnt[j], runs ? op_ms[j] / (double)runs : 0,
                 total > 0 ? 100 * op_ms[j] / total : 0);
