@@ -63,8 +63,14 @@ typedef enum vp_backend_kind {
     VP_BACKEND_CUDA = 1,
 } vp_backend_kind;
 
+typedef enum vp_precision {
+    VP_PRECISION_FP32 = 0,
+    VP_PRECISION_FP16 = 1, /* CUDA backend: FP16 activations and weights, FP32 accumulation */
+} vp_precision;
+
 typedef struct vp_engine_options {
     vp_backend_kind backend;
+    vp_precision precision;
     int num_threads;     /* CPU backend; 0 = all cores */
     int disable_passes;  /* 1: no graph passes (for debugging and tests) */
     size_t max_tensor_bytes; /* largest tensor a plan may create; 0 = 16 GiB */
@@ -100,6 +106,10 @@ int vp_engine_output_info(const vp_engine *e, int i, const char **name, vp_dtype
                           vp_shape *shape);
 /* Number of nodes after passes, and the op types used (for `vidpipe info`). */
 int vp_engine_num_nodes(const vp_engine *e);
+
+/* One line about a backend's availability on this machine ("NVIDIA H100 ...,
+ * sm_90, cuDNN 9.x" or why it is not available). Returns VP_OK if usable. */
+int vp_engine_describe_backend(vp_backend_kind backend, char *line, size_t len);
 
 /* Op types the engine supports on a backend, sorted, into names[0..max);
  * returns the total count (which may exceed max), negative on error. */

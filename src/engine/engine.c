@@ -2,9 +2,13 @@
 #include "engine/engine_impl.h"
 #include "engine/onnx_load.h"
 #include "engine/cpu/cpu.h"
+#include <oneapi/dnnl/dnnl.h>
+#include "engine/backend.h"
 #include "base/log.h"
 
+#include <dlfcn.h>
 #include <libgen.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,11 +34,75 @@ int vp_engine_set_error(vp_engine *e, int status, const char *fmt, ...)
 
 const char *vp_engine_last_error(const vp_engine *e) { return e ? e->err : ""; }
 
+/* Load the CUDA backend plugin: next to the executable, then the loader's
+ * search path (LD_LIBRARY_PATH), or where VP_CUDA_PLUGIN points. */
+static const vp_backend *load_cuda_plugin(void **handle, char *err, size_t errlen)
+{
+    char path[4096];
+    const char *env = getenv("VP_CUDA_PLUGIN");
+    const char *tried[3];
+    int n = 0;
+    if (env && *env)
+        tried[n++] = env;
+    ssize_t len = readlink("/proc/self/exe", path, sizeof path - 64);
+    if (len > 0) {
+        path[len] = 0;
+        char *slash = strrchr(path, '/');
+        if (slash) {
+            strcpy(slash + 1, VP_CUDA_PLUGIN_FILE);
+            tried[n++] = path;
+        }
+    }
+    tried[n++] = VP_CUDA_PLUGIN_FILE;
+    const char *why = "";
+    *handle = NULL;
+    for (int i = 0; i < n && !*handle; i++) {
+        *handle = dlopen(tried[i], RTLD_NOW | RTLD_LOCAL);
+        if (!*handle)
+            why = dlerror();
+    }
+    if (!*handle) {
+        snprintf(err, errlen, "CUDA backend not available: %s", why ? why : "plugin not found");
+        return NULL;
+    }
+    vp_backend_get_fn get = (vp_backend_get_fn)(uintptr_t)dlsym(*handle, VP_CUDA_PLUGIN_SYMBOL);
+    const vp_backend *be = get ? get() : NULL;
+    if (!be || be->abi != VP_BACKEND_ABI) {
+        snprintf(err, errlen, "CUDA backend plugin is from another vidpipe version");
+        return NULL;
+    }
+    return be;
+}
+
 static int engine_init(vp_engine *e, char *err, size_t errlen)
 {
-    if (e->opt.backend != VP_BACKEND_CPU) {
-        snprintf(err, errlen, "%s: backend %d is not available in this build", e->g.source, (int)e->opt.backend);
-        return VP_ERR_UNSUPPORTED;
+    char why[512] = "";
+    int rc = vp_cpu_ctx_create(&e->cpu);
+    if (rc) {
+        snprintf(err, errlen, "%s: cannot create the CPU backend (oneDNN)", e->g.source);
+        return rc;
+    }
+    if (e->opt.backend == VP_BACKEND_CPU) {
+        if (e->opt.precision != VP_PRECISION_FP32) {
+            snprintf(err, errlen, "%s: the CPU backend computes in fp32 only", e->g.source);
+            return VP_ERR_UNSUPPORTED;
+        }
+        e->be = &vp_backend_cpu;
+        e->bctx = e->cpu;
+    } else if (e->opt.backend == VP_BACKEND_CUDA) {
+        e->be = load_cuda_plugin(&e->plugin, why, sizeof why);
+        if (!e->be) {
+            snprintf(err, errlen, "%s: %s", e->g.source, why);
+            return VP_ERR_UNSUPPORTED;
+        }
+        if ((rc = e->be->create(&e->opt, &e->bctx, why, sizeof why))) {
+            e->be = NULL;
+            snprintf(err, errlen, "%s: CUDA backend: %s", e->g.source, why);
+            return rc;
+        }
+    } else {
+        snprintf(err, errlen, "%s: unknown backend %d", e->g.source, (int)e->opt.backend);
+        return VP_ERR_INVALID;
     }
     for (int k = 0; k < e->g.n_nodes; k++) {
         const vp_node *n = &e->g.nodes[k];
@@ -44,10 +112,7 @@ static int engine_init(vp_engine *e, char *err, size_t errlen)
             return VP_ERR_UNSUPPORTED;
         }
     }
-    int rc = vp_cpu_ctx_create(&e->cpu);
-    if (rc)
-        snprintf(err, errlen, "%s: cannot create the CPU backend (oneDNN)", e->g.source);
-    return rc;
+    return VP_OK;
 }
 
 int vp_engine_load_memory(const void *data, size_t size, const char *base_dir, const vp_engine_options *opt,
@@ -119,7 +184,11 @@ void vp_engine_free(vp_engine **pe)
     if (!e)
         return;
     vp_plan_free_all(e);
+    if (e->be && e->bctx != e->cpu)
+        e->be->destroy(e->bctx);
     vp_cpu_ctx_free(&e->cpu);
+    if (e->plugin)
+        dlclose(e->plugin);
     vp_graph_free(&e->g);
     free(e);
     *pe = NULL;
@@ -160,4 +229,30 @@ int vp_engine_supported_ops(vp_backend_kind backend, const char **names, int max
     if (backend != VP_BACKEND_CPU)
         return VP_ERR_UNSUPPORTED;
     return vp_cpu_supported_ops(names, max);
+}
+
+int vp_engine_describe_backend(vp_backend_kind backend, char *line, size_t len)
+{
+    if (backend == VP_BACKEND_CPU) {
+        const dnnl_version_t *v = dnnl_version();
+        snprintf(line, len, "oneDNN %d.%d.%d", v->major, v->minor, v->patch);
+        return VP_OK;
+    }
+    if (backend != VP_BACKEND_CUDA) {
+        snprintf(line, len, "unknown backend");
+        return VP_ERR_INVALID;
+    }
+    void *handle = NULL, *ctx = NULL;
+    vp_engine_options opt;
+    vp_engine_options_default(&opt);
+    opt.backend = VP_BACKEND_CUDA;
+    const vp_backend *be = load_cuda_plugin(&handle, line, len);
+    int rc = be ? be->create(&opt, &ctx, line, len) : VP_ERR_UNSUPPORTED;
+    if (rc == VP_OK) {
+        snprintf(line, len, "%s", be->describe ? be->describe(ctx) : "available");
+        be->destroy(ctx);
+    }
+    if (handle)
+        dlclose(handle);
+    return rc;
 }

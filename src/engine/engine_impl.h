@@ -19,7 +19,8 @@ enum {
 typedef struct vp_pval {
     vp_tensor t;        /* dtype, concrete shape, data (bound per run for INPUT/OUTPUT/VIEW) */
     int store;
-    int owned;          /* t.data malloc'd by the plan (folded constants) */
+    int owned;          /* host data malloc'd by the plan (folded constants) */
+    void *host;         /* constants on a non-host backend: the host copy (t.data is the device's) */
     int alias;          /* VP_STORE_VIEW: value whose bytes these are (a root once planned) */
     int64_t offset;     /* VP_STORE_ARENA: offset in the arena; VP_STORE_VIEW: offset in alias */
     int first, last;    /* step index of definition and last use (lifetime) */
@@ -29,6 +30,7 @@ typedef struct vp_pval {
 typedef struct vp_step {
     int node;                   /* index in plan->nodes */
     const vp_kernel *k;
+    int skip;                   /* nothing to do: its work happened in place (Concat) */
     void *state;
     double ns;                  /* profiling: time spent in runs */
     long runs;
@@ -49,15 +51,21 @@ struct vp_plan {
     int n_steps;
     int *views;                 /* view value ids in definition order */
     int n_views;
-    void *arena;
+    void *arena;                /* backend memory */
     size_t arena_bytes;
+    void *consts;               /* backend copies of constants (non-host backends) */
+    size_t const_bytes;
+    void *be_state;             /* backend's per-plan state (captured graph) */
     struct vp_plan *next;
 };
 
 struct vp_engine {
     vp_graph g;
     vp_engine_options opt;
-    vp_cpu_ctx *cpu;
+    vp_cpu_ctx *cpu;            /* always: constant folding runs on the CPU */
+    const struct vp_backend *be;/* the backend plans run on */
+    void *bctx;                 /* its context (== cpu for the CPU backend) */
+    void *plugin;               /* dlopen handle of a backend plugin, or NULL */
     vp_plan *plans;
     char err[1024];
 };

@@ -33,6 +33,8 @@ typedef struct vp_op_ctx {
     vp_tensor **out;         /* n_out entries (NULL for an absent optional output) */
     void *state;             /* kernel state from prepare() */
     vp_cpu_ctx *cpu;         /* CPU backend context (oneDNN engine/stream), CPU kernels only */
+    void *dev;               /* the plan's backend context (vp_cuda_ctx * for CUDA kernels);
+                                for CPU kernels the same as cpu */
     int num_threads;
     char *err;               /* message buffer for vp_op_fail */
     size_t errlen;

@@ -11,6 +11,7 @@
  * run does no allocation: it binds the caller's buffers and calls kernels.
  */
 #include "engine/engine_impl.h"
+#include "engine/backend.h"
 #include "engine/cpu/cpu.h"
 #include "base/log.h"
 
@@ -34,7 +35,14 @@ static void plan_free(vp_plan *p)
     }
     for (int i = 0; i < p->n_v; i++)
         if (p->v[i].owned)
-            free(p->v[i].t.data);
+            free(p->v[i].host ? p->v[i].host : p->v[i].t.data);
+    const vp_backend *be = p->e->be;
+    if (p->be_state && be->plan_state_free)
+        be->plan_state_free(p->e->bctx, p->be_state);
+    if (p->arena)
+        be->mem_free(p->e->bctx, p->arena);
+    if (p->consts)
+        be->mem_free(p->e->bctx, p->consts);
     for (int k = 0; k < p->n_nodes; k++) {
         free(p->nodes[k].in);
         free(p->nodes[k].out);
@@ -45,7 +53,6 @@ static void plan_free(vp_plan *p)
     free(p->steps);
     free(p->views);
     free(p->in_shapes);
-    free(p->arena);
     free(p);
 }
 
@@ -85,6 +92,7 @@ static void ctx_init(vp_plan *p, vp_op_ctx *c, const vp_node *n, const vp_tensor
     c->in = in;
     c->out = out;
     c->cpu = p->e->cpu;
+    c->dev = p->e->bctx;
     c->num_threads = p->e->opt.num_threads;
     c->err = err;
     c->errlen = errlen;
@@ -110,6 +118,7 @@ static int fold_node(vp_plan *p, const vp_node *n, vp_op_ctx *c)
     }
     int rc = VP_OK;
     c->state = NULL;
+    c->dev = p->e->cpu; /* folding always runs on the CPU */
     if (k->prepare)
         rc = k->prepare(c);
     if (rc == VP_OK)
@@ -230,7 +239,7 @@ static void concat_in_place(vp_plan *p, const int *uses)
     for (int s = 0; s < p->n_steps; s++) {
         vp_step *st = &p->steps[s];
         const vp_node *n = &p->nodes[st->node];
-        if (!st->k || strcmp(n->op_type, "Concat") != 0 || n->n_out != 1 || n->out[0] < 0)
+        if (strcmp(n->op_type, "Concat") != 0 || n->n_out != 1 || n->out[0] < 0)
             continue;
         const vp_pval *o = &p->v[n->out[0]];
         int axis = vp_norm_axis(vp_attr_i(n, "axis", 0), o->t.shape.rank);
@@ -255,7 +264,7 @@ static void concat_in_place(vp_plan *p, const int *uses)
             off += (int64_t)vp_tensor_bytes(&p->v[x].t);
         }
         if (!left)
-            st->k = NULL; /* nothing left to do */
+            st->skip = 1; /* nothing left to do */
     }
 }
 
@@ -293,17 +302,25 @@ static int plan_memory(vp_plan *p)
         }
         vp_step *st = &p->steps[s++];
         st->node = k;
-        st->k = vp_cpu_kernel_find(n->op_type);
+        st->k = p->e->be->kernel_find(n->op_type);
+        if (!st->k) {
+            free(uses);
+            return node_fail(p, n, VP_ERR_UNSUPPORTED, p->e->be->host_memory ? "no kernel on this backend"
+                                                                              : "no kernel on the device backend");
+        }
         st->in = calloc((size_t)n->n_in + 1, sizeof *st->in);
         st->out = calloc((size_t)n->n_out + 1, sizeof *st->out);
         if (!st->in || !st->out) {
             free(uses);
             return VP_ERR_NOMEM;
         }
+        /* outputs go straight to the caller's buffer when the backend works
+         * in host memory; otherwise they live in the arena and are copied */
         for (int i = 0; i < n->n_out; i++)
             if (n->out[i] >= 0)
-                p->v[n->out[i]].store =
-                    g->values[n->out[i]].graph_output >= 0 ? VP_STORE_OUTPUT : VP_STORE_ARENA;
+                p->v[n->out[i]].store = g->values[n->out[i]].graph_output >= 0 && p->e->be->host_memory
+                                            ? VP_STORE_OUTPUT
+                                            : VP_STORE_ARENA;
     }
     p->n_steps = s;
     concat_in_place(p, uses);
@@ -337,6 +354,17 @@ static int plan_memory(vp_plan *p)
      * run: their roots must stay alive until then */
     for (int i = 0; i < g->n_outputs; i++)
         p->v[root_of(p, g->outputs[i], NULL)].last = p->n_steps;
+    /* on a device backend, inputs are uploaded into the arena before step 0 */
+    if (!p->e->be->host_memory)
+        for (int i = 0; i < g->n_inputs; i++) {
+            vp_pval *pv = &p->v[g->inputs[i]];
+            if (pv->store != VP_STORE_INPUT)
+                continue;
+            pv->store = VP_STORE_ARENA;
+            pv->first = 0;
+            if (pv->last < 0)
+                pv->last = 0;
+        }
     /* arena: greedy by size, first fit among placed values whose lifetimes overlap */
     int *order = malloc(sizeof(int) * ((size_t)p->n_v + 1));
     int na = 0;
@@ -395,15 +423,60 @@ static int plan_memory(vp_plan *p)
     free(spans);
     free(order);
     p->arena_bytes = total;
-    if (total) {
-        p->arena = aligned_alloc(ARENA_ALIGN, total);
-        if (!p->arena)
-            return vp_engine_set_error(p->e, VP_ERR_NOMEM, "%s: cannot allocate the %zu-byte arena", g->source, total);
-    }
+    if (total && p->e->be->mem_alloc(p->e->bctx, total, &p->arena))
+        return vp_engine_set_error(p->e, VP_ERR_NOMEM, "%s: cannot allocate the %zu-byte arena (%s)", g->source,
+                                   total, p->e->be->name);
     for (int i = 0; i < p->n_v; i++)
         if (p->v[i].store == VP_STORE_ARENA)
             p->v[i].t.data = (char *)p->arena + p->v[i].offset;
     return VP_OK;
+}
+
+/* Device backends: copy every constant a step reads into backend memory. */
+static int upload_consts(vp_plan *p)
+{
+    const vp_backend *be = p->e->be;
+    char *used = calloc((size_t)p->n_v + 1, 1);
+    size_t total = 0;
+    if (!used)
+        return VP_ERR_NOMEM;
+    for (int s = 0; s < p->n_steps; s++) {
+        const vp_node *n = &p->nodes[p->steps[s].node];
+        for (int i = 0; i < n->n_in; i++)
+            if (n->in[i] >= 0 && p->v[n->in[i]].store == VP_STORE_CONST && !used[n->in[i]]) {
+                used[n->in[i]] = 1;
+                total += (vp_tensor_bytes(&p->v[n->in[i]].t) + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
+            }
+    }
+    for (int i = 0; i < p->e->g.n_outputs; i++) {
+        int o = p->e->g.outputs[i];
+        if (p->v[o].store == VP_STORE_CONST && !used[o]) {
+            used[o] = 1;
+            total += (vp_tensor_bytes(&p->v[o].t) + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
+        }
+    }
+    int rc = VP_OK;
+    if (total && be->mem_alloc(p->e->bctx, total, &p->consts))
+        rc = vp_engine_set_error(p->e, VP_ERR_NOMEM, "%s: cannot allocate %zu bytes for constants (%s)",
+                                 p->e->g.source, total, be->name);
+    p->const_bytes = total;
+    size_t off = 0;
+    for (int i = 0; i < p->n_v && rc == VP_OK; i++) {
+        if (!used[i])
+            continue;
+        vp_pval *pv = &p->v[i];
+        size_t bytes = vp_tensor_bytes(&pv->t);
+        char *dst = (char *)p->consts + off;
+        if (bytes && be->upload(p->e->bctx, dst, pv->t.data, bytes))
+            rc = vp_engine_set_error(p->e, VP_ERR_BACKEND, "%s: uploading constant '%s' failed", p->e->g.source,
+                                     i < p->e->g.n_values ? p->e->g.values[i].name : "(folded)");
+        if (pv->owned)
+            pv->host = pv->t.data; /* keep to free; initializers stay the graph's */
+        pv->t.data = dst;
+        off += (bytes + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
+    }
+    free(used);
+    return rc;
 }
 
 static int prepare_steps(vp_plan *p)
@@ -414,7 +487,7 @@ static int prepare_steps(vp_plan *p)
         const vp_node *n = &p->nodes[st->node];
         vp_op_ctx c;
         ctx_bind(p, n, st->in, st->out);
-        if (st->k && st->k->prepare) {
+        if (!st->skip && st->k->prepare) {
             ctx_init(p, &c, n, st->in, st->out, err, sizeof err);
             int rc = st->k->prepare(&c);
             if (rc)
@@ -527,6 +600,8 @@ int vp_engine_plan_fixed(vp_engine *e, const vp_shape *input_shapes, const vp_te
         goto fail;
     if ((rc = plan_memory(p)))
         goto fail;
+    if (!e->be->host_memory && (rc = upload_consts(p)))
+        goto fail;
     if ((rc = prepare_steps(p)))
         goto fail;
     VP_LOGI("%s: plan with %d steps, arena %.1f MiB", g->source, p->n_steps, (double)p->arena_bytes / (1 << 20));
@@ -558,8 +633,9 @@ int vp_plan_run(vp_plan *p, const vp_tensor *inputs, vp_tensor *outputs)
     for (int i = 0; i < g->n_inputs; i++) {
         vp_pval *pv = &p->v[g->inputs[i]];
         if (pv->store == VP_STORE_CONST) { /* fixed at plan time */
+            const void *fixed = pv->host ? pv->host : pv->t.data;
             if (!inputs[i].data || inputs[i].dtype != pv->t.dtype || !vp_shape_eq(&inputs[i].shape, &pv->t.shape) ||
-                memcmp(inputs[i].data, pv->t.data, vp_tensor_bytes(&pv->t)) != 0)
+                memcmp(inputs[i].data, fixed, vp_tensor_bytes(&pv->t)) != 0)
                 return vp_engine_set_error(p->e, VP_ERR_INVALID, "%s: input '%s' differs from the value fixed when planning",
                                            g->source, g->values[g->inputs[i]].name);
             continue;
@@ -571,7 +647,8 @@ int vp_plan_run(vp_plan *p, const vp_tensor *inputs, vp_tensor *outputs)
                                        vp_shape_str(&inputs[i].shape, a, sizeof a), vp_dtype_name(pv->t.dtype),
                                        vp_shape_str(&pv->t.shape, b, sizeof b));
         }
-        pv->t.data = inputs[i].data;
+        if (pv->store == VP_STORE_INPUT)
+            pv->t.data = inputs[i].data;
     }
     for (int i = 0; i < g->n_outputs; i++) {
         vp_pval *pv = &p->v[g->outputs[i]];
@@ -589,11 +666,22 @@ int vp_plan_run(vp_plan *p, const vp_tensor *inputs, vp_tensor *outputs)
     }
     if (p->e->opt.num_threads > 0)
         omp_set_num_threads(p->e->opt.num_threads);
-    for (int s = 0; s < p->n_steps; s++) {
+    const vp_backend *be = p->e->be;
+    void *bctx = p->e->bctx;
+    for (int i = 0; i < g->n_inputs && !be->host_memory; i++) {
+        vp_pval *pv = &p->v[g->inputs[i]];
+        if (pv->store == VP_STORE_ARENA && be->upload(bctx, pv->t.data, inputs[i].data, vp_tensor_bytes(&pv->t)))
+            return vp_engine_set_error(p->e, VP_ERR_BACKEND, "%s: uploading input '%s' failed", g->source,
+                                       g->values[g->inputs[i]].name);
+    }
+    int replayed = be->run_begin ? be->run_begin(bctx, &p->be_state) : VP_OK;
+    if (replayed < 0)
+        return vp_engine_set_error(p->e, replayed, "%s: %s backend failed to start the run", g->source, be->name);
+    for (int s = 0; s < p->n_steps && !replayed; s++) {
         vp_step *st = &p->steps[s];
         const vp_node *n = &p->nodes[st->node];
         vp_op_ctx c;
-        if (!st->k)
+        if (st->skip)
             continue; /* done in place (Concat) */
         ctx_init(p, &c, n, st->in, st->out, err, sizeof err);
         c.state = st->state;
@@ -608,13 +696,25 @@ int vp_plan_run(vp_plan *p, const vp_tensor *inputs, vp_tensor *outputs)
             st->ns += (double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec);
             st->runs++;
         }
-        if (rc)
+        if (rc) {
+            if (be->run_end)
+                be->run_end(bctx, &p->be_state);
             return node_fail(p, n, rc, err[0] ? err : vp_strerror(rc));
+        }
     }
+    int rc = be->run_end ? be->run_end(bctx, &p->be_state) : VP_OK;
+    if (rc)
+        return vp_engine_set_error(p->e, rc, "%s: %s backend failed to finish the run", g->source, be->name);
     for (int i = 0; i < g->n_outputs; i++) {
         vp_pval *pv = &p->v[g->outputs[i]];
-        if (pv->store != VP_STORE_OUTPUT)
-            memcpy(outputs[i].data, pv->t.data, vp_tensor_bytes(&pv->t));
+        size_t bytes = vp_tensor_bytes(&pv->t);
+        if (pv->store == VP_STORE_OUTPUT)
+            continue;
+        if (be->host_memory)
+            memcpy(outputs[i].data, pv->t.data, bytes);
+        else if (be->download(bctx, outputs[i].data, pv->t.data, bytes))
+            return vp_engine_set_error(p->e, VP_ERR_BACKEND, "%s: downloading output '%s' failed", g->source,
+                                       g->values[g->outputs[i]].name);
     }
     return VP_OK;
 }
@@ -624,7 +724,7 @@ int vp_plan_profile(const vp_plan *p, vp_step_profile *out, int max)
     int n = 0;
     for (int s = 0; s < p->n_steps; s++) {
         const vp_step *st = &p->steps[s];
-        if (!st->k)
+        if (st->skip)
             continue;
         if (n < max) {
             const vp_node *nd = &p->nodes[st->node];

@@ -27,11 +27,11 @@ static const char usage_text[] =
     "commands:\n"
     "  info  [--json]                      versions, backends and supported operators\n"
     "  infer --model M.onnx --input NAME=FILE [--input ...] --outdir DIR\n"
-    "        [--backend cpu] [--precision fp32] [--threads N]\n"
+    "        [--backend cpu|cuda] [--precision fp32|fp16] [--threads N]\n"
     "                                      run the engine once; inputs are .npy or ONNX\n"
     "                                      TensorProto (.pb); writes DIR/<output>.npy\n"
     "  bench --model M.onnx [--batch 1,8,32] [--iters N] [--warmup N] [--size HxW]\n"
-    "        [--backend cpu] [--precision fp32] [--threads N] [--json] [--profile]\n"
+    "        [--backend cpu|cuda] [--precision fp32|fp16] [--threads N] [--json] [--profile]\n"
     "                                      time the engine per batch size: latency\n"
     "                                      mean/p50/p99 and images per second;\n"
     "                                      --profile adds the slowest steps\n"
@@ -85,12 +85,16 @@ static int parse_common(int argc, char **argv, int *i, common_opts *o, int *err)
             if (!strcmp(val, "cpu"))
                 o->eng.backend = VP_BACKEND_CPU;
             else if (!strcmp(val, "cuda"))
-                *err = usage_error("--backend cuda: this build has no CUDA backend yet (%s)", "use --backend cpu");
+                o->eng.backend = VP_BACKEND_CUDA;
             else
                 *err = usage_error("--backend: expected cpu or cuda, got '%s'", val);
         } else if (!strcmp(a, "--precision")) {
-            if (strcmp(val, "fp32") != 0)
-                *err = usage_error("--precision %s: the CPU backend computes in fp32 only", val);
+            if (!strcmp(val, "fp32"))
+                o->eng.precision = VP_PRECISION_FP32;
+            else if (!strcmp(val, "fp16"))
+                o->eng.precision = VP_PRECISION_FP16;
+            else
+                *err = usage_error("--precision: expected fp32 or fp16, got '%s'", val);
         } else {
             char *end;
             long t = strtol(val, &end, 10);
@@ -143,13 +147,18 @@ static int cmd_info(int argc, char **argv)
     int nops = vp_engine_supported_ops(VP_BACKEND_CPU, ops, 512);
     if (nops > 512)
         nops = 512;
+    char line[512];
     if (json) {
+        vp_engine_describe_backend(VP_BACKEND_CUDA, line, sizeof line);
         printf("{\"version\":\"%s\",\"backends\":[{\"name\":\"cpu\",\"library\":\"oneDNN %d.%d.%d\","
                "\"threads\":%d,\"ops\":[",
                vp_version(), dv->major, dv->minor, dv->patch, omp_get_max_threads());
         for (int i = 0; i < nops; i++)
             printf("%s\"%s\"", i ? "," : "", ops[i]);
-        printf("]}],\"cuda\":null}\n");
+        printf("]}],\"cuda\":\"");
+        for (const char *c = line; *c; c++)
+            printf(*c == '"' || *c == '\\' ? "\\%c" : "%c", *c);
+        printf("\"}\n");
         return 0;
     }
     printf("vidpipe %s\n", vp_version());
@@ -158,7 +167,8 @@ static int cmd_info(int argc, char **argv)
     printf("  ");
     for (int i = 0; i < nops; i++)
         printf("%s%s", ops[i], i + 1 < nops ? " " : "\n");
-    printf("backend cuda: not built (no CUDA backend in this version)\n");
+    vp_engine_describe_backend(VP_BACKEND_CUDA, line, sizeof line);
+    printf("backend cuda: %s\n", line);
     return 0;
 }
 

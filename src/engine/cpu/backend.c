@@ -1,9 +1,11 @@
 /* CPU backend context and the generic (unfused) post-op path. */
 #include "engine/cpu/cpu.h"
+#include "engine/backend.h"
 #include "engine/cpu/elementwise.h"
 #include "base/log.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -100,3 +102,47 @@ int vp_apply_postops(vp_op_ctx *c)
     }
     return VP_OK;
 }
+
+/* The CPU backend table ------------------------------------------------- */
+static int cpu_create(const vp_engine_options *opt, void **ctx, char *err, size_t errlen)
+{
+    vp_cpu_ctx *c;
+    int rc = vp_cpu_ctx_create(&c);
+    if (rc)
+        snprintf(err, errlen, "cannot create the CPU backend (oneDNN)");
+    *ctx = rc ? NULL : c;
+    return rc;
+}
+
+static void cpu_destroy(void *ctx)
+{
+    vp_cpu_ctx *c = ctx;
+    vp_cpu_ctx_free(&c);
+}
+
+static int cpu_alloc(void *ctx, size_t bytes, void **ptr)
+{
+    *ptr = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    return *ptr ? VP_OK : VP_ERR_NOMEM;
+}
+
+static void cpu_free(void *ctx, void *ptr) { free(ptr); }
+
+static int cpu_copy(void *ctx, void *dst, const void *src, size_t bytes)
+{
+    memcpy(dst, src, bytes);
+    return VP_OK;
+}
+
+const vp_backend vp_backend_cpu = {
+    .abi = VP_BACKEND_ABI,
+    .name = "cpu",
+    .create = cpu_create,
+    .destroy = cpu_destroy,
+    .kernel_find = vp_cpu_kernel_find,
+    .mem_alloc = cpu_alloc,
+    .mem_free = cpu_free,
+    .upload = cpu_copy,
+    .download = cpu_copy,
+    .host_memory = 1,
+};
