@@ -10,19 +10,32 @@
  * reordered once, here. run() only binds data handles and executes, so it
  * allocates nothing.
  *
- * If oneDNN declines a configuration (no implementation, odd paddings), the
- * kernel falls back first to unfused post-ops, then to a direct plain-C
- * convolution; the C path is also the reference for what the primitives must
- * compute.
+ * Post-ops are fused only as far as oneDNN keeps the implementation it
+ * uses without them (choose_postops); the rest run in C on the output. If
+ * oneDNN declines the convolution itself (odd paddings, no implementation),
+ * a direct plain-C convolution runs instead; it is also the reference for
+ * what the primitives must compute.
+ *
+ * Constant weights: W whose data pointer is set at prepare is taken as
+ * constant (the plan binds initializers and folded values before prepare)
+ * and reordered once. The ops interface does not say whether an input is
+ * constant, and intermediates already have their arena address at prepare,
+ * so as a guard each run compares WEI_FP_N sampled elements of W (and its
+ * address) with those of the reordered copy and redoes the reorder when
+ * they differ. W without data at prepare is reordered on every run.
  */
 #include "engine/cpu/nn.h"
 #include "engine/ops/nn.h"
 #include "base/log.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 typedef enum { KIND_CONV, KIND_CONVT } conv_kind;
+
+/* Number of W elements sampled to notice that "constant" weights changed. */
+#define WEI_FP_N 32
 
 /* Layout of the primitive's src and dst: the tensors between ops are plain,
  * so LAYOUT_ANY costs a reorder on each side (and buys oneDNN's blocked
@@ -37,6 +50,7 @@ typedef struct conv_state {
                            the rest run in C after it */
     int wei_const;      /* W was there at prepare: reordered once */
     const void *wei_from; /* in[1]->data that m_wei holds (wei_const) */
+    uint32_t wei_fp[WEI_FP_N]; /* sampled bits of W when m_wei was made */
     dnnl_primitive_attr_t attr;
     dnnl_post_ops_t po;
     dnnl_primitive_desc_t pd, pd_rsrc, pd_rdst, pd_rwei;
@@ -364,6 +378,15 @@ static int exec2(vp_op_ctx *c, dnnl_primitive_t p, dnnl_memory_t from, dnnl_memo
     return VP_OK;
 }
 
+/* Sample WEI_FP_N elements of W, spread over the whole tensor. */
+static void wei_fingerprint(const vp_tensor *w, uint32_t fp[WEI_FP_N])
+{
+    const uint32_t *p = w->data;
+    int64_t n = vp_tensor_numel(w);
+    for (int i = 0; i < WEI_FP_N; i++)
+        fp[i] = n > 0 ? p[(int64_t)i * (n - 1) / (WEI_FP_N - 1)] : 0;
+}
+
 /* Reorders and memories around a created pd. */
 static int build_memories(conv_state *st, vp_op_ctx *c)
 {
@@ -445,6 +468,7 @@ static int build_memories(conv_state *st, vp_op_ctx *c)
     if (c->in[1]->data) {
         st->wei_const = 1;
         st->wei_from = c->in[1]->data;
+        wei_fingerprint(c->in[1], st->wei_fp);
         VP_DNNL(dnnl_memory_set_data_handle(st->u_wei, c->in[1]->data));
         if (st->r_wei) {
             int rc = exec2(c, st->r_wei, st->u_wei, st->m_wei);
@@ -693,13 +717,22 @@ int vp_nn_conv_run(vp_op_ctx *c)
         return apply_postops_from(c, 0);
     }
     dnnl_stream_t strm = c->cpu->stream;
-    /* Weights: reordered at prepare when constant; otherwise every run. */
-    if (!st->wei_const || c->in[1]->data != st->wei_from) {
+    /* Weights: reordered at prepare when constant (unless they changed
+     * since, see the file header); otherwise every run. */
+    int wei_stale = !st->wei_const || c->in[1]->data != st->wei_from;
+    if (!wei_stale) {
+        uint32_t fp[WEI_FP_N];
+        wei_fingerprint(c->in[1], fp);
+        wei_stale = memcmp(fp, st->wei_fp, sizeof fp) != 0;
+    }
+    if (wei_stale) {
         VP_DNNL(dnnl_memory_set_data_handle(st->u_wei, c->in[1]->data));
         if (st->r_wei && (rc = exec2(c, st->r_wei, st->u_wei, st->m_wei)) != VP_OK)
             return rc;
-        if (st->wei_const)
+        if (st->wei_const) {
             st->wei_from = c->in[1]->data;
+            wei_fingerprint(c->in[1], st->wei_fp);
+        }
     }
     VP_DNNL(dnnl_memory_set_data_handle(st->u_src, c->in[0]->data));
     VP_DNNL(dnnl_memory_set_data_handle(st->u_dst, c->out[0]->data));
