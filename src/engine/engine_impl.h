@@ -35,6 +35,7 @@ typedef struct vp_step {
     double ns;                  /* profiling: time spent in runs */
     long runs;
     const vp_tensor **in;       /* -> pval tensors */
+    char *in_const;             /* per input: constant */
     vp_tensor **out;
 } vp_step;
 
@@ -54,6 +55,8 @@ struct vp_plan {
     void *arena;                /* backend memory */
     size_t arena_bytes;
     void *consts;               /* backend copies of constants (non-host backends) */
+    void *scratch;              /* shared by all steps (vp_op_ctx.scratch) */
+    size_t scratch_bytes;
     size_t const_bytes;
     void *be_state;             /* backend's per-plan state (captured graph) */
     struct vp_plan *next;

@@ -14,6 +14,10 @@
 
 #include <stdio.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Attribute types, numbered as ONNX's AttributeProto.AttributeType. */
 enum {
     VP_ATTR_FLOAT = 1,
@@ -131,4 +135,7 @@ int vp_shape_broadcast(const vp_shape *a, const vp_shape *b, vp_shape *out);
 float vp_half_to_float(uint16_t h);
 uint16_t vp_float_to_half(float f);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

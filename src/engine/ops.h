@@ -23,6 +23,10 @@
 
 #include "engine/graph.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct vp_cpu_ctx vp_cpu_ctx;
 
 typedef struct vp_op_ctx {
@@ -32,6 +36,12 @@ typedef struct vp_op_ctx {
     const vp_tensor **in;    /* n_in entries */
     vp_tensor **out;         /* n_out entries (NULL for an absent optional output) */
     void *state;             /* kernel state from prepare() */
+    const char *in_const;    /* n_in flags: input i is a constant (its data never changes) */
+    /* Scratch shared by all steps of a plan (steps run one at a time):
+     * prepare() sets scratch_bytes to what it needs; run() gets scratch,
+     * 64-byte aligned, in the backend's memory, contents undefined. */
+    size_t scratch_bytes;
+    void *scratch;
     vp_cpu_ctx *cpu;         /* CPU backend context (oneDNN engine/stream), CPU kernels only */
     void *dev;               /* the plan's backend context (vp_cuda_ctx * for CUDA kernels);
                                 for CPU kernels the same as cpu */
@@ -95,4 +105,7 @@ void vp_set_out(vp_op_ctx *c, int i, vp_dtype dt, const vp_shape *s);
 VP_OP_FAMILIES(VP_DECLARE_FAMILY)
 #undef VP_DECLARE_FAMILY
 
+#ifdef __cplusplus
+}
+#endif
 #endif

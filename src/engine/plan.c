@@ -32,6 +32,7 @@ static void plan_free(vp_plan *p)
             st->k->release(st->state);
         free(st->in);
         free(st->out);
+        free(st->in_const);
     }
     for (int i = 0; i < p->n_v; i++)
         if (p->v[i].owned)
@@ -43,6 +44,8 @@ static void plan_free(vp_plan *p)
         be->mem_free(p->e->bctx, p->arena);
     if (p->consts)
         be->mem_free(p->e->bctx, p->consts);
+    if (p->scratch)
+        be->mem_free(p->e->bctx, p->scratch);
     for (int k = 0; k < p->n_nodes; k++) {
         free(p->nodes[k].in);
         free(p->nodes[k].out);
@@ -117,12 +120,24 @@ static int fold_node(vp_plan *p, const vp_node *n, vp_op_ctx *c)
         pv->store = VP_STORE_CONST;
     }
     int rc = VP_OK;
+    char all_const[4096];
+    memset(all_const, 1, sizeof all_const);
     c->state = NULL;
     c->dev = p->e->cpu; /* folding always runs on the CPU */
+    c->in_const = all_const;
+    c->scratch_bytes = 0;
+    c->scratch = NULL;
     if (k->prepare)
         rc = k->prepare(c);
+    if (rc == VP_OK && c->scratch_bytes) {
+        c->scratch = aligned_alloc(64, (c->scratch_bytes + 63) / 64 * 64);
+        if (!c->scratch)
+            rc = VP_ERR_NOMEM;
+    }
     if (rc == VP_OK)
         rc = k->run(c);
+    free(c->scratch);
+    c->scratch = NULL;
     if (rc == VP_OK && n->n_post)
         rc = vp_apply_postops(c);
     if (k->release && c->state)
@@ -310,7 +325,8 @@ static int plan_memory(vp_plan *p)
         }
         st->in = calloc((size_t)n->n_in + 1, sizeof *st->in);
         st->out = calloc((size_t)n->n_out + 1, sizeof *st->out);
-        if (!st->in || !st->out) {
+        st->in_const = calloc((size_t)n->n_in + 1, 1);
+        if (!st->in || !st->out || !st->in_const) {
             free(uses);
             return VP_ERR_NOMEM;
         }
@@ -482,19 +498,29 @@ static int upload_consts(vp_plan *p)
 static int prepare_steps(vp_plan *p)
 {
     char err[512];
+    size_t scratch = 0;
     for (int s = 0; s < p->n_steps; s++) {
         vp_step *st = &p->steps[s];
         const vp_node *n = &p->nodes[st->node];
         vp_op_ctx c;
         ctx_bind(p, n, st->in, st->out);
+        for (int i = 0; i < n->n_in; i++)
+            st->in_const[i] = n->in[i] >= 0 && p->v[n->in[i]].store == VP_STORE_CONST;
         if (!st->skip && st->k->prepare) {
             ctx_init(p, &c, n, st->in, st->out, err, sizeof err);
+            c.in_const = st->in_const;
             int rc = st->k->prepare(&c);
             if (rc)
                 return node_fail(p, n, rc, err[0] ? err : vp_strerror(rc));
             st->state = c.state;
+            if (c.scratch_bytes > scratch)
+                scratch = c.scratch_bytes;
         }
     }
+    p->scratch_bytes = scratch;
+    if (scratch && p->e->be->mem_alloc(p->e->bctx, scratch, &p->scratch))
+        return vp_engine_set_error(p->e, VP_ERR_NOMEM, "%s: cannot allocate %zu bytes of scratch", p->e->g.source,
+                                   scratch);
     return VP_OK;
 }
 
@@ -685,6 +711,9 @@ int vp_plan_run(vp_plan *p, const vp_tensor *inputs, vp_tensor *outputs)
             continue; /* done in place (Concat) */
         ctx_init(p, &c, n, st->in, st->out, err, sizeof err);
         c.state = st->state;
+        c.in_const = st->in_const;
+        c.scratch = p->scratch;
+        c.scratch_bytes = p->scratch_bytes;
         struct timespec t0, t1;
         if (p->e->opt.profile)
             clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -703,6 +732,8 @@ int vp_plan_run(vp_plan *p, const vp_tensor *inputs, vp_tensor *outputs)
         }
     }
     int rc = be->run_end ? be->run_end(bctx, &p->be_state) : VP_OK;
+    if (rc == 2) /* the backend only recorded the steps and could not replay them */
+        return vp_plan_run(p, inputs, outputs);
     if (rc)
         return vp_engine_set_error(p->e, rc, "%s: %s backend failed to finish the run", g->source, be->name);
     for (int i = 0; i < g->n_outputs; i++) {
