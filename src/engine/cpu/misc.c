@@ -22,96 +22,43 @@
 /* Below this many elements, loops stay single-threaded. */
 #define PAR_MIN 32768
 
-/* 8-float vectors (GCC vector extensions): SIMD the compiler cannot
- * decline. The float-compare selects that exp and max need are not
- * if-converted by the auto-vectoriser under the default -ftrapping-math, so
- * the softmax loops are written on these instead. The v3 clones run them as
- * AVX2, the default ones as pairs of SSE operations. The helpers are always
- * inlined, so the 32-byte vector ABI note GCC gives for them (-Wpsabi)
- * concerns no real call; GCC emits it at the end of the file, so it stays
- * off to the end of the file. */
-#pragma GCC diagnostic ignored "-Wpsabi"
-typedef float v8f __attribute__((vector_size(32)));
-typedef int32_t v8i __attribute__((vector_size(32)));
-typedef uint32_t v8u __attribute__((vector_size(32)));
-
-static inline __attribute__((always_inline)) v8f v8_splat(float a)
-{
-    return (v8f){a, a, a, a, a, a, a, a};
-}
-
-/* Vectors travel by pointer or through macros: GCC attaches an ABI note to
- * any function taking a 32-byte vector by value (moot here, all inlined). */
-#define V8_SEL(m, a, b) ((v8f)(((v8i)(a) & (m)) | ((v8i)(b) & ~(m))))
-#define V8_STORE(p, v)                                                          \
-    do {                                                                        \
-        v8f v8s_ = (v);                                                         \
-        memcpy((p), &v8s_, sizeof v8s_);                                        \
-    } while (0)
-
-static inline __attribute__((always_inline)) v8f v8_load(const float *p)
-{
-    v8f v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static inline __attribute__((always_inline)) float v8_hsum(const v8f *a)
-{
-    return (((*a)[0] + (*a)[1]) + ((*a)[2] + (*a)[3])) + (((*a)[4] + (*a)[5]) + ((*a)[6] + (*a)[7]));
-}
-
-static inline __attribute__((always_inline)) float v8_hmax(const v8f *a)
-{
-    float m = (*a)[0];
-    for (int j = 1; j < 8; j++)
-        m = (*a)[j] > m ? (*a)[j] : m;
-    return m;
-}
-
-/* exp for float32 without libm, in place: exp(x) = 2^k exp(r), k =
- * round(x / ln 2), |r| <= ln2/2, exp(r) by a degree-6 polynomial (within
- * 3e-7 relative). Underflows to 0 below -87.3 (where the true value is
- * subnormal); clamps above 88 (softmax only calls it with x <= 0). NaN
- * propagates. */
-static inline __attribute__((always_inline)) void v8_exp(v8f *px)
-{
-    const v8f magic = v8_splat(12582912.f); /* 1.5 * 2^23: adding it rounds to an integer */
-    v8f x = *px;
-    v8f xc = V8_SEL(x < v8_splat(-87.3f), v8_splat(-87.3f), x);
-    xc = V8_SEL(xc > v8_splat(88.f), v8_splat(88.f), xc);
-    v8f t = xc * 1.44269504088896341f + magic;
-    v8f k = t - magic;
-    v8f r = xc - k * 0.693145751953125f;
-    r = r - k * 1.42860682030941723212e-6f;
-    v8f p = v8_splat(1.f / 720.f);
-    p = p * r + 1.f / 120.f;
-    p = p * r + 1.f / 24.f;
-    p = p * r + 1.f / 6.f;
-    p = p * r + 0.5f;
-    p = p * r + 1.f;
-    p = p * r + 1.f;
-    v8u sb = ((v8u)t - 0x4B400000u + 127u) << 23; /* 2^k: k sits in t's low mantissa bits */
-    v8f v = p * (v8f)sb;
-    v = V8_SEL(x < v8_splat(-87.3f), v8_splat(0.f), v);
-    *px = V8_SEL(x == x, v, x);
-}
-
-/* The same for one float (loop tails), through the vector code so that
- * every element gets the same rounding. */
-static inline __attribute__((always_inline)) float exp_f32(float x)
-{
-    v8f v = v8_splat(x);
-    v8_exp(&v);
-    return v[0];
-}
-
 /* Softmax / LogSoftmax / Hardmax ---------------------------------------- */
 
 enum { SM_SOFT, SM_LOG, SM_HARD };
+#define SM_CHUNK 64 /* inner positions per strided-softmax work item */
 
-VP_MISC_CLONES
-static void softmax_row_f32(const float *x, float *y, int64_t n, int kind)
+/* The float32 row kernels, twice: AVX2 (8 floats) and baseline (4). GCC
+ * notes that 32-byte vectors change the ABI of functions passing them;
+ * none is passed by value, and the note comes at the end of the file. */
+#pragma GCC diagnostic ignored "-Wpsabi"
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define SM_HAVE_AVX2 1
+#define MV_W 8
+#define MV_SUFFIX _avx2
+#define MV_TARGET __attribute__((target("avx2")))
+#include "engine/cpu/misc_softmax.h"
+#undef MV_W
+#undef MV_SUFFIX
+#undef MV_TARGET
+#endif
+#define MV_W 4
+#define MV_SUFFIX _base
+#define MV_TARGET
+#include "engine/cpu/misc_softmax.h"
+#undef MV_W
+#undef MV_SUFFIX
+#undef MV_TARGET
+
+static int sm_avx2(void)
+{
+#ifdef SM_HAVE_AVX2
+    return __builtin_cpu_supports("avx2");
+#else
+    return 0;
+#endif
+}
+
+static void softmax_row_f32(const float *x, float *y, int64_t n, int kind, int avx2)
 {
     if (kind == SM_HARD) {
         int64_t best = 0;
@@ -122,60 +69,24 @@ static void softmax_row_f32(const float *x, float *y, int64_t n, int kind)
         y[best] = 1.f;
         return;
     }
-    /* a NaN is skipped by the max but then poisons the sum: all NaN, as numpy */
-    int64_t i = 0;
-    v8f vm = v8_splat(x[0]);
-    for (; i + 8 <= n; i += 8) {
-        v8f v = v8_load(x + i);
-        vm = V8_SEL(v > vm, v, vm);
+#ifdef SM_HAVE_AVX2
+    if (avx2) {
+        softmax_row_avx2(x, y, n, kind);
+        return;
     }
-    float m = v8_hmax(&vm);
-    for (; i < n; i++)
-        m = x[i] > m ? x[i] : m;
-    v8f acc = v8_splat(0.f);
-    float s = 0.f;
-    if (kind == SM_SOFT) {
-        for (i = 0; i + 8 <= n; i += 8) {
-            v8f e = v8_load(x + i) - m;
-            v8_exp(&e);
-            V8_STORE(y + i, e);
-            acc += e;
-        }
-        s = v8_hsum(&acc);
-        for (; i < n; i++) {
-            y[i] = exp_f32(x[i] - m);
-            s += y[i];
-        }
-        float inv = 1.f / s;
-        for (i = 0; i < n; i++)
-            y[i] *= inv;
-    } else {
-        for (i = 0; i + 8 <= n; i += 8) {
-            v8f e = v8_load(x + i) - m;
-            v8_exp(&e);
-            acc += e;
-        }
-        s = v8_hsum(&acc);
-        for (; i < n; i++)
-            s += exp_f32(x[i] - m);
-        float ls = logf(s);
-        for (i = 0; i < n; i++)
-            y[i] = (x[i] - m) - ls;
-    }
+#endif
+    softmax_row_base(x, y, n, kind);
 }
 
-/* d rows of stride `inner`, for inner positions [0, w), w <= SM_CHUNK */
-#define SM_CHUNK 64
-VP_MISC_CLONES
-static void softmax_cols_f32(const float *x, float *y, int64_t d, int64_t inner, int64_t w, int kind)
+static void softmax_cols_f32(const float *x, float *y, int64_t d, int64_t inner, int64_t w, int kind, int avx2)
 {
-    float m[SM_CHUNK], s[SM_CHUNK];
-    for (int64_t j = 0; j < w; j++)
-        m[j] = x[j];
     if (kind == SM_HARD) {
+        float m[SM_CHUNK];
         int64_t bi[SM_CHUNK];
-        for (int64_t j = 0; j < w; j++)
+        for (int64_t j = 0; j < w; j++) {
+            m[j] = x[j];
             bi[j] = 0;
+        }
         for (int64_t k = 1; k < d; k++)
             for (int64_t j = 0; j < w; j++) {
                 float v = x[k * inner + j];
@@ -189,48 +100,13 @@ static void softmax_cols_f32(const float *x, float *y, int64_t d, int64_t inner,
                 y[k * inner + j] = bi[j] == k ? 1.f : 0.f;
         return;
     }
-    int64_t wv = w & ~(int64_t)7; /* vector part; the rest element by element */
-    for (int64_t k = 1; k < d; k++) {
-        const float *xr = x + k * inner;
-        for (int64_t j = 0; j < wv; j += 8) {
-            v8f v = v8_load(xr + j), a = v8_load(m + j);
-            V8_STORE(m + j, V8_SEL(v > a, v, a));
-        }
-        for (int64_t j = wv; j < w; j++)
-            m[j] = xr[j] > m[j] ? xr[j] : m[j];
+#ifdef SM_HAVE_AVX2
+    if (avx2) {
+        softmax_cols_avx2(x, y, d, inner, w, kind);
+        return;
     }
-    for (int64_t j = 0; j < w; j++)
-        s[j] = 0.f;
-    for (int64_t k = 0; k < d; k++) {
-        const float *xr = x + k * inner;
-        float *yr = y + k * inner;
-        for (int64_t j = 0; j < wv; j += 8) {
-            v8f e = v8_load(xr + j) - v8_load(m + j);
-            v8_exp(&e);
-            if (kind == SM_SOFT)
-                V8_STORE(yr + j, e);
-            V8_STORE(s + j, v8_load(s + j) + e);
-        }
-        for (int64_t j = wv; j < w; j++) {
-            float e = exp_f32(xr[j] - m[j]);
-            if (kind == SM_SOFT)
-                yr[j] = e;
-            s[j] += e;
-        }
-    }
-    if (kind == SM_SOFT) {
-        for (int64_t j = 0; j < w; j++)
-            s[j] = 1.f / s[j];
-        for (int64_t k = 0; k < d; k++)
-            for (int64_t j = 0; j < w; j++)
-                y[k * inner + j] *= s[j];
-    } else {
-        for (int64_t j = 0; j < w; j++)
-            s[j] = logf(s[j]);
-        for (int64_t k = 0; k < d; k++)
-            for (int64_t j = 0; j < w; j++)
-                y[k * inner + j] = (x[k * inner + j] - m[j]) - s[j];
-    }
+#endif
+    softmax_cols_base(x, y, d, inner, w, kind);
 }
 
 /* Any float dtype, through double: one line of d elements at stride st. */
@@ -276,17 +152,18 @@ static int softmax_common(vp_op_ctx *c, int kind)
     if (xt->dtype == VP_DT_FLOAT) {
         const float *x = xv;
         float *y = yv;
+        int avx2 = sm_avx2();
         if (I == 1) {
 #pragma omp parallel for schedule(static) if (n > PAR_MIN && O > 1)
             for (int64_t o = 0; o < O; o++)
-                softmax_row_f32(x + o * D, y + o * D, D, kind);
+                softmax_row_f32(x + o * D, y + o * D, D, kind, avx2);
         } else {
             int64_t nch = (I + SM_CHUNK - 1) / SM_CHUNK;
 #pragma omp parallel for schedule(static) if (n > PAR_MIN)
             for (int64_t t = 0; t < O * nch; t++) {
                 int64_t o = t / nch, i0 = (t % nch) * SM_CHUNK;
                 int64_t w = I - i0 < SM_CHUNK ? I - i0 : SM_CHUNK;
-                softmax_cols_f32(x + o * D * I + i0, y + o * D * I + i0, D, I, w, kind);
+                softmax_cols_f32(x + o * D * I + i0, y + o * D * I + i0, D, I, w, kind, avx2);
             }
         }
         return VP_OK;
@@ -584,7 +461,21 @@ static void red_cols_f32(const float *x, float *y, int64_t nr, int64_t st, int64
     }
     for (int64_t j = 0; j < w; j++)
         y[j] = 0.f;
-    for (int64_t r = 0; r < nr; r++) {
+    /* four input rows per pass over y: a quarter of the accumulator traffic */
+    int64_t r = 0;
+    for (; r + 4 <= nr; r += 4) {
+        const float *x0 = x + r * st, *x1 = x0 + st, *x2 = x1 + st, *x3 = x2 + st;
+        if (kind == R_L1)
+            for (int64_t j = 0; j < w; j++)
+                y[j] += (fabsf(x0[j]) + fabsf(x1[j])) + (fabsf(x2[j]) + fabsf(x3[j]));
+        else if (kind == R_L2 || kind == R_SUMSQ)
+            for (int64_t j = 0; j < w; j++)
+                y[j] += (x0[j] * x0[j] + x1[j] * x1[j]) + (x2[j] * x2[j] + x3[j] * x3[j]);
+        else
+            for (int64_t j = 0; j < w; j++)
+                y[j] += (x0[j] + x1[j]) + (x2[j] + x3[j]);
+    }
+    for (; r < nr; r++) {
         const float *xr = x + r * st;
         if (kind == R_L1)
             for (int64_t j = 0; j < w; j++)

@@ -16,12 +16,14 @@
 #include <math.h>
 #include <stdint.h>
 
-/* Hot leaf loops get an AVX2/FMA clone, chosen at load time (ifunc), while
- * the build itself targets baseline x86-64. Only leaf functions (no OpenMP
- * regions inside) carry it. */
+/* Hot leaf loops get an AVX2 clone, chosen at load time (ifunc), while the
+ * build itself targets baseline x86-64. Plain "avx2" rather than an
+ * architecture level: virtual machines often hide one of a level's other
+ * features (MOVBE, LZCNT...), which would silently select the SSE2 clone.
+ * Only leaf functions (no OpenMP regions inside) carry it. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__has_attribute)
-#if __has_attribute(target_clones) && __GNUC__ >= 11
-#define VP_MISC_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#if __has_attribute(target_clones)
+#define VP_MISC_CLONES __attribute__((target_clones("avx2", "default")))
 #endif
 #endif
 #ifndef VP_MISC_CLONES

@@ -29,6 +29,7 @@
  */
 #include "engine/cpu/misc.h"
 
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +49,9 @@ typedef struct rs_state {
     rs_axis ax[VP_MAX_DIMS];
     void *mem;
     double *buf[2];  /* generic path: the tensor after each resized axis */
+    double *vrow;    /* bilinear path: one blended input row per thread */
+    int n_vrow;
+    int64_t win_vrow;
 } rs_state;
 
 void vp_cpu_resize_release(void *state)
@@ -57,6 +61,7 @@ void vp_cpu_resize_release(void *state)
         free(s->mem);
         free(s->buf[0]);
         free(s->buf[1]);
+        free(s->vrow);
     }
     free(s);
 }
@@ -278,62 +283,97 @@ static int build(vp_op_ctx *c, rs_state *st)
     return VP_OK;
 }
 
-/* Float32, leading axes unchanged: planes of [hin, win] -> [hout, wout]. */
-static void resize_2d_f32(const float *x, float *y, int64_t planes, int64_t hin, int64_t win, int64_t hout,
-                          int64_t wout, const rs_axis *ay, const rs_axis *ax, float ev)
+/* One output row of the float32 2-D path. */
+VP_MISC_CLONES
+static void resize_row_f32(const float *src, float *orow, int64_t oy, int64_t win, int64_t wout,
+                           const rs_axis *ay, const rs_axis *ax, float ev, double *vrow)
 {
     int ty = ay->taps, tx = ax->taps;
-#pragma omp parallel for collapse(2) schedule(static) if (planes * hout * wout > PAR_MIN)
-    for (int64_t pl = 0; pl < planes; pl++)
-        for (int64_t oy = 0; oy < hout; oy++) {
-            float *orow = y + (pl * hout + oy) * wout;
-            const float *src = x + pl * hin * win;
-            const int64_t *iy = ay->idx + oy * ty, *ix = ax->idx;
-            const double *wyd = ay->wd + oy * ty, *wxd = ax->wd;
-            if (ay->ext && ay->ext[oy]) {
-                for (int64_t o = 0; o < wout; o++)
-                    orow[o] = ev;
+    const int64_t *iy = ay->idx + oy * ty, *ix = ax->idx;
+    const double *wyd = ay->wd + oy * ty, *wxd = ax->wd;
+    if (ay->ext && ay->ext[oy]) {
+        for (int64_t o = 0; o < wout; o++)
+            orow[o] = ev;
+        return;
+    }
+    if (ty == 1 && tx == 1) {
+        const float *row = src + iy[0] * win;
+        if (ax->half) {
+            for (int64_t i = 0; i < win; i++) {
+                orow[2 * i] = row[i];
+                orow[2 * i + 1] = row[i];
+            }
+        } else {
+            for (int64_t o = 0; o < wout; o++)
+                orow[o] = row[ix[o]];
+        }
+    } else if (ty == 2 && tx == 2 && vrow) {
+        /* bilinear in two steps: blend the two source rows once (vectorised),
+         * then interpolate along the row from the blend; double keeps the
+         * result the reference's, rounded once (same operations, same order) */
+        const float *r0 = src + iy[0] * win, *r1 = src + iy[1] * win;
+        double w0 = wyd[0], w1 = wyd[1];
+        for (int64_t i = 0; i < win; i++)
+            vrow[i] = w0 * r0[i] + w1 * r1[i];
+        for (int64_t o = 0; o < wout; o++)
+            orow[o] = (float)(wxd[2 * o] * vrow[ix[2 * o]] + wxd[2 * o + 1] * vrow[ix[2 * o + 1]]);
+    } else if (ty == 2 && tx == 2) {
+        const float *r0 = src + iy[0] * win, *r1 = src + iy[1] * win;
+        double w0 = wyd[0], w1 = wyd[1];
+        for (int64_t o = 0; o < wout; o++) {
+            int64_t i0 = ix[2 * o], i1 = ix[2 * o + 1];
+            double a0 = wxd[2 * o], a1 = wxd[2 * o + 1];
+            orow[o] = (float)(a0 * (w0 * r0[i0] + w1 * r1[i0]) + a1 * (w0 * r0[i1] + w1 * r1[i1]));
+        }
+    } else {
+        for (int64_t o = 0; o < wout; o++) {
+            double acc = 0;
+            for (int b = 0; b < tx; b++) {
+                const float *col = src + ix[o * tx + b];
+                double cb = 0;
+                for (int a = 0; a < ty; a++)
+                    cb += wyd[a] * col[iy[a] * win];
+                acc += wxd[o * tx + b] * cb;
+            }
+            orow[o] = (float)acc;
+        }
+    }
+    if (ax->ext)
+        for (int64_t o = 0; o < wout; o++)
+            if (ax->ext[o])
+                orow[o] = ev;
+}
+
+/* Float32, leading axes unchanged: planes of [hin, win] -> [hout, wout].
+ * Each thread takes a contiguous range of output rows, so that a nearest
+ * row equal to the one before it (integer upscaling) is a memcpy. */
+static void resize_2d_f32(const float *x, float *y, int64_t planes, int64_t hin, int64_t win, int64_t hout,
+                          int64_t wout, const rs_axis *ay, const rs_axis *ax, float ev, rs_state *st)
+{
+    int64_t rows = planes * hout;
+    int nearest = ay->taps == 1 && ax->taps == 1 && !ay->ext;
+    if (ay->taps == 2 && ax->taps == 2 && !st->vrow) {
+        /* per-thread blended-row scratch, sized once (first run) */
+        st->n_vrow = omp_get_max_threads();
+        st->vrow = malloc((size_t)st->n_vrow * (size_t)(win > 0 ? win : 1) * sizeof(double));
+        st->win_vrow = win;
+    }
+#pragma omp parallel if (rows * wout > PAR_MIN)
+    {
+        int nt = omp_get_num_threads(), me = omp_get_thread_num();
+        /* without scratch (allocation failed, more threads): the one-step loop */
+        double *vrow = st->vrow && me < st->n_vrow && st->win_vrow == win ? st->vrow + (int64_t)me * win : NULL;
+        int64_t t0 = rows * me / nt, t1 = rows * (me + 1) / nt;
+        for (int64_t t = t0; t < t1; t++) {
+            int64_t pl = t / hout, oy = t % hout;
+            float *orow = y + t * wout;
+            if (nearest && t > t0 && oy > 0 && ay->idx[oy] == ay->idx[oy - 1]) {
+                memcpy(orow, orow - wout, (size_t)wout * sizeof *orow);
                 continue;
             }
-            if (ty == 1 && tx == 1) {
-                const float *row = src + iy[0] * win;
-                if (ax->half) {
-                    for (int64_t i = 0; i < win; i++) {
-                        orow[2 * i] = row[i];
-                        orow[2 * i + 1] = row[i];
-                    }
-                } else {
-                    for (int64_t o = 0; o < wout; o++)
-                        orow[o] = row[ix[o]];
-                }
-            } else if (ty == 2 && tx == 2) {
-                /* bilinear; double costs nothing here (the loads are gathers)
-                 * and keeps the result the reference's, rounded once */
-                const float *r0 = src + iy[0] * win, *r1 = src + iy[1] * win;
-                double w0 = wyd[0], w1 = wyd[1];
-                for (int64_t o = 0; o < wout; o++) {
-                    int64_t i0 = ix[2 * o], i1 = ix[2 * o + 1];
-                    double a0 = wxd[2 * o], a1 = wxd[2 * o + 1];
-                    orow[o] = (float)(a0 * (w0 * r0[i0] + w1 * r1[i0]) + a1 * (w0 * r0[i1] + w1 * r1[i1]));
-                }
-            } else {
-                for (int64_t o = 0; o < wout; o++) {
-                    double acc = 0;
-                    for (int b = 0; b < tx; b++) {
-                        const float *col = src + ix[o * tx + b];
-                        double cb = 0;
-                        for (int a = 0; a < ty; a++)
-                            cb += wyd[a] * col[iy[a] * win];
-                        acc += wxd[o * tx + b] * cb;
-                    }
-                    orow[o] = (float)acc;
-                }
-            }
-            if (ax->ext)
-                for (int64_t o = 0; o < wout; o++)
-                    if (ax->ext[o])
-                        orow[o] = ev;
+            resize_row_f32(x + pl * hin * win, orow, oy, win, wout, ay, ax, ev, vrow);
         }
+    }
 }
 
 /* Nearest, any dtype and rank: a bytewise gather, row by row. */
@@ -474,7 +514,7 @@ int vp_cpu_resize_run(vp_op_ctx *c)
         const rs_axis *ay = r >= 2 ? &st->ax[r - 2] : &unit;
         int64_t hin = r >= 2 ? xs->d[r - 2] : 1, hout = r >= 2 ? ys->d[r - 2] : 1;
         resize_2d_f32(xt->data, yt->data, planes, hin, xs->d[r - 1], hout, ys->d[r - 1], ay, &st->ax[r - 1],
-                      (float)p->extrapolation);
+                      (float)p->extrapolation, st);
         return VP_OK;
     }
     if (p->mode == VP_RS_NEAREST) {
