@@ -27,38 +27,57 @@
 enum { SM_SOFT, SM_LOG, SM_HARD };
 #define SM_CHUNK 64 /* inner positions per strided-softmax work item */
 
-/* The float32 row kernels, twice: AVX2 (8 floats) and baseline (4). GCC
- * notes that 32-byte vectors change the ABI of functions passing them;
- * none is passed by value, and the note comes at the end of the file. */
+/* The float32 row kernels per vector width: AVX-512 (16 floats), AVX2+FMA
+ * (8) and baseline (4), the widest the CPU has chosen at run time. GCC notes
+ * that wide vectors change the ABI of functions passing them; none is
+ * passed by value, and the note comes at the end of the file. */
 #pragma GCC diagnostic ignored "-Wpsabi"
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define SM_HAVE_AVX2 1
-#define MV_W 8
-#define MV_SUFFIX _avx2
-#define MV_TARGET __attribute__((target("avx2")))
+#include <immintrin.h>
+#define SM_HAVE_X86 1
+#define MV_W 16
+#define MV_SUFFIX _avx512
+#define MV_TARGET __attribute__((target("avx512f")))
+#define MV_FMA(a, b, c) ((__typeof__(a))_mm512_fmadd_ps((__m512)(a), (__m512)(b), (__m512)(c)))
 #include "engine/cpu/misc_softmax.h"
 #undef MV_W
 #undef MV_SUFFIX
 #undef MV_TARGET
+#undef MV_FMA
+#define MV_W 8
+#define MV_SUFFIX _avx2
+#define MV_TARGET __attribute__((target("avx2,fma")))
+#define MV_FMA(a, b, c) ((__typeof__(a))_mm256_fmadd_ps((__m256)(a), (__m256)(b), (__m256)(c)))
+#include "engine/cpu/misc_softmax.h"
+#undef MV_W
+#undef MV_SUFFIX
+#undef MV_TARGET
+#undef MV_FMA
 #endif
 #define MV_W 4
 #define MV_SUFFIX _base
 #define MV_TARGET
+#define MV_FMA(a, b, c) ((a) * (b) + (c))
 #include "engine/cpu/misc_softmax.h"
 #undef MV_W
 #undef MV_SUFFIX
 #undef MV_TARGET
+#undef MV_FMA
 
-static int sm_avx2(void)
+enum { SM_ISA_BASE, SM_ISA_AVX2, SM_ISA_AVX512 };
+
+static int sm_isa(void)
 {
-#ifdef SM_HAVE_AVX2
-    return __builtin_cpu_supports("avx2");
-#else
-    return 0;
+#ifdef SM_HAVE_X86
+    if (__builtin_cpu_supports("avx512f"))
+        return SM_ISA_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return SM_ISA_AVX2;
 #endif
+    return SM_ISA_BASE;
 }
 
-static void softmax_row_f32(const float *x, float *y, int64_t n, int kind, int avx2)
+static void softmax_row_f32(const float *x, float *y, int64_t n, int kind, int isa)
 {
     if (kind == SM_HARD) {
         int64_t best = 0;
@@ -69,8 +88,12 @@ static void softmax_row_f32(const float *x, float *y, int64_t n, int kind, int a
         y[best] = 1.f;
         return;
     }
-#ifdef SM_HAVE_AVX2
-    if (avx2) {
+#ifdef SM_HAVE_X86
+    if (isa == SM_ISA_AVX512) {
+        softmax_row_avx512(x, y, n, kind);
+        return;
+    }
+    if (isa == SM_ISA_AVX2) {
         softmax_row_avx2(x, y, n, kind);
         return;
     }
@@ -78,7 +101,7 @@ static void softmax_row_f32(const float *x, float *y, int64_t n, int kind, int a
     softmax_row_base(x, y, n, kind);
 }
 
-static void softmax_cols_f32(const float *x, float *y, int64_t d, int64_t inner, int64_t w, int kind, int avx2)
+static void softmax_cols_f32(const float *x, float *y, int64_t d, int64_t inner, int64_t w, int kind, int isa)
 {
     if (kind == SM_HARD) {
         float m[SM_CHUNK];
@@ -100,8 +123,12 @@ static void softmax_cols_f32(const float *x, float *y, int64_t d, int64_t inner,
                 y[k * inner + j] = bi[j] == k ? 1.f : 0.f;
         return;
     }
-#ifdef SM_HAVE_AVX2
-    if (avx2) {
+#ifdef SM_HAVE_X86
+    if (isa == SM_ISA_AVX512) {
+        softmax_cols_avx512(x, y, d, inner, w, kind);
+        return;
+    }
+    if (isa == SM_ISA_AVX2) {
         softmax_cols_avx2(x, y, d, inner, w, kind);
         return;
     }
@@ -152,18 +179,18 @@ static int softmax_common(vp_op_ctx *c, int kind)
     if (xt->dtype == VP_DT_FLOAT) {
         const float *x = xv;
         float *y = yv;
-        int avx2 = sm_avx2();
+        int isa = sm_isa();
         if (I == 1) {
 #pragma omp parallel for schedule(static) if (n > PAR_MIN && O > 1)
             for (int64_t o = 0; o < O; o++)
-                softmax_row_f32(x + o * D, y + o * D, D, kind, avx2);
+                softmax_row_f32(x + o * D, y + o * D, D, kind, isa);
         } else {
             int64_t nch = (I + SM_CHUNK - 1) / SM_CHUNK;
 #pragma omp parallel for schedule(static) if (n > PAR_MIN)
             for (int64_t t = 0; t < O * nch; t++) {
                 int64_t o = t / nch, i0 = (t % nch) * SM_CHUNK;
                 int64_t w = I - i0 < SM_CHUNK ? I - i0 : SM_CHUNK;
-                softmax_cols_f32(x + o * D * I + i0, y + o * D * I + i0, D, I, w, kind, avx2);
+                softmax_cols_f32(x + o * D * I + i0, y + o * D * I + i0, D, I, w, kind, isa);
             }
         }
         return VP_OK;

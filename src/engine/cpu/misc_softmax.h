@@ -1,14 +1,17 @@
 /*
- * Float32 Softmax / LogSoftmax / Hardmax row kernels, written once on GCC
- * vector extensions and instantiated by cpu/misc.c for two vector widths:
- *   MV_W 8, under target("avx2"), chosen at run time when the CPU has AVX2;
- *   MV_W 4, baseline SSE2, otherwise (32-byte vectors lowered to SSE2 are
- *   several times slower than 16-byte ones, so the fallback gets its own).
+ * Float32 Softmax / LogSoftmax row kernels, written once on GCC vector
+ * extensions and instantiated by cpu/misc.c per vector width, the widest
+ * the CPU has being chosen at run time:
+ *   MV_W 16, target("avx512f"), fused multiply-adds;
+ *   MV_W 8, target("avx2,fma"), fused multiply-adds;
+ *   MV_W 4, baseline SSE2 (32-byte vectors lowered to SSE2 are several
+ *   times slower than 16-byte ones, so the fallback gets its own width).
  * Explicit vectors because the auto-vectoriser does not if-convert the
  * float compare-selects that exp and max need under the default
  * -ftrapping-math. Before each inclusion define MV_W, MV_SUFFIX (appended to
- * every name) and MV_TARGET (an attribute, possibly empty); enum SM_* and
- * SM_CHUNK come from misc.c. This header has no include guard on purpose.
+ * every name), MV_TARGET (an attribute, possibly empty) and MV_FMA(a, b, c)
+ * (a * b + c, fused where the target has it); enum SM_* and SM_CHUNK come
+ * from misc.c. This header has no include guard on purpose.
  */
 #define MV_CAT2(a, b) a##b
 #define MV_CAT(a, b) MV_CAT2(a, b)
@@ -42,16 +45,27 @@ static inline __attribute__((always_inline)) MV_TARGET void MV(mv_exp)(MV(vf) *p
     MV(mv_splat)(&lo, -87.3f);
     MV(vi) under = x < lo;
     MV(vf) xc = MV_SEL(under, lo, x);
-    MV(vf) t = xc * 1.44269504088896341f + magic;
+    MV(vf) c0, c1, c2;
+    MV(mv_splat)(&c0, 1.44269504088896341f);
+    MV(mv_splat)(&c1, magic);
+    MV(vf) t = MV_FMA(xc, c0, c1);
     MV(vf) k = t - magic;
-    MV(vf) r = xc - k * 0.693145751953125f;
-    r = r - k * 1.42860682030941723212e-6f;
-    MV(vf) p = r * (1.f / 720.f) + 1.f / 120.f;
-    p = p * r + 1.f / 24.f;
-    p = p * r + 1.f / 6.f;
-    p = p * r + 0.5f;
-    p = p * r + 1.f;
-    p = p * r + 1.f;
+    MV(mv_splat)(&c0, -0.693145751953125f);
+    MV(vf) r = MV_FMA(k, c0, xc);
+    MV(mv_splat)(&c0, -1.42860682030941723212e-6f);
+    r = MV_FMA(k, c0, r);
+    MV(mv_splat)(&c0, 1.f / 720.f);
+    MV(mv_splat)(&c1, 1.f / 120.f);
+    MV(vf) p = MV_FMA(r, c0, c1);
+    MV(mv_splat)(&c2, 1.f / 24.f);
+    p = MV_FMA(p, r, c2);
+    MV(mv_splat)(&c2, 1.f / 6.f);
+    p = MV_FMA(p, r, c2);
+    MV(mv_splat)(&c2, 0.5f);
+    p = MV_FMA(p, r, c2);
+    MV(mv_splat)(&c2, 1.f);
+    p = MV_FMA(p, r, c2);
+    p = MV_FMA(p, r, c2);
     MV(vu) sb = ((MV(vu))t - (0x4B400000u - 127u)) << 23; /* 2^k: k sits in t's low mantissa bits */
     MV(vf) v = p * (MV(vf))sb;
     *px = (MV(vf))((MV(vi))v & ~under);
