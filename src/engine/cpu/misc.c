@@ -697,8 +697,9 @@ typedef struct topk_item {
     int64_t i;
 } topk_item;
 
+/* TopK's state: how many threads share the plan's scratch, which holds d
+ * sort items per thread. */
 typedef struct topk_state {
-    topk_item *items; /* d items per thread */
     int64_t d;
     int nthreads;
 } topk_state;
@@ -729,10 +730,7 @@ static int topk_cmp_smallest(const void *pa, const void *pb)
 
 static void topk_release(void *st)
 {
-    topk_state *s = st;
-    if (s)
-        free(s->items);
-    free(s);
+    free(st);
 }
 
 static int topk_prepare(vp_op_ctx *c)
@@ -744,11 +742,7 @@ static int topk_prepare(vp_op_ctx *c)
         return VP_ERR_NOMEM;
     st->d = ax >= 0 ? s->d[ax] : 0;
     st->nthreads = omp_get_max_threads();
-    st->items = malloc((size_t)(st->d > 0 ? st->d : 1) * (size_t)st->nthreads * sizeof *st->items);
-    if (!st->items) {
-        free(st);
-        return VP_ERR_NOMEM;
-    }
+    c->scratch_bytes = (size_t)(st->d > 0 ? st->d : 1) * (size_t)st->nthreads * sizeof(topk_item);
     c->state = st;
     return VP_OK;
 }
@@ -761,7 +755,7 @@ static int run_topk(vp_op_ctx *c)
     const vp_shape *s = &xt->shape;
     int ax = vp_norm_axis(vp_attr_i(c->node, "axis", -1), s->rank);
     int largest = vp_attr_i(c->node, "largest", 1) != 0;
-    if (!st || ax < 0 || st->d != s->d[ax])
+    if (!st || ax < 0 || st->d != s->d[ax] || !c->scratch)
         return vp_op_fail(c, VP_ERR_INTERNAL, "TopK kernel not prepared");
     int64_t O = 1, D = s->d[ax], I = 1, K = vt ? vt->shape.d[ax] : it->shape.d[ax];
     for (int i = 0; i < ax; i++)
@@ -771,12 +765,12 @@ static int run_topk(vp_op_ctx *c)
     size_t es = vp_dtype_size(xt->dtype);
     const char *x = xt->data;
     int is_int = vp_misc_is_int(xt->dtype);
-    if (K == 0)
+    if (K == 0 || (!vt && !it))
         return VP_OK;
 #pragma omp parallel for schedule(dynamic, 1) if (O * I > 1 && O * D * I > PAR_MIN) num_threads(st->nthreads)
     for (int64_t t = 0; t < O * I; t++) {
         int64_t o = t / I, i = t % I, base = o * D * I + i, obase = o * K * I + i;
-        topk_item *items = st->items + (int64_t)omp_get_thread_num() * D;
+        topk_item *items = (topk_item *)c->scratch + (int64_t)omp_get_thread_num() * D;
         for (int64_t k = 0; k < D; k++) {
             int64_t e = base + k * I;
             if (!is_int)
@@ -893,7 +887,7 @@ const vp_kernel vp_cpu_misc[] = {
     {.name = "TopK", .prepare = topk_prepare, .run = run_topk, .release = topk_release},
     {.name = "CumSum", .run = run_cumsum},
     {.name = "Einsum", .run = vp_cpu_einsum_run},
-    {.name = "NonMaxSuppression", .prepare = vp_cpu_nms_prepare, .run = vp_cpu_nms_run, .release = vp_cpu_nms_release},
+    {.name = "NonMaxSuppression", .prepare = vp_cpu_nms_prepare, .run = vp_cpu_nms_run},
     {.name = "Resize", .prepare = vp_cpu_resize_prepare, .run = vp_cpu_resize_run, .release = vp_cpu_resize_release},
     {.name = "Upsample", .prepare = vp_cpu_resize_prepare, .run = vp_cpu_resize_run, .release = vp_cpu_resize_release},
     {0},

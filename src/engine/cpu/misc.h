@@ -38,7 +38,6 @@ int vp_cpu_einsum_run(vp_op_ctx *c);
 
 int vp_cpu_nms_prepare(vp_op_ctx *c);
 int vp_cpu_nms_run(vp_op_ctx *c);
-void vp_cpu_nms_release(void *state);
 
 static inline double vp_misc_ld(const void *p, vp_dtype dt, int64_t i)
 {

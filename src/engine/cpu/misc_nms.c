@@ -147,48 +147,27 @@ int vp_misc_nms_args(vp_op_ctx *c, int64_t *max_out, float *iou_thr, int *has_sc
     return VP_OK;
 }
 
-typedef struct nms_state {
-    void *scratch;
-    int64_t n;
-} nms_state;
-
-void vp_cpu_nms_release(void *state)
-{
-    nms_state *s = state;
-    if (s)
-        free(s->scratch);
-    free(s);
-}
-
+/* The candidate lists live in the plan's shared scratch. */
 int vp_cpu_nms_prepare(vp_op_ctx *c)
 {
-    nms_state *s = calloc(1, sizeof *s);
-    if (!s)
-        return VP_ERR_NOMEM;
-    s->n = c->in[0]->shape.d[1];
-    s->scratch = malloc(vp_misc_nms_scratch(s->n));
-    if (!s->scratch) {
-        free(s);
-        return VP_ERR_NOMEM;
-    }
-    c->state = s;
+    c->scratch_bytes = vp_misc_nms_scratch(c->in[0]->shape.d[1]);
     return VP_OK;
 }
 
 int vp_cpu_nms_run(vp_op_ctx *c)
 {
-    nms_state *s = c->state;
     const vp_tensor *b = c->in[0], *sc = c->in[1];
     vp_tensor *y = c->out[0];
     int64_t max_out;
     float iou, sthr;
     int has_s, rc;
-    if (!s || s->n != b->shape.d[1])
+    if (!c->scratch || c->scratch_bytes < vp_misc_nms_scratch(b->shape.d[1]))
         return vp_op_fail(c, VP_ERR_INTERNAL, "NonMaxSuppression kernel not prepared");
     if ((rc = vp_misc_nms_args(c, &max_out, &iou, &has_s, &sthr)))
         return rc;
-    int64_t cnt = vp_misc_nms(b->data, sc->data, b->shape.d[0], sc->shape.d[1], s->n, max_out, iou, has_s, sthr,
-                              (int)vp_attr_i(c->node, "center_point_box", 0), y->data, y->shape.d[0], s->scratch);
+    int64_t cnt = vp_misc_nms(b->data, sc->data, b->shape.d[0], sc->shape.d[1], b->shape.d[1], max_out, iou,
+                              has_s, sthr, (int)vp_attr_i(c->node, "center_point_box", 0), y->data, y->shape.d[0],
+                              c->scratch);
     if (cnt != y->shape.d[0])
         return vp_op_fail(c, VP_ERR_INTERNAL, "selected %lld boxes, shape inference said %lld", (long long)cnt,
                           (long long)y->shape.d[0]);

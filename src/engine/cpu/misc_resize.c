@@ -49,8 +49,7 @@ typedef struct rs_state {
     rs_axis ax[VP_MAX_DIMS];
     void *mem;
     double *buf[2];  /* generic path: the tensor after each resized axis */
-    double *vrow;    /* bilinear path: one blended input row per thread */
-    int n_vrow;
+    int n_vrow;      /* bilinear path: threads with a blended-row slot in the scratch */
     int64_t win_vrow;
 } rs_state;
 
@@ -61,7 +60,6 @@ void vp_cpu_resize_release(void *state)
         free(s->mem);
         free(s->buf[0]);
         free(s->buf[1]);
-        free(s->vrow);
     }
     free(s);
 }
@@ -72,6 +70,14 @@ int vp_cpu_resize_prepare(vp_op_ctx *c)
     if (!s)
         return VP_ERR_NOMEM;
     c->state = s;
+    /* linear float32 may take the two-step bilinear path: one blended input
+     * row (double) per thread, in the plan's shared scratch */
+    const vp_shape *xs = &c->in[0]->shape;
+    if (c->in[0]->dtype == VP_DT_FLOAT && xs->rank >= 1 && strcmp(vp_attr_s(c->node, "mode", "nearest"), "nearest")) {
+        s->n_vrow = omp_get_max_threads();
+        s->win_vrow = xs->d[xs->rank - 1];
+        c->scratch_bytes = (size_t)s->n_vrow * (size_t)(s->win_vrow > 0 ? s->win_vrow : 1) * sizeof(double);
+    }
     return VP_OK;
 }
 
@@ -348,21 +354,16 @@ static void resize_row_f32(const float *src, float *orow, int64_t oy, int64_t wi
  * Each thread takes a contiguous range of output rows, so that a nearest
  * row equal to the one before it (integer upscaling) is a memcpy. */
 static void resize_2d_f32(const float *x, float *y, int64_t planes, int64_t hin, int64_t win, int64_t hout,
-                          int64_t wout, const rs_axis *ay, const rs_axis *ax, float ev, rs_state *st)
+                          int64_t wout, const rs_axis *ay, const rs_axis *ax, float ev, const rs_state *st,
+                          double *scratch)
 {
     int64_t rows = planes * hout;
     int nearest = ay->taps == 1 && ax->taps == 1 && !ay->ext;
-    if (ay->taps == 2 && ax->taps == 2 && !st->vrow) {
-        /* per-thread blended-row scratch, sized once (first run) */
-        st->n_vrow = omp_get_max_threads();
-        st->vrow = malloc((size_t)st->n_vrow * (size_t)(win > 0 ? win : 1) * sizeof(double));
-        st->win_vrow = win;
-    }
 #pragma omp parallel if (rows * wout > PAR_MIN)
     {
         int nt = omp_get_num_threads(), me = omp_get_thread_num();
-        /* without scratch (allocation failed, more threads): the one-step loop */
-        double *vrow = st->vrow && me < st->n_vrow && st->win_vrow == win ? st->vrow + (int64_t)me * win : NULL;
+        /* no slot (no scratch, more threads than planned): the one-step loop */
+        double *vrow = scratch && me < st->n_vrow && st->win_vrow == win ? scratch + (int64_t)me * win : NULL;
         int64_t t0 = rows * me / nt, t1 = rows * (me + 1) / nt;
         for (int64_t t = t0; t < t1; t++) {
             int64_t pl = t / hout, oy = t % hout;
@@ -514,7 +515,7 @@ int vp_cpu_resize_run(vp_op_ctx *c)
         const rs_axis *ay = r >= 2 ? &st->ax[r - 2] : &unit;
         int64_t hin = r >= 2 ? xs->d[r - 2] : 1, hout = r >= 2 ? ys->d[r - 2] : 1;
         resize_2d_f32(xt->data, yt->data, planes, hin, xs->d[r - 1], hout, ys->d[r - 1], ay, &st->ax[r - 1],
-                      (float)p->extrapolation, st);
+                      (float)p->extrapolation, st, c->scratch);
         return VP_OK;
     }
     if (p->mode == VP_RS_NEAREST) {
