@@ -6,9 +6,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 flavour=${1:-release}
 jobs=${VP_JOBS:-$(nproc)}
+# VP_CUDA_ARCHS: GPU architectures of the CUDA plugin (CMake list); the
+# default covers sm_75..sm_90 plus PTX. Sanitizer builds skip the plugin.
+cuda_args=()
+[ -n "${VP_CUDA_ARCHS:-}" ] && cuda_args=(-DCMAKE_CUDA_ARCHITECTURES="$VP_CUDA_ARCHS")
 case "$flavour" in
-  release) dir=build;      args=(-DCMAKE_BUILD_TYPE=Release) ;;
-  asan)    dir=build-asan; args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DVP_SANITIZE=ON) ;;
+  release) dir=build;      args=(-DCMAKE_BUILD_TYPE=Release "${cuda_args[@]}") ;;
+  asan)    dir=build-asan; args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DVP_SANITIZE=ON -DVP_CUDA=OFF) ;;
   fuzz)    dir=build-fuzz; args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DVP_FUZZ=ON -DCMAKE_C_COMPILER=clang) ;;
   *) echo "usage: $0 [release|asan|fuzz]" >&2; exit 2 ;;
 esac
