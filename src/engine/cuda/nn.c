@@ -1,6 +1,41 @@
-/* CUDA kernels table: nn family (kernels in nn*.cu). */
-#include "engine/cuda/cuda.h"
+/*
+ * CUDA kernels table: nn family. Host code in nn_conv.c (cuDNN), nn_matmul.c
+ * (cuBLAS), nn_pool.c and nn_norm.c; CUDA kernels in nn_pool.cu,
+ * nn_reduce.cu and nn_util.cu (entry points and launchers in nn.h).
+ *
+ * Every kernel here applies node->post[] itself (handles_postops): Conv
+ * fuses what cuDNN can and hands the rest to vp_cuda_apply_postops(); the
+ * others call vp_cuda_apply_postops() when a chain is present, so a post-op
+ * never falls back to the CPU helper on device memory.
+ */
+#include "engine/cuda/nn.h"
 
 const vp_kernel vp_cuda_nn[] = {
+    {.name = "Conv", .prepare = vp_cuda_conv_prepare, .run = vp_cuda_conv_run,
+     .release = vp_cuda_conv_release, .handles_postops = 1},
+    {.name = "ConvTranspose", .prepare = vp_cuda_convt_prepare, .run = vp_cuda_conv_run,
+     .release = vp_cuda_conv_release, .handles_postops = 1},
+    {.name = "MatMul", .prepare = vp_cuda_matmul_prepare, .run = vp_cuda_matmul_run,
+     .release = vp_cuda_matmul_release, .handles_postops = 1},
+    {.name = "Gemm", .prepare = vp_cuda_gemm_prepare, .run = vp_cuda_matmul_run,
+     .release = vp_cuda_matmul_release, .handles_postops = 1},
+    {.name = "BatchNormalization", .prepare = vp_cuda_batchnorm_prepare,
+     .run = vp_cuda_batchnorm_run, .handles_postops = 1},
+    {.name = "MaxPool", .prepare = vp_cuda_pool_prepare, .run = vp_cuda_pool_run,
+     .release = vp_cuda_nn_state_free, .handles_postops = 1},
+    {.name = "AveragePool", .prepare = vp_cuda_pool_prepare, .run = vp_cuda_pool_run,
+     .release = vp_cuda_nn_state_free, .handles_postops = 1},
+    {.name = "GlobalAveragePool", .prepare = vp_cuda_global_pool_prepare,
+     .run = vp_cuda_global_pool_run, .handles_postops = 1},
+    {.name = "GlobalMaxPool", .prepare = vp_cuda_global_pool_prepare,
+     .run = vp_cuda_global_pool_run, .handles_postops = 1},
+    {.name = "LRN", .prepare = vp_cuda_lrn_prepare, .run = vp_cuda_lrn_run,
+     .handles_postops = 1},
+    {.name = "InstanceNormalization", .prepare = vp_cuda_rownorm_prepare,
+     .run = vp_cuda_rownorm_run, .release = vp_cuda_nn_state_free, .handles_postops = 1},
+    {.name = "LayerNormalization", .prepare = vp_cuda_rownorm_prepare,
+     .run = vp_cuda_rownorm_run, .release = vp_cuda_nn_state_free, .handles_postops = 1},
+    {.name = "GroupNormalization", .prepare = vp_cuda_rownorm_prepare,
+     .run = vp_cuda_rownorm_run, .release = vp_cuda_nn_state_free, .handles_postops = 1},
     {0},
 };

@@ -1,0 +1,645 @@
+/*
+ * Conv and ConvTranspose on the GPU through cuDNN's legacy convolution API
+ * (NCHW tensors, as between all ops of the CUDA backend).
+ *
+ * prepare() does everything that is not per-run: the geometry
+ * (vp_nn_conv_geom / vp_nn_convt_geom, as the CPU kernels and inference),
+ * the descriptors, and one algorithm search (conv_choose(): measured with
+ * cudnnFind*AlgorithmEx on temporary buffers, heuristics if that fails).
+ * run() only enqueues cuDNN calls and the family's own kernels on the
+ * engine's stream, so it can be captured into a CUDA graph.
+ *
+ * Geometry cuDNN cannot express directly:
+ *   - 1-D convolutions run as 2-D ones with a leading unit axis;
+ *   - cuDNN pads both ends of an axis equally. Conv with pads that differ
+ *     copies X into scratch with the difference as explicit zeros (then
+ *     min(begin, end) is cuDNN's symmetric pad). ConvTranspose computes a
+ *     larger output into scratch with a symmetric pad and crops Y out of it
+ *     (output_padding and SAME padding land here; the usual symmetric case
+ *     with output_padding < stride writes Y directly).
+ *
+ * Post-ops (node->post[]: fused activations and residual Add, in order) are
+ * applied exactly once:
+ *   MODE_FUSED       cudnnConvolutionBiasActivationForward does all of it:
+ *                    y = relu(conv + z + bias), when the chain is exactly
+ *                    [Add]? then [Relu]? (2-D float only). Without ReLU
+ *                    cuDNN requires the IMPLICIT_PRECOMP_GEMM algorithm, so
+ *                    that case is taken only where that algorithm is about
+ *                    as fast as the best.
+ *   MODE_FUSED_BIAS  the same call with identity activation for conv + bias,
+ *                    then vp_cuda_apply_postops() for the whole chain.
+ *   MODE_PLAIN       cudnnConvolutionForward / BackwardData, bias through
+ *                    cudnnAddTensor, then vp_cuda_apply_postops().
+ * A fused mode is kept only if a trial call in prepare() succeeds.
+ *
+ * Precision: float32 convolutions use CUDNN_FMA_MATH. (CUDNN_DEFAULT_MATH
+ * permits TF32 tensor cores on Ampere and later, which would leave the
+ * 1e-5 agreement with the CPU.) Nondeterministic algorithms are skipped.
+ *
+ * Workspace: the search runs with CONV_WS_LIMIT of the engine's shared
+ * workspace (reserved by the first conv prepared), and run() uses
+ * ctx->workspace as it is then. Shared scratch (c->scratch) holds the
+ * padded X or the uncropped transposed output.
+ */
+#include "engine/cuda/nn.h"
+#include "engine/ops/nn.h"
+#include "base/log.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Largest workspace an algorithm may use (and that the search reserves). */
+#define CONV_WS_LIMIT ((size_t)64 << 20)
+/* An IMPLICIT_PRECOMP_GEMM run at most this much slower than the best
+ * algorithm is still taken when it lets cuDNN fuse the bias (and the Add),
+ * since that saves a pass over Y. */
+#define CONV_FUSE_SLACK 1.10f
+
+typedef enum { MODE_PLAIN, MODE_FUSED, MODE_FUSED_BIAS } conv_mode;
+
+typedef struct conv_state {
+    int transposed;
+    vp_nn_geom g;
+    vp_dtype dt;
+    int nd;                  /* spatial axes given to cuDNN: 2 or 3 */
+    int bias_in;             /* node input index of B, or -1 */
+    int z_in;                /* MODE_FUSED: node input index of the Add's addend, or -1 */
+    int relu;                /* MODE_FUSED: the chain ends with ReLU */
+    conv_mode mode;
+    /* Conv with asymmetric pads: X copied into scratch through xwin. */
+    int pad_copy;
+    vp_cuda_window_args xwin;
+    /* ConvTranspose whose cuDNN output is not Y: computed into scratch,
+     * Y cropped from it through ywin. */
+    int crop;
+    vp_cuda_window_args ywin;
+    /* cuDNN's view: xd = conv input (Conv: X or padded X; ConvTranspose:
+     * X as "dy"), yd = conv output (Conv: Y; ConvTranspose: "dx", Y or its
+     * uncropped version), od = Y (for the bias), bd = bias [1, M, 1, 1(, 1)]. */
+    cudnnTensorDescriptor_t xd, yd, od, bd;
+    cudnnFilterDescriptor_t wd;
+    cudnnConvolutionDescriptor_t cd;
+    cudnnActivationDescriptor_t ad;
+    cudnnConvolutionFwdAlgo_t fwd_algo;
+    cudnnConvolutionBwdDataAlgo_t bwd_algo;
+    size_t ws_bytes;         /* workspace the chosen algorithm needs */
+    void *zero_bias;         /* fused modes without B: M zeros (device) */
+} conv_state;
+
+void vp_cuda_conv_release(void *state)
+{
+    conv_state *st = state;
+    if (!st)
+        return;
+    if (st->xd)
+        cudnnDestroyTensorDescriptor(st->xd);
+    if (st->yd)
+        cudnnDestroyTensorDescriptor(st->yd);
+    if (st->od)
+        cudnnDestroyTensorDescriptor(st->od);
+    if (st->bd)
+        cudnnDestroyTensorDescriptor(st->bd);
+    if (st->wd)
+        cudnnDestroyFilterDescriptor(st->wd);
+    if (st->cd)
+        cudnnDestroyConvolutionDescriptor(st->cd);
+    if (st->ad)
+        cudnnDestroyActivationDescriptor(st->ad);
+    if (st->zero_bias)
+        cudaFree(st->zero_bias);
+    free(st);
+}
+
+/* Element types: the one place that maps them to cuDNN's. */
+static int conv_cudnn_type(vp_dtype dt, cudnnDataType_t *t)
+{
+    switch (dt) {
+    case VP_DT_FLOAT: *t = CUDNN_DATA_FLOAT; return VP_OK;
+    default: return VP_ERR_UNSUPPORTED;
+    }
+}
+
+/* Math type of the convolution descriptor for X's type (see the header). */
+static cudnnMathType_t conv_math_type(vp_dtype dt)
+{
+    (void)dt;
+    return CUDNN_FMA_MATH;
+}
+
+/* A measured or proposed algorithm is acceptable for this precision. */
+static int conv_algo_ok(cudnnStatus_t status, size_t memory, cudnnDeterminism_t det,
+                        cudnnMathType_t math)
+{
+    return status == CUDNN_STATUS_SUCCESS && memory <= CONV_WS_LIMIT &&
+           det == CUDNN_DETERMINISTIC && math != CUDNN_TENSOR_OP_MATH &&
+           math != CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
+}
+
+/* Dense NC[D]HW descriptor of nd + 2 dims (dims fit in int: checked). */
+static int set_tensor(cudnnTensorDescriptor_t d, cudnnDataType_t t, int nd, const int64_t *dims)
+{
+    int dim[VP_NN_MAX_SP + 2], str[VP_NN_MAX_SP + 2], acc = 1;
+    for (int i = nd + 1; i >= 0; i--) {
+        dim[i] = (int)dims[i];
+        str[i] = acc;
+        acc *= dim[i];
+    }
+    VP_CUDNN(cudnnSetTensorNdDescriptor(d, t, nd + 2, dim, str));
+    return VP_OK;
+}
+
+static int64_t prod(const int64_t *v, int n)
+{
+    int64_t p = 1;
+    for (int i = 0; i < n; i++)
+        p *= v[i];
+    return p;
+}
+
+/* Geometry in cuDNN's terms ------------------------------------------------ */
+
+/* cuDNN's dims: x (conv input), y (conv output), o (Y), w (filter), and
+ * the symmetric pads. Spatial axes padded to nd (>= 2) with leading unit
+ * axes. */
+typedef struct conv_dims {
+    int64_t x[VP_NN_MAX_SP + 2], y[VP_NN_MAX_SP + 2], o[VP_NN_MAX_SP + 2];
+    int64_t w[VP_NN_MAX_SP + 2];
+    int pad[VP_NN_MAX_SP], stride[VP_NN_MAX_SP], dil[VP_NN_MAX_SP];
+} conv_dims;
+
+/* Per spatial axis (i counts cuDNN's axes, a = i - lead the geometry's):
+ * the geometry with unit axes in front. */
+static void axis_geom(const vp_nn_geom *g, int lead, int i, int64_t *in, int64_t *out,
+                      int64_t *k, int64_t *s, int64_t *d, int64_t *pb, int64_t *pe)
+{
+    int a = i - lead;
+    if (a < 0) {
+        *in = *out = *k = *s = *d = 1;
+        *pb = *pe = 0;
+        return;
+    }
+    *in = g->in[a];
+    *out = g->out[a];
+    *k = g->k[a];
+    *s = g->stride[a];
+    *d = g->dil[a];
+    *pb = g->pad_b[a];
+    *pe = g->pad_e[a];
+}
+
+static int fits_int(int64_t v) { return v >= 0 && v <= INT_MAX; }
+
+static int conv_layout(vp_op_ctx *c, conv_state *st, conv_dims *cd)
+{
+    const vp_nn_geom *g = &st->g;
+    const vp_tensor *w = c->in[1];
+    int nd = st->nd, lead = nd - g->nsp, ok = 1;
+    memset(cd, 0, sizeof *cd);
+    /* Conv: X -> Y. ConvTranspose: X is cuDNN's dy, Y (or its uncropped
+     * version) its dx; W [C, M/g, k...] is the filter of the forward
+     * convolution from Y to X, which cudnnConvolutionBackwardData takes,
+     * just as Conv's W [M, C/g, k...] is. */
+    cd->x[0] = cd->y[0] = cd->o[0] = g->n;
+    cd->x[1] = g->cin;
+    cd->y[1] = cd->o[1] = g->cout;
+    cd->w[0] = w->shape.d[0];
+    cd->w[1] = w->shape.d[1];
+    st->xwin.planes = g->n * g->cin;
+    st->ywin.planes = g->n * g->cout;
+    for (int i = 0; i < 3; i++) {
+        st->xwin.src[i] = st->xwin.dst[i] = st->ywin.src[i] = st->ywin.dst[i] = 1;
+        st->xwin.off[i] = st->ywin.off[i] = 0;
+    }
+    for (int i = 0; i < nd; i++) {
+        int64_t in, out, k, s, d, pb, pe, p;
+        axis_geom(g, lead, i, &in, &out, &k, &s, &d, &pb, &pe);
+        int w3 = 3 - nd + i; /* the axis in the 3-axis window args */
+        cd->w[2 + i] = k;
+        if (!st->transposed) {
+            /* Symmetric pad min(pb, pe); the rest explicitly in scratch. */
+            p = pb < pe ? pb : pe;
+            cd->x[2 + i] = in + (pb - p) + (pe - p);
+            cd->y[2 + i] = cd->o[2 + i] = out;
+            st->xwin.src[w3] = in;
+            st->xwin.dst[w3] = cd->x[2 + i];
+            st->xwin.off[w3] = pb - p;
+            st->pad_copy |= pb != pe;
+        } else {
+            /* Full-output coordinates: the transposed convolution is
+             * nonzero on [0, full), full = s*(in-1) + kext; Y is rows
+             * [pb, pb + out) of it (pe = pads_end - output_padding, so
+             * out = full - pb - pe; rows outside [0, full) are 0 + B).
+             * cuDNN computes dx of h rows at [P, P + h) with symmetric pad
+             * P >= 0 and needs floor((h + 2P - kext) / s) + 1 == in, i.e.
+             * h in [full - 2P, full - 2P + s - 1]. The rows Y needs inside
+             * [0, full), [lo, hi), must lie in [P, P + h): the largest P
+             * allowed does that; Y is then cropped (or, where it reaches
+             * outside [0, full), padded with zeros) from dx. */
+            int64_t kext = (k - 1) * d + 1, full = s * (in - 1) + kext;
+            int64_t lo = pb > 0 ? pb : 0, hi = pb + out < full ? pb + out : full;
+            p = lo < full + s - 1 - hi ? lo : full + s - 1 - hi;
+            if (p < 0)
+                p = 0;
+            int64_t h = hi - p > full - 2 * p ? hi - p : full - 2 * p;
+            if (hi <= lo) { /* Y lies outside [0, full): all zeros (+ B) */
+                p = 0;
+                h = full;
+            }
+            if (h > full - 2 * p + s - 1 || h < 1 || p > lo || p + h < hi)
+                return vp_op_fail(c, VP_ERR_UNSUPPORTED, "ConvTranspose spatial axis %d: "
+                                  "pads %lld+%lld (after output_padding) cannot be expressed "
+                                  "with cuDNN", i - lead, (long long)pb, (long long)pe);
+            cd->x[2 + i] = in;
+            cd->y[2 + i] = h;
+            cd->o[2 + i] = out;
+            st->ywin.src[w3] = h;
+            st->ywin.dst[w3] = out;
+            st->ywin.off[w3] = p - pb;
+            st->crop |= h != out || pb != p;
+        }
+        ok &= fits_int(p) && fits_int(s) && s >= 1 && fits_int(d) && d >= 1;
+        cd->pad[i] = (int)p;
+        cd->stride[i] = (int)s;
+        cd->dil[i] = (int)d;
+    }
+    /* cuDNN's legacy API counts elements and strides in int. */
+    ok &= fits_int(prod(cd->x, nd + 2)) && fits_int(prod(cd->y, nd + 2)) &&
+          fits_int(prod(cd->o, nd + 2)) && fits_int(prod(cd->w, nd + 2));
+    if (!ok)
+        return vp_op_fail(c, VP_ERR_UNSUPPORTED, "%s geometry out of cuDNN's range (int)",
+                          c->node->op_type);
+    return VP_OK;
+}
+
+/* Descriptors for the layout; checks that cuDNN's own output size agrees. */
+static int conv_descriptors(vp_op_ctx *c, conv_state *st, const conv_dims *cd)
+{
+    cudnnDataType_t t;
+    int rc, nd = st->nd, dims[VP_NN_MAX_SP + 2], wdim[VP_NN_MAX_SP + 2];
+    if ((rc = conv_cudnn_type(st->dt, &t)) != VP_OK)
+        return vp_op_fail(c, rc, "%s: %s is not supported on CUDA", c->node->op_type,
+                          vp_dtype_name(st->dt));
+    VP_CUDNN(cudnnCreateTensorDescriptor(&st->xd));
+    VP_CUDNN(cudnnCreateTensorDescriptor(&st->yd));
+    VP_CUDNN(cudnnCreateTensorDescriptor(&st->od));
+    VP_CUDNN(cudnnCreateTensorDescriptor(&st->bd));
+    VP_CUDNN(cudnnCreateFilterDescriptor(&st->wd));
+    VP_CUDNN(cudnnCreateConvolutionDescriptor(&st->cd));
+    VP_CUDNN(cudnnCreateActivationDescriptor(&st->ad));
+    if ((rc = set_tensor(st->xd, t, nd, cd->x)) != VP_OK ||
+        (rc = set_tensor(st->yd, t, nd, cd->y)) != VP_OK ||
+        (rc = set_tensor(st->od, t, nd, cd->o)) != VP_OK)
+        return rc;
+    int64_t bdims[VP_NN_MAX_SP + 2];
+    for (int i = 0; i < nd + 2; i++)
+        bdims[i] = i == 1 ? st->g.cout : 1;
+    if ((rc = set_tensor(st->bd, t, nd, bdims)) != VP_OK)
+        return rc;
+    for (int i = 0; i < nd + 2; i++)
+        wdim[i] = (int)cd->w[i];
+    VP_CUDNN(cudnnSetFilterNdDescriptor(st->wd, t, CUDNN_TENSOR_NCHW, nd + 2, wdim));
+    VP_CUDNN(cudnnSetConvolutionNdDescriptor(st->cd, nd, cd->pad, cd->stride, cd->dil,
+                                             CUDNN_CROSS_CORRELATION, t));
+    VP_CUDNN(cudnnSetConvolutionGroupCount(st->cd, (int)st->g.group));
+    VP_CUDNN(cudnnSetConvolutionMathType(st->cd, conv_math_type(st->dt)));
+    /* Forward output of the conv input (Conv) or of dx (ConvTranspose)
+     * must be the other side. */
+    VP_CUDNN(cudnnGetConvolutionNdForwardOutputDim(st->cd, st->transposed ? st->yd : st->xd,
+                                                   st->wd, nd + 2, dims));
+    const int64_t *want = st->transposed ? cd->x : cd->y;
+    for (int i = 0; i < nd + 2; i++)
+        if (dims[i] != want[i])
+            return vp_op_fail(c, VP_ERR_INTERNAL, "cuDNN computes %s output dim %d = %d, the "
+                              "geometry says %lld", c->node->op_type, i, dims[i],
+                              (long long)want[i]);
+    return VP_OK;
+}
+
+/* Post-op chain ---------------------------------------------------------------- */
+
+/* Is node input i the addend of a post-op Add? */
+static int is_post_input(const vp_node *n, int i)
+{
+    for (int k = 0; k < n->n_post; k++)
+        if (n->post[k].kind == VP_POST_ADD && n->post[k].input == i)
+            return 1;
+    return 0;
+}
+
+/* The chain is [Add]? then [ReLU]?: cuDNN's y = act(conv + z + bias).
+ * Sets *z_in (-1 without Add) and *relu. */
+static int chain_is_cudnn(const vp_node *n, int *z_in, int *relu)
+{
+    int k = 0;
+    *z_in = -1;
+    *relu = 0;
+    if (k < n->n_post && n->post[k].kind == VP_POST_ADD)
+        *z_in = n->post[k++].input;
+    if (k < n->n_post && n->post[k].kind == VP_POST_ACT && n->post[k].act == VP_ACT_RELU) {
+        *relu = 1;
+        k++;
+    }
+    return k == n->n_post;
+}
+
+/* Algorithm choice ------------------------------------------------------------- */
+
+/* Temporary device buffers for the search and the trial of a fused call. */
+typedef struct conv_tmp {
+    void *mem;
+    void *x, *y, *z, *w, *b;
+} conv_tmp;
+
+static int tmp_alloc(vp_op_ctx *c, conv_state *st, const conv_dims *cd, conv_tmp *t)
+{
+    vp_cuda_ctx *ctx = c->dev;
+    size_t es = vp_dtype_size(st->dt), a = 256;
+    size_t xb = ((size_t)prod(cd->x, st->nd + 2) * es + a - 1) / a * a;
+    size_t yb = ((size_t)prod(cd->y, st->nd + 2) * es + a - 1) / a * a;
+    size_t wb = c->in_const[1] ? 0 : ((size_t)prod(cd->w, st->nd + 2) * es + a - 1) / a * a;
+    size_t bb = ((size_t)st->g.cout * es + a - 1) / a * a;
+    size_t zb = st->transposed ? 0 : yb, total = xb + yb + zb + wb + bb;
+    memset(t, 0, sizeof *t);
+    VP_CUDA(cudaMalloc(&t->mem, total));
+    cudaError_t e = cudaMemsetAsync(t->mem, 0, total, ctx->stream);
+    if (e != cudaSuccess) {
+        cudaFree(t->mem);
+        return vp_cuda_fail("CUDA", "cudaMemsetAsync (conv search buffers)", (int)e,
+                            cudaGetErrorName(e), __FILE__, __LINE__);
+    }
+    char *m = t->mem;
+    t->x = m;
+    t->y = m + xb;
+    t->z = m + xb + yb;
+    t->w = wb ? m + xb + yb + zb : c->in[1]->data;
+    t->b = m + xb + yb + zb + wb;
+    return VP_OK;
+}
+
+/* Measured forward algorithms (heuristics if the search fails): best[0] is
+ * the fastest acceptable one, ipg the IMPLICIT_PRECOMP_GEMM entry (found:
+ * *has_ipg). */
+static int search_fwd(vp_op_ctx *c, conv_state *st, const conv_tmp *t,
+                      cudnnConvolutionFwdAlgoPerf_t *best, cudnnConvolutionFwdAlgoPerf_t *ipg,
+                      int *has_ipg)
+{
+    vp_cuda_ctx *ctx = c->dev;
+    cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+    int n = 0, found = 0;
+    *has_ipg = 0;
+    cudnnStatus_t s = cudnnFindConvolutionForwardAlgorithmEx(
+        ctx->cudnn, st->xd, t->x, st->wd, t->w, st->cd, st->yd, t->y,
+        CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &n, perf, ctx->workspace, CONV_WS_LIMIT);
+    if (s != CUDNN_STATUS_SUCCESS) {
+        VP_LOGD("%s %s: cudnnFindConvolutionForwardAlgorithmEx: %s; using heuristics",
+                c->node->op_type, c->node->name, cudnnGetErrorString(s));
+        VP_CUDNN(cudnnGetConvolutionForwardAlgorithm_v7(ctx->cudnn, st->xd, st->wd, st->cd,
+                                                        st->yd, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
+                                                        &n, perf));
+    }
+    for (int i = 0; i < n; i++) {
+        if (!conv_algo_ok(perf[i].status, perf[i].memory, perf[i].determinism, perf[i].mathType))
+            continue;
+        if (!found) {
+            *best = perf[i];
+            found = 1;
+        }
+        if (perf[i].algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM && !*has_ipg) {
+            *ipg = perf[i];
+            *has_ipg = 1;
+        }
+    }
+    if (!found)
+        return vp_op_fail(c, VP_ERR_UNSUPPORTED, "cuDNN has no deterministic FMA algorithm "
+                          "for this Conv within %zu MiB of workspace", CONV_WS_LIMIT >> 20);
+    return VP_OK;
+}
+
+static int search_bwd(vp_op_ctx *c, conv_state *st, const conv_tmp *t,
+                      cudnnConvolutionBwdDataAlgoPerf_t *best)
+{
+    vp_cuda_ctx *ctx = c->dev;
+    cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
+    int n = 0;
+    cudnnStatus_t s = cudnnFindConvolutionBackwardDataAlgorithmEx(
+        ctx->cudnn, st->wd, t->w, st->xd, t->x, st->cd, st->yd, t->y,
+        CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &n, perf, ctx->workspace, CONV_WS_LIMIT);
+    if (s != CUDNN_STATUS_SUCCESS) {
+        VP_LOGD("%s %s: cudnnFindConvolutionBackwardDataAlgorithmEx: %s; using heuristics",
+                c->node->op_type, c->node->name, cudnnGetErrorString(s));
+        VP_CUDNN(cudnnGetConvolutionBackwardDataAlgorithm_v7(
+            ctx->cudnn, st->wd, st->xd, st->cd, st->yd, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
+            &n, perf));
+    }
+    for (int i = 0; i < n; i++)
+        if (conv_algo_ok(perf[i].status, perf[i].memory, perf[i].determinism,
+                         perf[i].mathType)) {
+            *best = perf[i];
+            return VP_OK;
+        }
+    return vp_op_fail(c, VP_ERR_UNSUPPORTED, "cuDNN has no deterministic FMA algorithm for "
+                      "this ConvTranspose within %zu MiB of workspace", CONV_WS_LIMIT >> 20);
+}
+
+/* One cudnnConvolutionBiasActivationForward on the temporary buffers, to
+ * learn whether cuDNN accepts the fused mode. */
+static cudnnStatus_t trial_fused(vp_op_ctx *c, conv_state *st, const conv_tmp *t)
+{
+    vp_cuda_ctx *ctx = c->dev;
+    float one = 1.f, a2 = st->z_in >= 0 ? 1.f : 0.f;
+    cudnnStatus_t s = cudnnConvolutionBiasActivationForward(
+        ctx->cudnn, &one, st->xd, t->x, st->wd, t->w, st->cd, st->fwd_algo, ctx->workspace,
+        ctx->workspace_bytes, &a2, st->yd, t->z, st->bd, t->b, st->ad, st->yd, t->y);
+    if (s == CUDNN_STATUS_SUCCESS && cudaStreamSynchronize(ctx->stream) != cudaSuccess)
+        s = CUDNN_STATUS_EXECUTION_FAILED;
+    return s;
+}
+
+/* The one place that decides how a convolution runs: algorithm, fused
+ * mode, workspace. (A later FP16 / NHWC step extends this: math type and
+ * tensor formats come from conv_math_type() and the descriptors.) */
+static int conv_choose(vp_op_ctx *c, conv_state *st, const conv_dims *cd)
+{
+    vp_cuda_ctx *ctx = c->dev;
+    conv_tmp t;
+    int rc;
+    if ((rc = vp_cuda_workspace(ctx, CONV_WS_LIMIT)) != VP_OK)
+        return rc;
+    if ((rc = tmp_alloc(c, st, cd, &t)) != VP_OK)
+        return rc;
+    st->mode = MODE_PLAIN;
+    if (st->transposed) {
+        cudnnConvolutionBwdDataAlgoPerf_t best;
+        memset(&best, 0, sizeof best);
+        rc = search_bwd(c, st, &t, &best);
+        if (rc == VP_OK) {
+            st->bwd_algo = best.algo;
+            st->ws_bytes = best.memory;
+        }
+    } else {
+        cudnnConvolutionFwdAlgoPerf_t best, ipg;
+        int has_ipg = 0, cudnn_chain, z_in, relu;
+        memset(&best, 0, sizeof best);
+        memset(&ipg, 0, sizeof ipg);
+        rc = search_fwd(c, st, &t, &best, &ipg, &has_ipg);
+        if (rc == VP_OK) {
+            st->fwd_algo = best.algo;
+            st->ws_bytes = best.memory;
+            cudnn_chain = chain_is_cudnn(c->node, &z_in, &relu);
+            int ipg_ok = has_ipg && ipg.time <= best.time * CONV_FUSE_SLACK;
+            int fusable = st->nd == 2 && st->dt == VP_DT_FLOAT;
+            conv_mode want = MODE_PLAIN;
+            if (fusable && cudnn_chain && relu)
+                want = MODE_FUSED;
+            else if (fusable && ipg_ok && cudnn_chain && (st->bias_in >= 0 || z_in >= 0))
+                want = MODE_FUSED;
+            else if (fusable && ipg_ok && !cudnn_chain && st->bias_in >= 0)
+                want = MODE_FUSED_BIAS;
+            if (want != MODE_PLAIN) {
+                st->mode = want;
+                st->z_in = want == MODE_FUSED ? z_in : -1;
+                st->relu = want == MODE_FUSED && relu;
+                if (!st->relu) {
+                    st->fwd_algo = ipg.algo;
+                    st->ws_bytes = ipg.memory;
+                }
+                cudnnStatus_t s = cudnnSetActivationDescriptor(
+                    st->ad, st->relu ? CUDNN_ACTIVATION_RELU : CUDNN_ACTIVATION_IDENTITY,
+                    CUDNN_NOT_PROPAGATE_NAN, 0.0);
+                if (s == CUDNN_STATUS_SUCCESS)
+                    s = trial_fused(c, st, &t);
+                if (s != CUDNN_STATUS_SUCCESS) {
+                    VP_LOGD("%s %s: cuDNN declined the fused call (%s); unfused",
+                            c->node->op_type, c->node->name, cudnnGetErrorString(s));
+                    (void)cudaGetLastError();
+                    st->mode = MODE_PLAIN;
+                    st->z_in = -1;
+                    st->relu = 0;
+                    st->fwd_algo = best.algo;
+                    st->ws_bytes = best.memory;
+                }
+            }
+        }
+    }
+    cudaError_t e = cudaStreamSynchronize(ctx->stream);
+    cudaFree(t.mem);
+    if (rc != VP_OK)
+        return rc;
+    if (e != cudaSuccess)
+        return vp_cuda_fail("CUDA", "cudaStreamSynchronize (conv search)", (int)e,
+                            cudaGetErrorName(e), __FILE__, __LINE__);
+    if (st->mode != MODE_PLAIN && st->bias_in < 0) {
+        size_t bytes = (size_t)st->g.cout * vp_dtype_size(st->dt);
+        VP_CUDA(cudaMalloc(&st->zero_bias, bytes));
+        VP_CUDA(cudaMemsetAsync(st->zero_bias, 0, bytes, ctx->stream));
+    }
+    return vp_cuda_workspace(ctx, st->ws_bytes);
+}
+
+/* Prepare ---------------------------------------------------------------------- */
+
+static int conv_setup(vp_op_ctx *c, conv_state *st)
+{
+    conv_dims cd;
+    int rc = st->transposed ? vp_nn_convt_geom(c, &st->g) : vp_nn_conv_geom(c, &st->g);
+    if (rc != VP_OK)
+        return rc;
+    st->dt = c->in[0]->dtype;
+    st->nd = st->g.nsp < 2 ? 2 : st->g.nsp;
+    st->z_in = -1;
+    /* B is input 2 unless that slot holds a post-op Add's addend. */
+    st->bias_in = c->n_in > 2 && c->in[2] && !is_post_input(c->node, 2) ? 2 : -1;
+    for (int k = 0; k < c->node->n_post; k++)
+        if (c->node->post[k].kind == VP_POST_ADD &&
+            (c->node->post[k].input >= c->n_in || !c->in[c->node->post[k].input]))
+            return vp_op_fail(c, VP_ERR_INTERNAL, "post-op Add reads missing input %d",
+                              c->node->post[k].input);
+    if ((rc = conv_layout(c, st, &cd)) != VP_OK || (rc = conv_descriptors(c, st, &cd)) != VP_OK ||
+        (rc = conv_choose(c, st, &cd)) != VP_OK)
+        return rc;
+    size_t es = vp_dtype_size(st->dt);
+    if (st->pad_copy)
+        c->scratch_bytes = (size_t)prod(cd.x, st->nd + 2) * es;
+    if (st->crop)
+        c->scratch_bytes = (size_t)prod(cd.y, st->nd + 2) * es;
+    VP_LOGD("%s %s: cuDNN %s algo %d, %s, workspace %zu%s", c->node->op_type, c->node->name,
+            st->transposed ? "bwd-data" : "fwd",
+            st->transposed ? (int)st->bwd_algo : (int)st->fwd_algo,
+            st->mode == MODE_FUSED ? "bias/add/act fused" :
+            st->mode == MODE_FUSED_BIAS ? "bias fused" : "unfused", st->ws_bytes,
+            st->pad_copy ? ", padded copy of X" : st->crop ? ", cropped output" : "");
+    return VP_OK;
+}
+
+static int conv_prepare(vp_op_ctx *c, int transposed)
+{
+    cudnnDataType_t t;
+    if (conv_cudnn_type(c->in[0]->dtype, &t) != VP_OK)
+        return vp_op_fail(c, VP_ERR_UNSUPPORTED, "CUDA %s does not support %s",
+                          c->node->op_type, vp_dtype_name(c->in[0]->dtype));
+    conv_state *st = calloc(1, sizeof *st);
+    if (!st)
+        return VP_ERR_NOMEM;
+    st->transposed = transposed;
+    int rc = conv_setup(c, st);
+    if (rc != VP_OK) {
+        vp_cuda_conv_release(st);
+        return rc;
+    }
+    c->state = st;
+    return VP_OK;
+}
+
+int vp_cuda_conv_prepare(vp_op_ctx *c) { return conv_prepare(c, 0); }
+int vp_cuda_convt_prepare(vp_op_ctx *c) { return conv_prepare(c, 1); }
+
+/* Run -------------------------------------------------------------------------- */
+
+int vp_cuda_conv_run(vp_op_ctx *c)
+{
+    conv_state *st = c->state;
+    vp_cuda_ctx *ctx = c->dev;
+    const float one = 1.f, zero = 0.f;
+    int rc;
+    if (!st)
+        return vp_op_fail(c, VP_ERR_INTERNAL, "conv kernel run without prepare");
+    if (vp_tensor_numel(c->out[0]) == 0)
+        return VP_OK;
+    const void *x = c->in[0]->data, *w = c->in[1]->data;
+    const void *b = st->bias_in >= 0 ? c->in[st->bias_in]->data : st->zero_bias;
+    void *y = c->out[0]->data;
+    if (st->pad_copy) {
+        if ((rc = vp_cuda_window_copy(ctx->stream, vp_dtype_size(st->dt), &st->xwin, x,
+                                      c->scratch)) != VP_OK)
+            return rc;
+        x = c->scratch;
+    }
+    if (st->transposed) {
+        void *dx = st->crop ? c->scratch : y;
+        VP_CUDNN(cudnnConvolutionBackwardData(ctx->cudnn, &one, st->wd, w, st->xd, x, st->cd,
+                                              st->bwd_algo, ctx->workspace,
+                                              ctx->workspace_bytes, &zero, st->yd, dx));
+        if (st->crop &&
+            (rc = vp_cuda_window_copy(ctx->stream, vp_dtype_size(st->dt), &st->ywin, dx, y)) !=
+                VP_OK)
+            return rc;
+    } else if (st->mode == MODE_PLAIN) {
+        VP_CUDNN(cudnnConvolutionForward(ctx->cudnn, &one, st->xd, x, st->wd, w, st->cd,
+                                         st->fwd_algo, ctx->workspace, ctx->workspace_bytes,
+                                         &zero, st->yd, y));
+    } else {
+        /* y = act(conv + alpha2 * z + bias); without the Add, z is y
+         * itself with alpha2 = 0 (not read). */
+        const void *z = st->z_in >= 0 ? c->in[st->z_in]->data : y;
+        float a2 = st->z_in >= 0 ? 1.f : 0.f;
+        VP_CUDNN(cudnnConvolutionBiasActivationForward(
+            ctx->cudnn, &one, st->xd, x, st->wd, w, st->cd, st->fwd_algo, ctx->workspace,
+            ctx->workspace_bytes, &a2, st->yd, z, st->bd, b, st->ad, st->yd, y));
+        if (st->mode == MODE_FUSED)
+            return VP_OK; /* every post-op was part of the call */
+    }
+    if (st->mode == MODE_PLAIN && st->bias_in >= 0)
+        VP_CUDNN(cudnnAddTensor(ctx->cudnn, &one, st->bd, b, &one, st->od, y));
+    return c->node->n_post ? vp_cuda_apply_postops(c) : VP_OK;
+}
