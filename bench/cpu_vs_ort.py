@@ -6,7 +6,8 @@ Usage:
                         [--iters N] [--warmup W] [--size S]
 
 For each batch size B it runs
-    BIN bench --model M --backend cpu --batch B --iters N --threads T --json
+    BIN bench --model M --backend cpu --batch B --iters N --threads T
+              --warmup W --size SxS --json
 which prints one JSON object per batch size on stdout (keys: batch, iters,
 mean_ms, p50_ms, p99_ms, img_per_s), and times ONNX Runtime with
 intra_op_num_threads=T, inter_op_num_threads=1, sequential execution, the
@@ -52,9 +53,12 @@ def percentile(sorted_ms: list[float], q: float) -> float:
     return sorted_ms[k]
 
 
-def run_vidpipe(binary: str, model: Path, batch: int, iters: int, threads: int, timeout: float) -> dict:
+def run_vidpipe(binary: str, model: Path, batch: int, iters: int, threads: int, timeout: float,
+                warmup: int, size: int) -> dict:
+    # --warmup and --size keep both sides on the same work (vidpipe bench has both)
     cmd = [binary, "bench", "--model", str(model), "--backend", "cpu", "--batch", str(batch),
-           "--iters", str(iters), "--threads", str(threads), "--json"]
+           "--iters", str(iters), "--threads", str(threads), "--warmup", str(warmup),
+           "--size", f"{size}x{size}", "--json"]
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except (FileNotFoundError, PermissionError) as e:
@@ -148,7 +152,7 @@ def main() -> int:
     rows = []
     for b in batches:
         vp = {"error": "skipped"} if args.skip_vidpipe else run_vidpipe(
-            args.vidpipe, args.model.resolve(), b, args.iters, args.threads, args.timeout)
+            args.vidpipe, args.model.resolve(), b, args.iters, args.threads, args.timeout, args.warmup, size)
         if "error" in vp and not args.skip_vidpipe:
             print(f"# vidpipe batch={b}: {vp['error']}", file=sys.stderr)
         try:

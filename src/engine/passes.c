@@ -9,6 +9,7 @@
  * Fusion only targets kernels that declare handles_postops.
  */
 #include "engine/engine_impl.h"
+#include "engine/backend.h"
 #include "base/log.h"
 
 #include <math.h>
@@ -242,6 +243,8 @@ static int fuse_chain(vp_plan *p, int *uses, int k)
                 zp < k && vp_shape_eq(&p->v[a->out[0]].t.shape, &p->v[y].t.shape)) {
                 po.kind = VP_POST_ADD;
                 po.act = VP_ACT_NONE;
+                if (!strcmp(c->op_type, "Conv") && c->n_in < 3)
+                    c->in[c->n_in++] = -1; /* keep the bias slot: the addend must not become a bias */
                 po.input = c->n_in;
                 c->in[c->n_in++] = z; /* moves the use of z from the Add */
                 c->post[c->n_post++] = po;
@@ -274,7 +277,7 @@ int vp_plan_passes(vp_plan *p)
             return rc;
         }
         folded += rc;
-        const vp_kernel *kern = vp_cpu_kernel_find(n->op_type);
+        const vp_kernel *kern = p->e->be->kernel_find(n->op_type);
         if (kern && kern->handles_postops)
             fused += fuse_chain(p, uses, k);
     }

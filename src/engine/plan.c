@@ -630,7 +630,11 @@ int vp_engine_plan_fixed(vp_engine *e, const vp_shape *input_shapes, const vp_te
         goto fail;
     if ((rc = prepare_steps(p)))
         goto fail;
-    VP_LOGI("%s: plan with %d steps, arena %.1f MiB", g->source, p->n_steps, (double)p->arena_bytes / (1 << 20));
+    int skipped = 0;
+    for (int s = 0; s < p->n_steps; s++)
+        skipped += p->steps[s].skip;
+    VP_LOGI("%s: plan with %d steps (%d more done in place), arena %.1f MiB", g->source, p->n_steps - skipped,
+            skipped, (double)p->arena_bytes / (1 << 20));
     p->next = e->plans;
     e->plans = p;
     *out = p;
@@ -718,8 +722,8 @@ int vp_plan_run(vp_plan *p, const vp_tensor *inputs, vp_tensor *outputs)
         if (p->e->opt.profile)
             clock_gettime(CLOCK_MONOTONIC, &t0);
         int rc = st->k->run(&c);
-        if (rc == VP_OK && n->n_post && !st->k->handles_postops)
-            rc = vp_apply_postops(&c);
+        if (rc == VP_OK && n->n_post && !st->k->handles_postops) /* passes fuse only where handled */
+            rc = vp_op_fail(&c, VP_ERR_INTERNAL, "post-ops on a kernel that does not apply them");
         if (p->e->opt.profile) {
             clock_gettime(CLOCK_MONOTONIC, &t1);
             st->ns += (double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec);

@@ -21,13 +21,18 @@ int vp_cuda_fail(const char *what, const char *call, int code, const char *name,
     return VP_ERR_BACKEND;
 }
 
+/* Growing never frees the old buffer: graphs captured for other plans (and
+ * kernels prepared earlier) keep pointing at it. Old buffers are released
+ * with the context. */
 int vp_cuda_workspace(vp_cuda_ctx *c, size_t bytes)
 {
     if (bytes <= c->workspace_bytes)
         return VP_OK;
-    VP_CUDA(cudaStreamSynchronize(c->stream));
-    if (c->workspace)
-        VP_CUDA(cudaFree(c->workspace));
+    if (c->workspace) {
+        if (c->n_old_ws == VP_CUDA_MAX_OLD_WS)
+            return vp_cuda_fail("vidpipe", "vp_cuda_workspace", 0, "workspace grown too often", __FILE__, __LINE__);
+        c->old_ws[c->n_old_ws++] = c->workspace;
+    }
     c->workspace = NULL;
     c->workspace_bytes = 0;
     VP_CUDA(cudaMalloc(&c->workspace, bytes));
@@ -51,6 +56,8 @@ static void cuda_destroy(void *ctx)
         cudnnDestroy(c->cudnn);
     if (c->workspace)
         cudaFree(c->workspace);
+    for (int i = 0; i < c->n_old_ws; i++)
+        cudaFree(c->old_ws[i]);
     if (c->stream)
         cudaStreamDestroy(c->stream);
     free(c);

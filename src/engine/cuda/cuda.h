@@ -31,6 +31,9 @@ typedef struct vp_cuda_ctx {
     cublasLtHandle_t cublaslt;
     void *workspace;           /* shared scratch for cuDNN/cuBLAS; size grows in prepare() */
     size_t workspace_bytes;
+#define VP_CUDA_MAX_OLD_WS 16
+    void *old_ws[VP_CUDA_MAX_OLD_WS]; /* outgrown workspaces, freed with the context */
+    int n_old_ws;
     char desc[256];
 } vp_cuda_ctx;
 
