@@ -4,7 +4,8 @@
  *
  * The equation is "term,term,...[->out]" with letter labels and at most one
  * "..." per term; spaces are ignored. Ellipsis dimensions are aligned right
- * and broadcast across inputs (numpy rules). Without "->" the output is the
+ * and broadcast across inputs (numpy rules; an explicit output must then
+ * keep "..."). Without "->" the output is the
  * ellipsis dimensions followed by the labels that occur exactly once, in
  * ASCII order (numpy's implicit mode). A label repeated within a term takes
  * that term's diagonal. Labels not in the output are summed.
@@ -152,6 +153,10 @@ int vp_misc_einsum_plan(vp_op_ctx *c, vp_einsum_plan *p)
         int rc = parse_term(c, arrow + 2, len - lhs_len - 2, &outt);
         if (rc)
             return rc;
+        /* numpy's rule: broadcast dimensions must appear in an explicit output */
+        if (E > 0 && !outt.ell)
+            return vp_op_fail(c, VP_ERR_INVALID, "equation '%s': output needs '...' for the inputs' broadcast dims",
+                              eq);
         for (int j = 0; j < outt.n; j++) {
             if (outt.lab[j] < 0) {
                 for (int e = 0; e < E; e++)
