@@ -28,24 +28,27 @@ int blocks_for(int64_t n)
     return (int)(b < 1 ? 1 : b > kMaxBlocks ? kMaxBlocks : b);
 }
 
-__global__ void k_rs_nearest2d(const float *__restrict__ x, float *__restrict__ y, int64_t n, int64_t hin,
-                               int64_t win, int64_t hout, int64_t wout, const int32_t *__restrict__ iy,
-                               const int32_t *__restrict__ ix)
+/* The planar kernels index in I: int32_t when input and output have fewer
+ * than 2^30 elements (the divisions are much cheaper), else int64_t. */
+template <typename I>
+__global__ void k_rs_nearest2d(const float *__restrict__ x, float *__restrict__ y, I n, I hin, I win, I hout, I wout,
+                               const int32_t *__restrict__ iy, const int32_t *__restrict__ ix)
 {
-    for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < n; e += (int64_t)gridDim.x * blockDim.x) {
-        int64_t t = e / wout, ox = e - t * wout;
-        int64_t pl = t / hout, oy = t - pl * hout;
+    for (I e = (I)blockIdx.x * blockDim.x + threadIdx.x; e < n; e += (I)gridDim.x * blockDim.x) {
+        I t = e / wout, ox = e - t * wout;
+        I pl = t / hout, oy = t - pl * hout;
         y[e] = x[(pl * hin + iy[oy]) * win + ix[ox]];
     }
 }
 
-__global__ void k_rs_2d(const float *__restrict__ x, float *__restrict__ y, int64_t n, int64_t hin, int64_t win,
-                        int64_t hout, int64_t wout, vp_cumi_rs_axis ay, vp_cumi_rs_axis ax, float ev)
+template <typename I>
+__global__ void k_rs_2d(const float *__restrict__ x, float *__restrict__ y, I n, I hin, I win, I hout, I wout,
+                        vp_cumi_rs_axis ay, vp_cumi_rs_axis ax, float ev)
 {
     const int ty = ay.taps, tx = ax.taps;
-    for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < n; e += (int64_t)gridDim.x * blockDim.x) {
-        int64_t t = e / wout, ox = e - t * wout;
-        int64_t pl = t / hout, oy = t - pl * hout;
+    for (I e = (I)blockIdx.x * blockDim.x + threadIdx.x; e < n; e += (I)gridDim.x * blockDim.x) {
+        I t = e / wout, ox = e - t * wout;
+        I pl = t / hout, oy = t - pl * hout;
         if ((ay.ext && ay.ext[oy]) || (ax.ext && ax.ext[ox])) {
             y[e] = ev;
             continue;
@@ -57,7 +60,7 @@ __global__ void k_rs_2d(const float *__restrict__ x, float *__restrict__ y, int6
         for (int b = 0; b < tx; b++) {
             double cb = 0;
             for (int a = 0; a < ty; a++)
-                cb += wy[a] * (double)src[(int64_t)iy[a] * win + ixp[b]];
+                cb += wy[a] * (double)src[(I)iy[a] * win + ixp[b]];
             acc += wx[b] * cb;
         }
         y[e] = (float)acc;
@@ -111,6 +114,18 @@ __global__ void k_rs_nd(const float *__restrict__ x, float *__restrict__ y, int6
     }
 }
 
+template <typename I>
+void launch_planar(cudaStream_t s, const vp_cumi_rs *p, const float *x, float *y, int64_t n, int64_t hin, int64_t win,
+                   int64_t hout, int64_t wout)
+{
+    const vp_cumi_rs_axis *ay = &p->ay, *ax = &p->ax[p->rank - 1];
+    if (ay->taps == 1 && ax->taps == 1 && !ay->ext && !ax->ext)
+        k_rs_nearest2d<I><<<blocks_for(n), kThreads, 0, s>>>(x, y, (I)n, (I)hin, (I)win, (I)hout, (I)wout, ay->idx,
+                                                             ax->idx);
+    else
+        k_rs_2d<I><<<blocks_for(n), kThreads, 0, s>>>(x, y, (I)n, (I)hin, (I)win, (I)hout, (I)wout, *ay, *ax, p->ev);
+}
+
 } // namespace
 
 extern "C" int vp_cumi_resize(cudaStream_t s, const vp_cumi_rs *p, const float *x, float *y)
@@ -125,12 +140,14 @@ extern "C" int vp_cumi_resize(cudaStream_t s, const vp_cumi_rs *p, const float *
         return VP_OK;
     if (p->planar) {
         int64_t hin = r >= 2 ? p->in[r - 2] : 1, hout = r >= 2 ? p->out[r - 2] : 1;
-        int64_t win = p->in[r - 1], wout = p->out[r - 1];
-        const vp_cumi_rs_axis *ay = &p->ay, *ax = &p->ax[r - 1];
-        if (ay->taps == 1 && ax->taps == 1 && !ay->ext && !ax->ext)
-            k_rs_nearest2d<<<blocks_for(n), kThreads, 0, s>>>(x, y, n, hin, win, hout, wout, ay->idx, ax->idx);
+        int64_t win = p->in[r - 1], wout = p->out[r - 1], n_in = 1;
+        for (int d = 0; d < r; d++)
+            n_in *= p->in[d];
+        const int64_t small = (int64_t)1 << 30;
+        if (n < small && n_in < small)
+            launch_planar<int32_t>(s, p, x, y, n, hin, win, hout, wout);
         else
-            k_rs_2d<<<blocks_for(n), kThreads, 0, s>>>(x, y, n, hin, win, hout, wout, *ay, *ax, p->ev);
+            launch_planar<int64_t>(s, p, x, y, n, hin, win, hout, wout);
         VP_CUDA_LAUNCHED();
         return VP_OK;
     }
