@@ -21,8 +21,10 @@ run_ctest() { # dir, extra args...
   (cd "$dir" && ctest --output-on-failure "$@") 2>&1 | tee "$log"
   local p f s
   p=$(grep -cE "^ *[0-9]+/[0-9]+ Test +#[0-9]+: .* Passed" "$log")
-  f=$(grep -cE "^ *[0-9]+/[0-9]+ Test +#[0-9]+: .*(\*\*\*|Failed|Exception|Timeout)" "$log")
-  s=$(grep -cE "^ *[0-9]+/[0-9]+ Test +#[0-9]+: .*Skipped" "$log")
+  f=$(grep -cE "^ *[0-9]+/[0-9]+ Test +#[0-9]+: .*\*\*\*(Failed|Exception|Timeout)" "$log")
+  s=$(grep -cE "^ *[0-9]+/[0-9]+ Test +#[0-9]+: .*\*\*\*Skipped" "$log")
+  # a ctest that could not even start (configuration error) counts as a failure
+  grep -q "No tests were found" "$log" && f=$((f + 1))
   total_pass=$((total_pass + p)); total_fail=$((total_fail + f)); total_skip=$((total_skip + s))
   rm -f "$log"
 }
