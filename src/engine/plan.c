@@ -181,6 +181,8 @@ static int infer_all(vp_plan *p)
         for (int i = 0; i < n->def->min_inputs && i < n->n_in; i++)
             if (n->in[i] < 0)
                 return node_fail(p, n, VP_ERR_INVALID, "a required input is empty");
+        if (n->n_out < 1 || n->out[0] < 0)
+            return node_fail(p, n, VP_ERR_INVALID, "the first output is empty");
         ctx_bind(p, n, inbuf, outbuf);
         ctx_init(p, &c, n, inbuf, outbuf, err, sizeof err);
         for (int i = 0; i < n->n_out; i++)
