@@ -6,10 +6,9 @@
  * parameters with the decoders the CPU kernels use, on host copies of the
  * constant inputs (shape.h: vp_cuda_host_inputs), and keeps what run() needs;
  * Resize also builds its per-axis tap tables there, on the host, and uploads
- * them once into a kernel-private device buffer. The tables follow
- * cpu/misc_resize.c rule for rule (coordinate transforms, the reference's
- * window placement, cubic and antialias weights, exclude_outside), so that
- * the GPU reads the same input positions with the same weights.
+ * them once into a kernel-private device buffer. The tables come from the
+ * builder the CPU kernel uses (ops/misc_resize_table.c), so that the GPU
+ * reads the same input positions with the same weights.
  *
  * Other ops of the family (Hardmax, ArgMin, ReduceProd/L1/L2/LogSum/
  * LogSumExp/SumSquare, CumSum, Einsum, NonMaxSuppression, Upsample) have no
@@ -239,167 +238,6 @@ static int run_topk(vp_op_ctx *c)
 
 /* Resize: tap tables ------------------------------------------------------- */
 
-/* One axis's table on the host, before upload. */
-typedef struct rs_table {
-    int taps;
-    int64_t n;          /* output positions */
-    int has_ext;        /* positions may lie outside the input (tf_crop_and_resize) */
-    int32_t *idx;       /* [n][taps] */
-    double *w;          /* [n][taps] */
-    uint8_t *ext;       /* [n] when has_ext, else NULL */
-} rs_table;
-
-/* Source coordinate of output position y along axis d (ONNX's coordinate
- * transformation modes; the reference's "float output length" s * in). */
-static double rs_coord(const vp_resize_params *p, int d, int64_t y, int64_t in_len, int *outside)
-{
-    double s = p->scale[d], fy = (double)y, in = (double)in_len, out_f = s * in;
-    *outside = 0;
-    switch (p->coord) {
-    case VP_RS_HALF_PIXEL:
-        return (fy + 0.5) / s - 0.5;
-    case VP_RS_HALF_PIXEL_SYMMETRIC: {
-        double adj = (double)p->out[d] / out_f, center = in / 2;
-        return center * (1 - adj) + (fy + 0.5) / s - 0.5;
-    }
-    case VP_RS_PYTORCH_HALF_PIXEL:
-        return out_f == 1 ? -0.5 : (fy + 0.5) / s - 0.5;
-    case VP_RS_ALIGN_CORNERS:
-        return out_f == 1 ? 0.0 : fy * (in - 1) / (out_f - 1);
-    case VP_RS_TF_HALF_PIXEL_FOR_NN:
-        return (fy + 0.5) / s;
-    case VP_RS_TF_CROP_AND_RESIZE: {
-        double lo = p->roi_lo[d], hi = p->roi_hi[d], x;
-        if (p->roi_f32) {
-            /* float32 roi: its difference and its product with (in - 1) are
-             * float32 operations in the reference */
-            float span = (float)hi - (float)lo, in1 = (float)(in_len - 1);
-            x = out_f == 1 ? (double)((span * in1) / 2.0f) : fy * (double)span * (in - 1) / (out_f - 1);
-            x += (double)((float)lo * in1);
-        } else {
-            x = out_f == 1 ? (hi - lo) * (in - 1) / 2 : fy * (hi - lo) * (in - 1) / (out_f - 1);
-            x += lo * (in - 1);
-        }
-        *outside = x < 0 || x > in - 1;
-        return x;
-    }
-    default: /* asymmetric */
-        return fy / s;
-    }
-}
-
-/* Cubic weights of the 4 taps for ratio r, in the reference's expressions. */
-static void rs_cubic(double r, double A, double *w)
-{
-    double r1 = r + 1, q = 1 - r, q1 = (1 - r) + 1;
-    w[0] = ((A * r1 - 5 * A) * r1 + 8 * A) * r1 - 4 * A;
-    w[1] = ((A + 2) * r - (A + 3)) * r * r + 1;
-    w[2] = ((A + 2) * q - (A + 3)) * q * q + 1;
-    w[3] = ((A * q1 - 5 * A) * q1 + 8 * A) * q1 - 4 * A;
-}
-
-/* Antialiased cubic kernel at distance x. */
-static double rs_cubic_aa(double x, double A)
-{
-    x = fabs(x);
-    double x2 = x * x, x3 = x * x2;
-    if (x <= 1)
-        return (A + 2) * x3 - (A + 3) * x2 + 1;
-    if (x < 2)
-        return A * x3 - 5 * A * x2 + 8 * A * x - 4 * A;
-    return 0;
-}
-
-/* First of the n (even) taps around x, placed on the edge-padded coordinate
- * as the reference places it. */
-static int64_t rs_window(double x, int n)
-{
-    int pad = (n + 1) / 2;
-    double xp = x + pad, pf = floor(xp);
-    return (int64_t)pf + (xp - pf == 0 ? -(n / 2) : -(n / 2) + 1) - pad;
-}
-
-static int rs_taps(const vp_resize_params *p, double s)
-{
-    if (p->mode == VP_RS_NEAREST)
-        return 1;
-    if (!p->antialias)
-        return p->mode == VP_RS_LINEAR ? 2 : 4;
-    double sc = s < 1 ? s : 1;
-    int64_t start = (int64_t)floor((p->mode == VP_RS_LINEAR ? -1.0 : -2.0) / sc) + 1;
-    return (int)(2 - 2 * start);
-}
-
-static int64_t rs_clamp(int64_t v, int64_t hi) { return v < 0 ? 0 : v > hi ? hi : v; }
-
-static void rs_fill(const vp_resize_params *p, int d, int64_t in_len, rs_table *a)
-{
-    int n = a->taps;
-    double s = p->scale[d], sc = s < 1 ? s : 1;
-    for (int64_t o = 0; o < a->n; o++) {
-        int32_t *ix = a->idx + o * n;
-        double *w = a->w + o * n;
-        int outside = 0;
-        if (p->identity[d]) {
-            ix[0] = (int32_t)o;
-            w[0] = 1;
-            continue;
-        }
-        double x = rs_coord(p, d, o, in_len, &outside);
-        if (a->ext)
-            a->ext[o] = (uint8_t)outside;
-        /* ratio in (0, 1]: an integral x is ratio 1 from the left neighbour */
-        double f = floor(x), r = x == f ? 1.0 : x - f;
-        if (p->mode == VP_RS_NEAREST) {
-            int64_t k;
-            if (p->nearest == VP_RS_SIMPLE) {
-                k = s < 1 ? (int64_t)ceil(x) : (int64_t)x;
-            } else {
-                int up = r == 1.0 || p->nearest == VP_RS_CEIL ||
-                         (p->nearest == VP_RS_ROUND_PREFER_FLOOR && r > 0.5) ||
-                         (p->nearest == VP_RS_ROUND_PREFER_CEIL && r >= 0.5);
-                k = rs_window(x, 2) + up;
-            }
-            ix[0] = (int32_t)rs_clamp(k, in_len - 1);
-            w[0] = 1;
-            continue;
-        }
-        int64_t first = rs_window(x, n);
-        double cc[4], sum = 0;
-        if (p->mode == VP_RS_CUBIC && !p->antialias)
-            rs_cubic(r, p->cubic_a, cc);
-        for (int j = 0; j < n; j++) {
-            double off = (double)(j - n / 2 + 1) - r; /* tap position relative to x */
-            double wj;
-            if (p->mode == VP_RS_LINEAR)
-                wj = p->antialias ? fmax(0.0, 1 - fabs(off * sc)) : (j == 0 ? 1 - r : r);
-            else
-                wj = p->antialias ? rs_cubic_aa(sc * off, p->cubic_a) : cc[j];
-            w[j] = wj;
-            ix[j] = (int32_t)rs_clamp(first + j, in_len - 1);
-            sum += wj;
-        }
-        /* antialias normalises; exclude_outside then drops the taps past the
-         * edges and renormalises (an all-zero row stays zero) */
-        if (p->antialias)
-            for (int j = 0; j < n; j++)
-                w[j] /= sum;
-        if (p->exclude_outside) {
-            sum = 0;
-            for (int j = 0; j < n; j++) {
-                int64_t k = first + j;
-                if (k < 0 || k >= in_len)
-                    w[j] = 0;
-                sum += w[j];
-            }
-            if (sum == 0)
-                sum = 1;
-            for (int j = 0; j < n; j++)
-                w[j] /= sum;
-        }
-    }
-}
-
 typedef struct rs_state {
     vp_cumi_rs k;       /* tables point into dev */
     void *dev;          /* all tables, one allocation */
@@ -420,22 +258,23 @@ static size_t rs_bytes(int64_t n, int t, int ext)
     return (b + 7) & ~(size_t)7;
 }
 
-/* Lay out table a at host + off and point k at the same place in dev. */
-static void rs_place(char *host, char *dev, size_t *off, rs_table *a, vp_cumi_rs_axis *k)
+/* Copy table a to host + off, its indices narrowed to int32 (the caller
+ * checked that they fit), and point k at the same place in dev. */
+static void rs_place(char *host, char *dev, size_t *off, const vp_resize_axis *a, vp_cumi_rs_axis *k)
 {
     size_t nt = (size_t)a->n * (size_t)a->taps;
-    a->w = (double *)(void *)(host + *off);
+    memcpy(host + *off, a->w, nt * sizeof(double));
     k->w = (const double *)(const void *)(dev + *off);
     *off += nt * sizeof(double);
-    a->idx = (int32_t *)(void *)(host + *off);
+    int32_t *idx = (int32_t *)(void *)(host + *off);
+    for (size_t i = 0; i < nt; i++)
+        idx[i] = (int32_t)a->idx[i];
     k->idx = (const int32_t *)(const void *)(dev + *off);
     *off += nt * sizeof(int32_t);
     k->ext = NULL;
-    a->ext = NULL;
-    if (a->has_ext) {
-        a->ext = (uint8_t *)(host + *off);
+    if (a->ext) {
+        memcpy(host + *off, a->ext, (size_t)a->n);
         k->ext = (const uint8_t *)(dev + *off);
-        memset(a->ext, 0, (size_t)a->n);
         *off += (size_t)a->n;
     }
     *off = (*off + 7) & ~(size_t)7;
@@ -458,33 +297,38 @@ static int prep_resize(vp_op_ctx *c)
     if (rc)
         return rc;
     int r = p.rank;
-    rs_table tab[VP_MAX_DIMS], unit = {.taps = 1, .n = 1};
-    size_t bytes = rs_bytes(1, 1, 0);
+    /* the kernels index the tables in int32 */
     for (int d = 0; d < r; d++) {
         if (y->shape.d[d] != p.out[d])
             return vp_op_fail(c, VP_ERR_INTERNAL, "output shape differs from the inferred one");
-        if (x->shape.d[d] == 0 && p.out[d] > 0)
-            return vp_op_fail(c, VP_ERR_SHAPE, "cannot resize empty axis %d to %lld", d, (long long)p.out[d]);
         if (x->shape.d[d] > INT32_MAX)
             return vp_op_fail(c, VP_ERR_UNSUPPORTED, "axis %d has more than 2^31 elements", d);
-        tab[d].taps = p.identity[d] ? 1 : rs_taps(&p, p.scale[d]);
-        if (tab[d].taps < 1 || tab[d].taps > 4096)
-            return vp_op_fail(c, VP_ERR_UNSUPPORTED, "filter of %d taps along axis %d", tab[d].taps, d);
-        tab[d].n = p.out[d];
-        tab[d].has_ext = p.coord == VP_RS_TF_CROP_AND_RESIZE && !p.identity[d];
-        bytes += rs_bytes(tab[d].n, tab[d].taps, tab[d].has_ext);
     }
+    /* the tables are the CPU kernel's (ops/misc_resize_table.c), built on
+     * the host; they are narrowed and uploaded here, then dropped */
+    vp_resize_tables tab;
+    rc = vp_misc_resize_tables(c, &p, &x->shape, &tab);
+    if (rc)
+        return rc;
+    static const int64_t unit_idx = 0;
+    static const double unit_w = 1;
+    const vp_resize_axis unit = {.taps = 1, .n = 1, .idx = (int64_t *)&unit_idx, .w = (double *)&unit_w};
+    size_t bytes = rs_bytes(1, 1, 0);
+    for (int d = 0; d < r; d++)
+        bytes += rs_bytes(tab.ax[d].n, tab.ax[d].taps, tab.ax[d].ext != NULL);
     rs_state *st = calloc(1, sizeof *st);
     char *host = malloc(bytes);
     if (!st || !host) {
         free(st);
         free(host);
+        vp_misc_resize_tables_free(&tab);
         return VP_ERR_NOMEM;
     }
     cudaError_t e = cudaMalloc(&st->dev, bytes);
     if (e != cudaSuccess) {
         free(st);
         free(host);
+        vp_misc_resize_tables_free(&tab);
         return vp_cuda_fail("CUDA", "cudaMalloc (resize tables)", (int)e, cudaGetErrorName(e), __FILE__, __LINE__);
     }
     vp_cumi_rs *k = &st->k;
@@ -492,14 +336,12 @@ static int prep_resize(vp_op_ctx *c)
     k->rank = r;
     k->ev = (float)p.extrapolation;
     rs_place(host, st->dev, &off, &unit, &k->ay);
-    unit.idx[0] = 0;
-    unit.w[0] = 1;
     for (int d = 0; d < r; d++) {
         k->in[d] = x->shape.d[d];
         k->out[d] = p.out[d];
-        rs_place(host, st->dev, &off, &tab[d], &k->ax[d]);
-        rs_fill(&p, d, x->shape.d[d], &tab[d]);
+        rs_place(host, st->dev, &off, &tab.ax[d], &k->ax[d]);
     }
+    vp_misc_resize_tables_free(&tab);
     /* planar: the leading axes are copied unchanged */
     k->planar = 1;
     for (int d = 0; d < r - 2; d++)

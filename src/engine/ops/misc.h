@@ -1,6 +1,6 @@
 /*
  * misc op family: parameter parsing shared by the schemas (ops/misc*.c) and
- * the CPU kernels (cpu/misc*.c).
+ * the kernels of every backend (cpu/misc*.c, cuda/misc.c).
  *
  * Ops whose parameters come from constant inputs (Resize scales/sizes,
  * Reduce axes, TopK k, Einsum equation) parse them in one place, so shape
@@ -68,6 +68,29 @@ typedef struct vp_resize_params {
 /* Parse attributes and the roi/scales/sizes inputs of Resize (opset 10..19)
  * or Upsample (7..9). scales/sizes/roi must have data. */
 int vp_misc_resize_params(vp_op_ctx *c, vp_resize_params *p);
+
+/* Resize's per-axis tap tables (ops/misc_resize_table.c), built on the host
+ * for every backend: output position o along an axis reads input positions
+ * idx[o * taps + j] (clamped to the input) with weights w[o * taps + j]. */
+typedef struct vp_resize_axis {
+    int taps;             /* taps per output position (1 on an identity axis) */
+    int64_t n;            /* output positions (p->out[d]) */
+    int64_t *idx;         /* [n][taps] clamped input index */
+    double *w;            /* [n][taps] weight */
+    uint8_t *ext;         /* [n] 1 = outside the input (tf_crop_and_resize), or NULL */
+} vp_resize_axis;
+
+typedef struct vp_resize_tables {
+    vp_resize_axis ax[VP_MAX_DIMS];
+    void *mem;            /* every axis's arrays, one allocation */
+} vp_resize_tables;
+
+/* Build the tables of p for an input of shape in. Fails (message set in c)
+ * on an empty axis resized to a non-empty one, or a filter of more than
+ * 4096 taps. On failure nothing is left to free; on success free with
+ * vp_misc_resize_tables_free. */
+int vp_misc_resize_tables(vp_op_ctx *c, const vp_resize_params *p, const vp_shape *in, vp_resize_tables *t);
+void vp_misc_resize_tables_free(vp_resize_tables *t);
 
 /* Einsum ----------------------------------------------------------------- */
 #define VP_EINSUM_MAX_IN 8
