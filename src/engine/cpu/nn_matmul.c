@@ -14,6 +14,7 @@
  * accumulate in double (int types are then exact up to 2^53).
  */
 #include "engine/cpu/nn.h"
+#include "engine/ops/nn.h"
 #include "base/log.h"
 
 #include <stdlib.h>
@@ -80,36 +81,6 @@ static dnnl_status_t md_strided(dnnl_memory_desc_t *md, int nd, const int64_t *d
     return dnnl_memory_desc_init_by_strides(md, nd, d, dnnl_f32, s);
 }
 
-/* MatMul operand shapes promoted to rank r (>= 2): A [.., M, K], B [.., K, N]. */
-typedef struct mm_dims {
-    int r;
-    int64_t a[VP_MAX_DIMS], b[VP_MAX_DIMS], y[VP_MAX_DIMS];
-} mm_dims;
-
-static void matmul_dims(const vp_tensor *a, const vp_tensor *b, mm_dims *d)
-{
-    vp_shape sa = a->shape, sb = b->shape;
-    if (sa.rank == 1) {
-        sa.d[1] = sa.d[0];
-        sa.d[0] = 1;
-        sa.rank = 2;
-    }
-    if (sb.rank == 1) {
-        sb.d[1] = 1;
-        sb.rank = 2;
-    }
-    int r = sa.rank > sb.rank ? sa.rank : sb.rank;
-    d->r = r;
-    for (int i = 0; i < r; i++) {
-        int ia = i - (r - sa.rank), ib = i - (r - sb.rank);
-        d->a[i] = ia >= 0 ? sa.d[ia] : 1;
-        d->b[i] = ib >= 0 ? sb.d[ib] : 1;
-    }
-    for (int i = 0; i < r - 2; i++)
-        d->y[i] = d->a[i] > d->b[i] ? d->a[i] : d->b[i];
-    d->y[r - 2] = d->a[r - 2];
-    d->y[r - 1] = d->b[r - 1];
-}
 
 static dnnl_status_t mm_try(mm_state *st, vp_op_ctx *c)
 {
@@ -121,8 +92,8 @@ static dnnl_status_t mm_try(mm_state *st, vp_op_ctx *c)
             dnnl_success)
         return s;
     if (!st->gemm) {
-        mm_dims d;
-        matmul_dims(c->in[0], c->in[1], &d);
+        vp_nn_mm_dims d;
+        vp_nn_matmul_dims(&c->in[0]->shape, &c->in[1]->shape, &d);
         if ((s = md_strided(&a_md, d.r, d.a, NULL)) != dnnl_success ||
             (s = md_strided(&b_md, d.r, d.b, NULL)) != dnnl_success ||
             (s = md_strided(&y_md, d.r, d.y, NULL)) != dnnl_success)
@@ -286,8 +257,8 @@ static int gemm_any(vp_op_ctx *c, vp_dtype dt, int64_t m, int64_t n, int64_t k,
 
 static int matmul_naive(vp_op_ctx *c)
 {
-    mm_dims d;
-    matmul_dims(c->in[0], c->in[1], &d);
+    vp_nn_mm_dims d; /* ops/nn.h: shared with the CUDA kernel */
+    vp_nn_matmul_dims(&c->in[0]->shape, &c->in[1]->shape, &d);
     int r = d.r;
     vp_dtype dt = c->in[0]->dtype;
     size_t es = vp_dtype_size(dt);

@@ -20,6 +20,7 @@
  * the CPU to float rounding. run() only enqueues on the engine's stream.
  */
 #include "engine/cuda/nn.h"
+#include "engine/ops/nn.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -61,38 +62,6 @@ static int mm_types(vp_dtype dt, cudaDataType_t *t, cublasComputeType_t *ct)
 
 static int fits_int(int64_t v) { return v >= 0 && v <= INT_MAX; }
 
-/* MatMul operand shapes promoted to rank r (>= 2): A [.., M, K], B [.., K, N]
- * (as the CPU kernel). */
-typedef struct mm_dims {
-    int r;
-    int64_t a[VP_MAX_DIMS], b[VP_MAX_DIMS], y[VP_MAX_DIMS];
-} mm_dims;
-
-static void matmul_dims(const vp_tensor *a, const vp_tensor *b, mm_dims *d)
-{
-    vp_shape sa = a->shape, sb = b->shape;
-    memset(d, 0, sizeof *d);
-    if (sa.rank == 1) {
-        sa.d[1] = sa.d[0];
-        sa.d[0] = 1;
-        sa.rank = 2;
-    }
-    if (sb.rank == 1) {
-        sb.d[1] = 1;
-        sb.rank = 2;
-    }
-    int r = sa.rank > sb.rank ? sa.rank : sb.rank;
-    d->r = r;
-    for (int i = 0; i < r; i++) {
-        int ia = i - (r - sa.rank), ib = i - (r - sb.rank);
-        d->a[i] = ia >= 0 ? sa.d[ia] : 1;
-        d->b[i] = ib >= 0 ? sb.d[ib] : 1;
-    }
-    for (int i = 0; i < r - 2; i++)
-        d->y[i] = d->a[i] > d->b[i] ? d->a[i] : d->b[i];
-    d->y[r - 2] = d->a[r - 2];
-    d->y[r - 1] = d->b[r - 1];
-}
 
 /* Row-major Y[M,N] = A[M,K] B[K,N], each operand's rows lda/ldb apart,
  * as the column-major call. */
@@ -116,8 +85,8 @@ static void set_call(mm_state *st, int64_t m, int64_t n, int64_t k, int ta, int 
 
 static int matmul_plan(vp_op_ctx *c, mm_state *st)
 {
-    mm_dims d;
-    matmul_dims(c->in[0], c->in[1], &d);
+    vp_nn_mm_dims d; /* ops/nn.h: shared with the CPU kernel */
+    vp_nn_matmul_dims(&c->in[0]->shape, &c->in[1]->shape, &d);
     int r = d.r, nb = 0;
     int64_t m = d.y[r - 2], n = d.y[r - 1], k = d.a[r - 1];
     /* Batch axes of Y with extent > 1, with element strides (0: broadcast). */

@@ -384,6 +384,32 @@ static int is_matmul_dt(vp_dtype dt)
            dt == VP_DT_UINT32 || dt == VP_DT_UINT64;
 }
 
+void vp_nn_matmul_dims(const vp_shape *a, const vp_shape *b, vp_nn_mm_dims *d)
+{
+    vp_shape sa = *a, sb = *b;
+    memset(d, 0, sizeof *d);
+    if (sa.rank == 1) {
+        sa.d[1] = sa.d[0];
+        sa.d[0] = 1;
+        sa.rank = 2;
+    }
+    if (sb.rank == 1) {
+        sb.d[1] = 1;
+        sb.rank = 2;
+    }
+    int r = sa.rank > sb.rank ? sa.rank : sb.rank;
+    d->r = r;
+    for (int i = 0; i < r; i++) {
+        int ia = i - (r - sa.rank), ib = i - (r - sb.rank);
+        d->a[i] = ia >= 0 ? sa.d[ia] : 1;
+        d->b[i] = ib >= 0 ? sb.d[ib] : 1;
+    }
+    for (int i = 0; i < r - 2; i++)
+        d->y[i] = d->a[i] > d->b[i] ? d->a[i] : d->b[i];
+    d->y[r - 2] = d->a[r - 2];
+    d->y[r - 1] = d->b[r - 1];
+}
+
 static int infer_matmul(vp_op_ctx *c)
 {
     const vp_tensor *a = c->in[0], *b = c->in[1];

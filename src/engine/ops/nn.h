@@ -1,6 +1,6 @@
 /*
- * nn family: window geometry shared by the schemas (ops/nn.c) and the CPU
- * kernels (cpu/nn*.c).
+ * nn family: window and MatMul geometry shared by the schemas (ops/nn.c) and
+ * the kernels of every backend (cpu/nn*.c, cuda/nn*.c).
  *
  * Conv, ConvTranspose and the pools all resolve the same attributes
  * (kernel_shape, strides, dilations, pads, auto_pad, ceil_mode,
@@ -40,5 +40,16 @@ int vp_nn_convt_geom(vp_op_ctx *c, vp_nn_geom *g);
  * ceil_mode). pad_b / pad_e are the real paddings; with ceil_mode the last
  * window may reach past in + pad_e, and the kernels clip it there. */
 int vp_nn_pool_geom(vp_op_ctx *c, vp_nn_geom *g);
+
+/* MatMul operand shapes promoted to rank r (>= 2), as numpy does: a 1-D A
+ * becomes [1, K], a 1-D B [K, 1], and the shorter operand gets leading 1s.
+ * a = [.., M, K], b = [.., K, N], y = [broadcast batch.., M, N]; entries
+ * from r on are 0. The shapes must have passed MatMul's inference. */
+typedef struct vp_nn_mm_dims {
+    int r;
+    int64_t a[VP_MAX_DIMS], b[VP_MAX_DIMS], y[VP_MAX_DIMS];
+} vp_nn_mm_dims;
+
+void vp_nn_matmul_dims(const vp_shape *a, const vp_shape *b, vp_nn_mm_dims *d);
 
 #endif
