@@ -81,6 +81,8 @@ typedef struct vp_kernel {
 /* Lookup; NULL if unknown. Only the default ONNX domain ("" or "ai.onnx"). */
 const vp_op_def *vp_op_find(const char *op_type);
 const vp_kernel *vp_cpu_kernel_find(const char *op_type);
+/* A backend's lookup over its per-family tables (NULL-name terminated). */
+const vp_kernel *vp_kernel_find_in(const vp_kernel *const *families, size_t n, const char *op_type);
 /* Op types with a schema and a CPU kernel, sorted, into names[0..max);
  * returns the total count (which may exceed max). */
 int vp_cpu_supported_ops(const char **names, int max);

@@ -121,11 +121,7 @@ static const vp_kernel *cuda_kernel_find(const char *op_type)
 #define VP_FAM(f) vp_cuda_##f,
     static const vp_kernel *const fams[] = {VP_CUDA_FAMILIES(VP_FAM)};
 #undef VP_FAM
-    for (size_t f = 0; f < sizeof fams / sizeof fams[0]; f++)
-        for (const vp_kernel *k = fams[f]; k->name; k++)
-            if (strcmp(k->name, op_type) == 0)
-                return k;
-    return NULL;
+    return vp_kernel_find_in(fams, sizeof fams / sizeof fams[0], op_type);
 }
 
 static int cuda_alloc(void *ctx, size_t bytes, void **ptr)

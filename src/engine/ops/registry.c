@@ -23,13 +23,18 @@ const vp_op_def *vp_op_find(const char *op_type)
     return NULL;
 }
 
-const vp_kernel *vp_cpu_kernel_find(const char *op_type)
+const vp_kernel *vp_kernel_find_in(const vp_kernel *const *families, size_t n, const char *op_type)
 {
-    for (size_t f = 0; f < N_FAMILIES; f++)
-        for (const vp_kernel *k = cpu_families[f]; k->name; k++)
+    for (size_t f = 0; f < n; f++)
+        for (const vp_kernel *k = families[f]; k->name; k++)
             if (strcmp(k->name, op_type) == 0)
                 return k;
     return NULL;
+}
+
+const vp_kernel *vp_cpu_kernel_find(const char *op_type)
+{
+    return vp_kernel_find_in(cpu_families, N_FAMILIES, op_type);
 }
 
 static int cmp_str(const void *a, const void *b)
