@@ -5,10 +5,16 @@
  * prepare() builds everything once: the primitive (weights in the layout
  * oneDNN prefers, src/dst layout decided by conv_src_dst_layout()), reorders
  * between our plain NC[D]HW tensors and the primitive's layouts when they
- * differ, a user-mode scratchpad, and the node's fused post-ops (activation,
- * residual Add) as oneDNN post-ops. Constant weights (the usual case) are
- * reordered once, here. run() only binds data handles and executes, so it
- * allocates nothing.
+ * differ, and the node's fused post-ops (activation, residual Add) as oneDNN
+ * post-ops. Constant weights (the usual case) are reordered once, here. run()
+ * only binds data handles and executes, so it allocates nothing.
+ *
+ * Memory: the primitive's blocked src and dst, its user-mode scratchpad and
+ * (when W is not constant) its reordered weights are per-run temporaries,
+ * so they live in the plan's shared scratch (vp_op_ctx.scratch, sized from
+ * the scratch_bytes set here), bound per run, rather than in private
+ * buffers per conv: one region reused by every conv stays warm in cache.
+ * Only the reordered constant weights are owned by the conv.
  *
  * Post-ops are fused only as far as oneDNN keeps the implementation it
  * uses without them (choose_postops); the rest run in C on the output. If
@@ -16,13 +22,9 @@
  * a direct plain-C convolution runs instead; it is also the reference for
  * what the primitives must compute.
  *
- * Constant weights: W whose data pointer is set at prepare is taken as
- * constant (the plan binds initializers and folded values before prepare)
- * and reordered once. The ops interface does not say whether an input is
- * constant, and intermediates already have their arena address at prepare,
- * so as a guard each run compares WEI_FP_N sampled elements of W (and its
- * address) with those of the reordered copy and redoes the reorder when
- * they differ. W without data at prepare is reordered on every run.
+ * Constant weights: W flagged constant by the plan (in_const[1]: data
+ * pointer stable, contents never change) is reordered once, at prepare, and
+ * never checked again. Any other W is reordered on every run.
  */
 #include "engine/cpu/nn.h"
 #include "engine/ops/nn.h"
@@ -33,9 +35,6 @@
 #include <string.h>
 
 typedef enum { KIND_CONV, KIND_CONVT } conv_kind;
-
-/* Number of W elements sampled to notice that "constant" weights changed. */
-#define WEI_FP_N 32
 
 /* Layout of the primitive's src and dst: the tensors between ops are plain,
  * so LAYOUT_ANY costs a reorder on each side (and buys oneDNN's blocked
@@ -48,15 +47,18 @@ typedef struct conv_state {
     int naive;          /* 1: plain-C path, no oneDNN objects */
     int n_fused;        /* node->post[0..n_fused) are oneDNN post-ops of prim;
                            the rest run in C after it */
-    int wei_const;      /* W was there at prepare: reordered once */
-    const void *wei_from; /* in[1]->data that m_wei holds (wei_const) */
-    uint32_t wei_fp[WEI_FP_N]; /* sampled bits of W when m_wei was made */
+    int wei_const;      /* W is a constant: m_wei (owned) reordered once at prepare */
+    /* Byte offsets in the shared scratch of the buffers bound per run (-1:
+     * not used), and the bytes needed in all. */
+    int64_t off_src, off_dst, off_wei, off_scr;
+    size_t scratch_need;
     dnnl_primitive_attr_t attr;
     dnnl_post_ops_t po;
     dnnl_primitive_desc_t pd, pd_rsrc, pd_rdst, pd_rwei;
     dnnl_primitive_t prim, r_src, r_dst, r_wei;
     /* u_*: views of our plain tensors, handles bound per run. m_*: the
-     * primitive's own buffers when its layout differs (NULL otherwise). */
+     * primitive's own buffers when its layout differs (NULL otherwise); all
+     * but a constant m_wei point into the shared scratch, bound per run. */
     dnnl_memory_t u_src, u_dst, u_wei, u_bias, m_src, m_dst, m_wei, m_scratch;
     /* The first residual Add is a sum post-op: its addend is copied into the
      * primitive's dst (r_sum: plain -> dst layout) before it runs. Further
@@ -129,7 +131,8 @@ static void conv_clear(conv_state *st)
     st->nargs = 0;
     st->n_fused = 0;
     st->wei_const = 0;
-    st->wei_from = NULL;
+    st->off_src = st->off_dst = st->off_wei = st->off_scr = -1;
+    st->scratch_need = 0;
 }
 
 void vp_nn_conv_release(void *state)
@@ -139,6 +142,19 @@ void vp_nn_conv_release(void *state)
         return;
     conv_clear(st);
     free(st);
+}
+
+/* B, or NULL. The plan appends the addend of a fused residual Add as a new
+ * input (post[k].input), so for a Conv without B that addend is in[2]: it
+ * is B only when no post-op reads it. */
+static const vp_tensor *conv_bias(const vp_op_ctx *c)
+{
+    if (c->n_in <= 2 || !c->in[2])
+        return NULL;
+    for (int k = 0; k < c->node->n_post; k++)
+        if (c->node->post[k].kind == VP_POST_ADD && c->node->post[k].input == 2)
+            return NULL;
+    return c->in[2];
 }
 
 /* Dense row-major f32 descriptor of nd dims; strides NULL = contiguous. */
@@ -298,7 +314,7 @@ static dnnl_status_t try_pd(conv_state *st, vp_op_ctx *c, conv_layout lay, int n
                                               dnnl_format_tag_any)) != dnnl_success)
             return s;
     }
-    int has_bias = c->n_in > 2 && c->in[2];
+    int has_bias = conv_bias(c) != NULL;
     if (has_bias && (s = md_plain(&bias_md, 1, &g->cout, NULL)) != dnnl_success)
         return s;
 
@@ -378,13 +394,12 @@ static int exec2(vp_op_ctx *c, dnnl_primitive_t p, dnnl_memory_t from, dnnl_memo
     return VP_OK;
 }
 
-/* Sample WEI_FP_N elements of W, spread over the whole tensor. */
-static void wei_fingerprint(const vp_tensor *w, uint32_t fp[WEI_FP_N])
+/* Reserve bytes for a buffer in the shared scratch; returns its offset. */
+static int64_t scratch_take(conv_state *st, size_t bytes)
 {
-    const uint32_t *p = w->data;
-    int64_t n = vp_tensor_numel(w);
-    for (int i = 0; i < WEI_FP_N; i++)
-        fp[i] = n > 0 ? p[(int64_t)i * (n - 1) / (WEI_FP_N - 1)] : 0;
+    int64_t off = (int64_t)st->scratch_need;
+    st->scratch_need += (bytes + 63) / 64 * 64;
+    return off;
 }
 
 /* Reorders and memories around a created pd. */
@@ -408,7 +423,7 @@ static int build_memories(conv_state *st, vp_op_ctx *c)
     VP_DNNL(dnnl_memory_create(&st->u_src, &x_md, eng, DNNL_MEMORY_NONE));
     VP_DNNL(dnnl_memory_create(&st->u_dst, &y_md, eng, DNNL_MEMORY_NONE));
     VP_DNNL(dnnl_memory_create(&st->u_wei, &w_md, eng, DNNL_MEMORY_NONE));
-    if (c->n_in > 2 && c->in[2]) {
+    if (conv_bias(c)) {
         VP_DNNL(md_plain(&b_md, 1, &g->cout, NULL));
         VP_DNNL(dnnl_memory_create(&st->u_bias, &b_md, eng, DNNL_MEMORY_NONE));
     }
@@ -422,23 +437,33 @@ static int build_memories(conv_state *st, vp_op_ctx *c)
     if (!p_src || !p_dst || !p_wei)
         return vp_op_fail(c, VP_ERR_BACKEND, "oneDNN primitive descriptor without src/dst/"
                           "weights descriptors");
+    /* W constant (in_const[1], data bound at prepare): reordered once into
+     * an owned buffer. Everything else per run lives in the shared scratch. */
+    st->wei_const = c->in_const && c->in_const[1] && c->in[1]->data;
     if (!dnnl_memory_desc_equal(p_src, &x_md)) {
-        VP_DNNL(dnnl_memory_create(&st->m_src, p_src, eng, DNNL_MEMORY_ALLOCATE));
+        st->off_src = scratch_take(st, dnnl_memory_desc_get_size(p_src));
+        VP_DNNL(dnnl_memory_create(&st->m_src, p_src, eng, DNNL_MEMORY_NONE));
         VP_DNNL(dnnl_reorder_primitive_desc_create(&st->pd_rsrc, &x_md, eng, p_src, eng, NULL));
         VP_DNNL(dnnl_primitive_create(&st->r_src, st->pd_rsrc));
     }
     if (!dnnl_memory_desc_equal(p_dst, &y_md)) {
-        VP_DNNL(dnnl_memory_create(&st->m_dst, p_dst, eng, DNNL_MEMORY_ALLOCATE));
+        st->off_dst = scratch_take(st, dnnl_memory_desc_get_size(p_dst));
+        VP_DNNL(dnnl_memory_create(&st->m_dst, p_dst, eng, DNNL_MEMORY_NONE));
         VP_DNNL(dnnl_reorder_primitive_desc_create(&st->pd_rdst, p_dst, eng, &y_md, eng, NULL));
         VP_DNNL(dnnl_primitive_create(&st->r_dst, st->pd_rdst));
     }
     if (!dnnl_memory_desc_equal(p_wei, &w_md)) {
-        VP_DNNL(dnnl_memory_create(&st->m_wei, p_wei, eng, DNNL_MEMORY_ALLOCATE));
+        if (!st->wei_const)
+            st->off_wei = scratch_take(st, dnnl_memory_desc_get_size(p_wei));
+        VP_DNNL(dnnl_memory_create(&st->m_wei, p_wei, eng,
+                                   st->wei_const ? DNNL_MEMORY_ALLOCATE : DNNL_MEMORY_NONE));
         VP_DNNL(dnnl_reorder_primitive_desc_create(&st->pd_rwei, &w_md, eng, p_wei, eng, NULL));
         VP_DNNL(dnnl_primitive_create(&st->r_wei, st->pd_rwei));
     }
-    if (p_scr && dnnl_memory_desc_get_size(p_scr) > 0)
-        VP_DNNL(dnnl_memory_create(&st->m_scratch, p_scr, eng, DNNL_MEMORY_ALLOCATE));
+    if (p_scr && dnnl_memory_desc_get_size(p_scr) > 0) {
+        st->off_scr = scratch_take(st, dnnl_memory_desc_get_size(p_scr));
+        VP_DNNL(dnnl_memory_create(&st->m_scratch, p_scr, eng, DNNL_MEMORY_NONE));
+    }
     for (int b = 0; b < st->n_bin; b++)
         VP_DNNL(dnnl_memory_create(&st->u_post[b], &y_md, eng, DNNL_MEMORY_NONE));
     if (st->sum_input >= 0) {
@@ -465,10 +490,7 @@ static int build_memories(conv_state *st, vp_op_ctx *c)
     st->nargs = n;
 
     /* Constant weights: reorder once, now. */
-    if (c->in[1]->data) {
-        st->wei_const = 1;
-        st->wei_from = c->in[1]->data;
-        wei_fingerprint(c->in[1], st->wei_fp);
+    if (st->wei_const) {
         VP_DNNL(dnnl_memory_set_data_handle(st->u_wei, c->in[1]->data));
         if (st->r_wei) {
             int rc = exec2(c, st->r_wei, st->u_wei, st->m_wei);
@@ -554,6 +576,7 @@ static int conv_prepare(vp_op_ctx *c, conv_kind kind)
         vp_nn_conv_release(st);
         return rc;
     }
+    c->scratch_bytes = st->scratch_need;
     if (!st->naive)
         VP_LOGD("%s %s: oneDNN %s, src %s, dst %s, %d of %d post-op(s) fused%s",
                 c->node->op_type, c->node->name, impl_name(st->pd),
@@ -705,7 +728,8 @@ static int apply_postops_from(vp_op_ctx *c, int first)
 int vp_nn_conv_run(vp_op_ctx *c)
 {
     conv_state *st = c->state;
-    const float *bias = c->n_in > 2 && c->in[2] ? c->in[2]->data : NULL;
+    const vp_tensor *bt = conv_bias(c);
+    const float *bias = bt ? bt->data : NULL;
     int rc;
     if (!st)
         return vp_op_fail(c, VP_ERR_INTERNAL, "conv kernel run without prepare");
@@ -717,22 +741,23 @@ int vp_nn_conv_run(vp_op_ctx *c)
         return apply_postops_from(c, 0);
     }
     dnnl_stream_t strm = c->cpu->stream;
-    /* Weights: reordered at prepare when constant (unless they changed
-     * since, see the file header); otherwise every run. */
-    int wei_stale = !st->wei_const || c->in[1]->data != st->wei_from;
-    if (!wei_stale) {
-        uint32_t fp[WEI_FP_N];
-        wei_fingerprint(c->in[1], fp);
-        wei_stale = memcmp(fp, st->wei_fp, sizeof fp) != 0;
-    }
-    if (wei_stale) {
+    if (st->scratch_need && (!c->scratch || c->scratch_bytes < st->scratch_need))
+        return vp_op_fail(c, VP_ERR_INTERNAL, "conv needs %zu bytes of scratch, got %zu",
+                          st->scratch_need, c->scratch ? c->scratch_bytes : (size_t)0);
+    char *scr = c->scratch;
+    if (st->off_src >= 0)
+        VP_DNNL(dnnl_memory_set_data_handle(st->m_src, scr + st->off_src));
+    if (st->off_dst >= 0)
+        VP_DNNL(dnnl_memory_set_data_handle(st->m_dst, scr + st->off_dst));
+    if (st->off_wei >= 0)
+        VP_DNNL(dnnl_memory_set_data_handle(st->m_wei, scr + st->off_wei));
+    if (st->off_scr >= 0)
+        VP_DNNL(dnnl_memory_set_data_handle(st->m_scratch, scr + st->off_scr));
+    /* Weights: reordered once at prepare when constant, else every run. */
+    if (!st->wei_const) {
         VP_DNNL(dnnl_memory_set_data_handle(st->u_wei, c->in[1]->data));
         if (st->r_wei && (rc = exec2(c, st->r_wei, st->u_wei, st->m_wei)) != VP_OK)
             return rc;
-        if (st->wei_const) {
-            st->wei_from = c->in[1]->data;
-            wei_fingerprint(c->in[1], st->wei_fp);
-        }
     }
     VP_DNNL(dnnl_memory_set_data_handle(st->u_src, c->in[0]->data));
     VP_DNNL(dnnl_memory_set_data_handle(st->u_dst, c->out[0]->data));
