@@ -144,17 +144,11 @@ void vp_nn_conv_release(void *state)
     free(st);
 }
 
-/* B, or NULL. The plan appends the addend of a fused residual Add as a new
- * input (post[k].input), so for a Conv without B that addend is in[2]: it
- * is B only when no post-op reads it. */
+/* B, or NULL. (The plan keeps input 2 for B: a fused residual addend is
+ * appended after it, see fuse_chain() in passes.c.) */
 static const vp_tensor *conv_bias(const vp_op_ctx *c)
 {
-    if (c->n_in <= 2 || !c->in[2])
-        return NULL;
-    for (int k = 0; k < c->node->n_post; k++)
-        if (c->node->post[k].kind == VP_POST_ADD && c->node->post[k].input == 2)
-            return NULL;
-    return c->in[2];
+    return c->n_in > 2 ? c->in[2] : NULL;
 }
 
 /* Dense row-major f32 descriptor of nd dims; strides NULL = contiguous. */

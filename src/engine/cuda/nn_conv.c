@@ -333,15 +333,6 @@ static int conv_descriptors(vp_op_ctx *c, conv_state *st, const conv_dims *cd)
 
 /* Post-op chain ---------------------------------------------------------------- */
 
-/* Is node input i the addend of a post-op Add? */
-static int is_post_input(const vp_node *n, int i)
-{
-    for (int k = 0; k < n->n_post; k++)
-        if (n->post[k].kind == VP_POST_ADD && n->post[k].input == i)
-            return 1;
-    return 0;
-}
-
 /* The chain is [Add]? then [ReLU]?: cuDNN's y = act(conv + z + bias).
  * Sets *z_in (-1 without Add) and *relu. */
 static int chain_is_cudnn(const vp_node *n, int *z_in, int *relu)
@@ -564,8 +555,8 @@ static int conv_setup(vp_op_ctx *c, conv_state *st)
     st->dt = c->in[0]->dtype;
     st->nd = st->g.nsp < 2 ? 2 : st->g.nsp;
     st->z_in = -1;
-    /* B is input 2 unless that slot holds a post-op Add's addend. */
-    st->bias_in = c->n_in > 2 && c->in[2] && !is_post_input(c->node, 2) ? 2 : -1;
+    /* B is input 2 (a fused residual addend comes after it: passes.c keeps the slot) */
+    st->bias_in = c->n_in > 2 && c->in[2] ? 2 : -1;
     for (int k = 0; k < c->node->n_post; k++)
         if (c->node->post[k].kind == VP_POST_ADD &&
             (c->node->post[k].input >= c->n_in || !c->in[c->node->post[k].input]))
