@@ -79,7 +79,14 @@ typedef struct vp_node {
     /* set by plan passes only */
     int n_post;
     vp_postop post[VP_MAX_POSTOPS];
+    /* VP_LAYOUT_NHWC: the node's rank-4 activation inputs and outputs are
+     * stored channels-last, their shapes in the plan are the physical
+     * [N,H,W,C], and any axis attribute/input already names physical axes.
+     * Conv/ConvTranspose weights are then [O,kH,kW,I/group] (cuDNN's KRSC).
+     * Only op types whose kernels say so get it (layout pass). */
+    int layout;
 } vp_node;
+enum { VP_LAYOUT_NCHW = 0, VP_LAYOUT_NHWC = 1 };
 
 typedef struct vp_value {
     char *name;
