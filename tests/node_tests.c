@@ -10,6 +10,13 @@
  * applicable". A test the engine rejects as unsupported (a dtype or attribute
  * value it does not implement) is "skipped" with the reason printed. Any
  * other error or a wrong value is a failure. Exit status 1 on any failure.
+ *
+ * --precision fp16 (CUDA) runs the same tests with the engine's FP16 rewrite
+ * (and, by default, its channels-last layout) and compares with
+ * |got - want| <= 1e-2 |want| + 1e-3 max(1, max |want|): a few FP16
+ * roundings (2^-11 each) of operands up to the output's magnitude. Tests
+ * whose inputs or expected outputs lie outside FP16's range (|x| > 65504)
+ * are skipped in that mode.
  */
 #include "engine/graph.h"
 
@@ -66,8 +73,37 @@ static int file_exists(const char *p)
     return stat(p, &st) == 0;
 }
 
+typedef struct run_opts {
+    vp_backend_kind backend;
+    vp_precision precision;
+    vp_layout layout;
+} run_opts;
+
+static double elem_f64(const vp_tensor *t, int64_t i)
+{
+    switch (t->dtype) {
+    case VP_DT_FLOAT: return ((const float *)t->data)[i];
+    case VP_DT_DOUBLE: return ((const double *)t->data)[i];
+    case VP_DT_FLOAT16: return vp_half_to_float(((const uint16_t *)t->data)[i]);
+    default: return 0;
+    }
+}
+
+static double max_abs(const vp_tensor *t)
+{
+    double m = 0;
+    if (t->dtype != VP_DT_FLOAT && t->dtype != VP_DT_DOUBLE && t->dtype != VP_DT_FLOAT16)
+        return 0;
+    for (int64_t i = 0, n = vp_shape_numel(&t->shape); i < n; i++) {
+        double v = fabs(elem_f64(t, i));
+        if (!isnan(v) && !isinf(v) && v > m)
+            m = v;
+    }
+    return m;
+}
+
 /* 0 if equal within tolerance; else writes why into msg. */
-static int compare(const vp_tensor *got, const vp_tensor *want, char *msg, size_t len)
+static int compare(const vp_tensor *got, const vp_tensor *want, int fp16, char *msg, size_t len)
 {
     char a[128], b[128];
     if (got->dtype != want->dtype) {
@@ -88,6 +124,12 @@ static int compare(const vp_tensor *got, const vp_tensor *want, char *msg, size_
     int64_t n = vp_shape_numel(&want->shape);
     int is_float = want->dtype == VP_DT_FLOAT || want->dtype == VP_DT_DOUBLE || want->dtype == VP_DT_FLOAT16;
     size_t es = vp_dtype_size(want->dtype);
+    double rtol = 1e-3, atol = 1e-7;
+    if (fp16 && want->dtype == VP_DT_FLOAT) {
+        double m = max_abs(want);
+        rtol = 1e-2;
+        atol = 1e-3 * (m > 1 ? m : 1);
+    }
     for (int64_t i = 0; i < n; i++) {
         if (is_float) {
             double x, y;
@@ -106,7 +148,7 @@ static int compare(const vp_tensor *got, const vp_tensor *want, char *msg, size_
                 continue;
             if (isinf(y) && x == y)
                 continue;
-            if (!(fabs(x - y) <= 1e-7 + 1e-3 * fabs(y))) {
+            if (!(fabs(x - y) <= atol + rtol * fabs(y))) {
                 snprintf(msg, len, "element %lld: got %.9g, expected %.9g", (long long)i, x, y);
                 return 1;
             }
@@ -120,13 +162,16 @@ static int compare(const vp_tensor *got, const vp_tensor *want, char *msg, size_
 
 enum { R_PASS, R_FAIL, R_SKIP, R_NA };
 
-static int run_test(const char *dir, const char *name, vp_backend_kind backend, int *n_fixed, char *why, size_t wlen)
+static int run_test(const char *dir, const char *name, const run_opts *ro, int *n_fixed, char *why, size_t wlen)
 {
     char path[4096], err[1024];
     vp_engine *e = NULL;
     vp_engine_options opt;
     vp_engine_options_default(&opt);
-    opt.backend = backend;
+    opt.backend = ro->backend;
+    opt.precision = ro->precision;
+    opt.layout = ro->layout;
+    int fp16 = ro->precision == VP_PRECISION_FP16;
     snprintf(path, sizeof path, "%s/%s/model.onnx", dir, name);
     int rc = vp_engine_load(path, &opt, &e, err, sizeof err);
     if (rc == VP_ERR_UNSUPPORTED) {
@@ -162,12 +207,19 @@ static int run_test(const char *dir, const char *name, vp_backend_kind backend, 
             }
             inv[i] = *ins[i];
             shapes[i] = ins[i]->shape;
+            if (fp16 && ins[i]->dtype == VP_DT_FLOAT && max_abs(ins[i]) > 65504) {
+                snprintf(why, wlen, "input %d is outside float16's range", i);
+                result = R_SKIP;
+            }
         }
         for (int i = 0; i < nout && result == R_PASS; i++, nwant++) {
             snprintf(path, sizeof path, "%s/%s/%s/output_%d.pb", dir, name, sets[s], i);
             if ((rc = vp_tensor_load(path, &want[i], err, sizeof err))) {
                 snprintf(why, wlen, "expected output: %s", err);
                 result = rc == VP_ERR_UNSUPPORTED ? R_SKIP : R_FAIL;
+            } else if (fp16 && want[i]->dtype == VP_DT_FLOAT && max_abs(want[i]) > 65504) {
+                snprintf(why, wlen, "output %d is outside float16's range", i);
+                result = R_SKIP;
             }
         }
         vp_plan *p = NULL;
@@ -205,7 +257,7 @@ static int run_test(const char *dir, const char *name, vp_backend_kind backend, 
             }
             for (int i = 0; i < nout && result == R_PASS; i++) {
                 char msg[256];
-                if (compare(&outv[i], want[i], msg, sizeof msg)) {
+                if (compare(&outv[i], want[i], fp16, msg, sizeof msg)) {
                     snprintf(why, wlen, "%s output %d: %s", sets[s], i, msg);
                     result = R_FAIL;
                 }
@@ -233,6 +285,7 @@ int main(int argc, char **argv)
     const char *dir = "/usr/include/onnx/backend/test/data/node", *filter = NULL;
     int verbose = 0;
     vp_backend_kind backend = VP_BACKEND_CPU;
+    run_opts ro = {VP_BACKEND_CPU, VP_PRECISION_FP32, VP_LAYOUT_AUTO};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--backend") && i + 1 < argc) {
             const char *b = argv[++i];
@@ -241,6 +294,17 @@ int main(int argc, char **argv)
                 return 2;
             }
             backend = !strcmp(b, "cuda") ? VP_BACKEND_CUDA : VP_BACKEND_CPU;
+        } else if (!strcmp(argv[i], "--precision") && i + 1 < argc) {
+            const char *v = argv[++i];
+            if (strcmp(v, "fp32") && strcmp(v, "fp16")) {
+                fprintf(stderr, "--precision: fp32 or fp16\n");
+                return 2;
+            }
+            ro.precision = !strcmp(v, "fp16") ? VP_PRECISION_FP16 : VP_PRECISION_FP32;
+        } else if (!strcmp(argv[i], "--layout") && i + 1 < argc) {
+            const char *v = argv[++i];
+            ro.layout = !strcmp(v, "nhwc") ? VP_LAYOUT_CHANNELS_LAST : !strcmp(v, "nchw") ? VP_LAYOUT_PLAIN
+                                                                                          : VP_LAYOUT_AUTO;
         } else if (!strcmp(argv[i], "--dir") && i + 1 < argc)
             dir = argv[++i];
         else if (!strcmp(argv[i], "--filter") && i + 1 < argc)
@@ -248,7 +312,8 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "-v"))
             verbose = 1;
         else {
-            fprintf(stderr, "usage: %s [--backend cpu|cuda] [--dir NODE_TEST_DIR] [--filter SUBSTRING] [-v]\n",
+            fprintf(stderr, "usage: %s [--backend cpu|cuda] [--precision fp32|fp16] [--layout auto|nchw|nhwc] "
+                            "[--dir NODE_TEST_DIR] [--filter SUBSTRING] [-v]\n",
                     argv[0]);
             return 2;
         }
@@ -278,7 +343,8 @@ int main(int argc, char **argv)
         char why[1200] = "";
         if (filter && !strstr(tests[t], filter))
             continue;
-        int r = run_test(dir, tests[t], backend, &n_fixed, why, sizeof why);
+        ro.backend = backend;
+        int r = run_test(dir, tests[t], &ro, &n_fixed, why, sizeof why);
         cnt[r]++;
         if (r == R_FAIL)
             printf("FAIL %s: %s\n", tests[t], why);

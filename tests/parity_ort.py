@@ -116,9 +116,11 @@ def worst_channel_rel(got: np.ndarray, ref: np.ndarray) -> tuple[float, int]:
     return float(rel[i]), i
 
 
-def run_vidpipe(binary: str, model: Path, in_name: str, in_file: Path, outdir: Path, timeout: float) -> str:
+def run_vidpipe(binary: str, model: Path, in_name: str, in_file: Path, outdir: Path, timeout: float,
+                layout: str = "auto") -> str:
     """Run `vidpipe infer`; return '' on success or an error message."""
-    cmd = [binary, "infer", "--model", str(model), "--input", f"{in_name}={in_file}", "--outdir", str(outdir)]
+    cmd = [binary, "infer", "--model", str(model), "--input", f"{in_name}={in_file}", "--outdir", str(outdir),
+           "--layout", layout]
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except FileNotFoundError:
@@ -142,6 +144,8 @@ def main() -> int:
     ap.add_argument("--tol", type=float, default=1e-4, help="max relative L2 error (default 1e-4)")
     ap.add_argument("--size", type=int, default=0, help="H=W for dynamic spatial dims (default per model)")
     ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--layout", default="auto", choices=["auto", "nchw", "nhwc"],
+                    help="vidpipe's --layout (nhwc exercises the channels-last rewrite on the CPU)")
     ap.add_argument("--timeout", type=float, default=600, help="seconds allowed for vidpipe (default 600)")
     ap.add_argument("--keep", type=Path, help="keep input/outputs in this directory instead of a temp dir")
     ap.add_argument("--verbose", "-v", action="store_true", help="also print shapes and the worst channel")
@@ -202,7 +206,7 @@ def main() -> int:
         else:
             label = "vidpipe"
             err = run_vidpipe(args.vidpipe, model_path.resolve(), inp.name, in_file.resolve(),
-                              outdir.resolve(), args.timeout)
+                              outdir.resolve(), args.timeout, args.layout)
 
         if args.verbose:
             print(f"# {label}: model={model_path} input={inp.name}{shape} tol={args.tol:g}")

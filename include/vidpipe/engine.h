@@ -68,6 +68,15 @@ typedef enum vp_precision {
     VP_PRECISION_FP16 = 1, /* CUDA backend: FP16 activations and weights, FP32 accumulation */
 } vp_precision;
 
+/* Where convolutions and the ops between them keep 4-D activations. AUTO:
+ * channels-last (NHWC) on CUDA in FP16, where tensor cores want it, NCHW
+ * otherwise. Inputs and outputs stay as the model declares them either way. */
+typedef enum vp_layout {
+    VP_LAYOUT_AUTO = 0,
+    VP_LAYOUT_PLAIN = 1,  /* NCHW everywhere */
+    VP_LAYOUT_CHANNELS_LAST = 2,
+} vp_layout;
+
 typedef struct vp_engine_options {
     vp_backend_kind backend;
     vp_precision precision;
@@ -75,6 +84,7 @@ typedef struct vp_engine_options {
     int disable_passes;  /* 1: no graph passes (for debugging and tests) */
     size_t max_tensor_bytes; /* largest tensor a plan may create; 0 = 16 GiB */
     int profile;         /* 1: time every step of every run (vp_plan_profile) */
+    vp_layout layout;    /* activation layout of 4-D tensors inside plans */
 } vp_engine_options;
 
 typedef struct vp_engine vp_engine;

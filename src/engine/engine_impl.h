@@ -59,6 +59,8 @@ struct vp_plan {
     size_t scratch_bytes;
     size_t const_bytes;
     void *be_state;             /* backend's per-plan state (captured graph) */
+    void **owned;               /* allocations of passes (attributes of rewritten nodes) */
+    int n_owned, cap_owned;
     struct vp_plan *next;
 };
 
@@ -78,5 +80,19 @@ int vp_engine_set_error(vp_engine *e, int status, const char *fmt, ...)
 
 /* Passes over a plan whose shapes are inferred and constants folded. */
 int vp_plan_passes(vp_plan *p);
+/* Layout (channels-last) and precision (FP16) rewrites, after the passes:
+ * they insert Transpose/Cast nodes and retype values (layout.c). */
+int vp_plan_layout(vp_plan *p);
+int vp_plan_precision(vp_plan *p);
+
+/* Helpers for passes (plan.c). New values get no storage class yet; new
+ * nodes are active and placed before node index `at`. Return -1 / NULL on
+ * out of memory. */
+int vp_plan_new_value(vp_plan *p, vp_dtype dt, const vp_shape *s);
+int vp_plan_new_const(vp_plan *p, vp_dtype dt, const vp_shape *s);
+int vp_plan_insert_node(vp_plan *p, int at, const vp_node *proto);
+void *vp_plan_alloc(vp_plan *p, size_t bytes);
+/* Value v is an output of the model. */
+int vp_plan_is_graph_output(const vp_plan *p, int v);
 
 #endif

@@ -76,6 +76,9 @@ typedef struct vp_kernel {
     /* Optional: 1 if this kernel applies node->post[] itself (fused). When 0,
      * the plan only fuses post-ops into nodes whose kernel says 1. */
     int handles_postops;
+    /* Optional: 1 if this kernel runs nodes with node->layout ==
+     * VP_LAYOUT_NHWC (see graph.h); the layout pass only gives it to those. */
+    int nhwc;
 } vp_kernel;
 
 /* Lookup; NULL if unknown. Only the default ONNX domain ("" or "ai.onnx"). */

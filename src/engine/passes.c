@@ -35,7 +35,7 @@ static int *count_uses(const vp_plan *p)
 
 static int is_graph_output(const vp_plan *p, int v)
 {
-    return v < p->e->g.n_values && p->e->g.values[v].graph_output >= 0;
+    return vp_plan_is_graph_output(p, v);
 }
 
 /* The single active consumer of v, or -1 (none, several, or pinned). */
@@ -53,23 +53,7 @@ static int only_consumer(const vp_plan *p, const int *uses, int v)
 
 static int new_const(vp_plan *p, vp_dtype dt, const vp_shape *s)
 {
-    if (p->n_v >= p->cap_v)
-        return -1;
-    int id = p->n_v++;
-    vp_pval *pv = &p->v[id];
-    memset(pv, 0, sizeof *pv);
-    pv->t.dtype = dt;
-    pv->t.shape = *s;
-    size_t bytes = vp_tensor_bytes(&pv->t);
-    pv->t.data = calloc(1, bytes ? bytes : 1);
-    if (!pv->t.data) {
-        p->n_v--;
-        return -1;
-    }
-    pv->owned = 1;
-    pv->store = VP_STORE_CONST;
-    pv->alias = -1;
-    return id;
+    return vp_plan_new_const(p, dt, s);
 }
 
 static int is_const_f32(const vp_plan *p, int v)

@@ -51,6 +51,9 @@ static void plan_free(vp_plan *p)
         free(p->nodes[k].out);
     }
     free(p->nodes);
+    for (int i = 0; i < p->n_owned; i++)
+        free(p->owned[i]);
+    free(p->owned);
     free(p->active);
     free(p->v);
     free(p->steps);
@@ -67,6 +70,91 @@ void vp_plan_free_all(vp_engine *e)
         e->plans = p->next;
         plan_free(p);
     }
+}
+
+void *vp_plan_alloc(vp_plan *p, size_t bytes)
+{
+    if (p->n_owned == p->cap_owned) {
+        int cap = p->cap_owned ? 2 * p->cap_owned : 64;
+        void **o = realloc(p->owned, sizeof *o * (size_t)cap);
+        if (!o)
+            return NULL;
+        p->owned = o;
+        p->cap_owned = cap;
+    }
+    void *m = calloc(1, bytes ? bytes : 1);
+    if (m)
+        p->owned[p->n_owned++] = m;
+    return m;
+}
+
+int vp_plan_new_value(vp_plan *p, vp_dtype dt, const vp_shape *s)
+{
+    if (p->n_v == p->cap_v) {
+        int cap = 2 * p->cap_v;
+        vp_pval *v = realloc(p->v, sizeof *v * (size_t)cap);
+        if (!v)
+            return -1;
+        p->v = v;
+        p->cap_v = cap;
+    }
+    int id = p->n_v++;
+    vp_pval *pv = &p->v[id];
+    memset(pv, 0, sizeof *pv);
+    pv->t.dtype = dt;
+    pv->t.shape = *s;
+    pv->alias = -1;
+    return id;
+}
+
+int vp_plan_new_const(vp_plan *p, vp_dtype dt, const vp_shape *s)
+{
+    int id = vp_plan_new_value(p, dt, s);
+    if (id < 0)
+        return -1;
+    vp_pval *pv = &p->v[id];
+    size_t bytes = vp_tensor_bytes(&pv->t);
+    pv->t.data = calloc(1, bytes ? bytes : 1);
+    if (!pv->t.data) {
+        p->n_v--;
+        return -1;
+    }
+    pv->owned = 1;
+    pv->store = VP_STORE_CONST;
+    return id;
+}
+
+int vp_plan_insert_node(vp_plan *p, int at, const vp_node *proto)
+{
+    vp_node *nodes = realloc(p->nodes, sizeof *nodes * ((size_t)p->n_nodes + 2));
+    if (!nodes)
+        return -1;
+    p->nodes = nodes;
+    int *active = realloc(p->active, sizeof(int) * ((size_t)p->n_nodes + 2));
+    if (!active)
+        return -1;
+    p->active = active;
+    vp_node n = *proto;
+    n.in = malloc(sizeof(int) * ((size_t)n.n_in + 2));
+    n.out = malloc(sizeof(int) * ((size_t)n.n_out + 1));
+    if (!n.in || !n.out) {
+        free(n.in);
+        free(n.out);
+        return -1;
+    }
+    memcpy(n.in, proto->in, sizeof(int) * (size_t)n.n_in);
+    memcpy(n.out, proto->out, sizeof(int) * (size_t)n.n_out);
+    memmove(&p->nodes[at + 1], &p->nodes[at], sizeof *nodes * (size_t)(p->n_nodes - at));
+    memmove(&p->active[at + 1], &p->active[at], sizeof(int) * (size_t)(p->n_nodes - at));
+    p->nodes[at] = n;
+    p->active[at] = 1;
+    p->n_nodes++;
+    return at;
+}
+
+int vp_plan_is_graph_output(const vp_plan *p, int v)
+{
+    return v >= 0 && v < p->e->g.n_values && p->e->g.values[v].graph_output >= 0;
 }
 
 static int node_fail(vp_plan *p, const vp_node *n, int rc, const char *msg)
@@ -339,7 +427,7 @@ static int plan_memory(vp_plan *p)
          * in host memory; otherwise they live in the arena and are copied */
         for (int i = 0; i < n->n_out; i++)
             if (n->out[i] >= 0)
-                p->v[n->out[i]].store = g->values[n->out[i]].graph_output >= 0 && p->e->be->host_memory
+                p->v[n->out[i]].store = vp_plan_is_graph_output(p, n->out[i]) && p->e->be->host_memory
                                             ? VP_STORE_OUTPUT
                                             : VP_STORE_ARENA;
     }
@@ -628,6 +716,8 @@ int vp_engine_plan_fixed(vp_engine *e, const vp_shape *input_shapes, const vp_te
     if ((rc = infer_all(p)))
         goto fail;
     if (!e->opt.disable_passes && (rc = vp_plan_passes(p)))
+        goto fail;
+    if ((rc = vp_plan_layout(p)) || (rc = vp_plan_precision(p)))
         goto fail;
     if ((rc = plan_memory(p)))
         goto fail;

@@ -27,14 +27,21 @@ static const char usage_text[] =
     "commands:\n"
     "  info  [--json]                      versions, backends and supported operators\n"
     "  infer --model M.onnx --input NAME=FILE [--input ...] --outdir DIR\n"
-    "        [--backend cpu|cuda] [--precision fp32] [--threads N]\n"
+    "        [--backend cpu|cuda] [--precision fp32|fp16] [--layout auto|nchw|nhwc] [--threads N]\n"
     "                                      run the engine once; inputs are .npy or ONNX\n"
     "                                      TensorProto (.pb); writes DIR/<output>.npy\n"
     "  bench --model M.onnx [--batch 1,8,32] [--iters N] [--warmup N] [--size HxW]\n"
-    "        [--backend cpu|cuda] [--precision fp32] [--threads N] [--json] [--profile]\n"
+    "        [--backend cpu|cuda] [--precision fp32|fp16] [--layout auto|nchw|nhwc] [--threads N]\n"
+    "        [--json] [--profile]\n"
     "                                      time the engine per batch size: latency\n"
     "                                      mean/p50/p99 and images per second;\n"
     "                                      --profile adds the slowest steps\n"
+    "\n"
+    "engine options:\n"
+    "  --precision fp16  CUDA only: FP16 activations and weights, FP32 accumulation\n"
+    "  --layout L        4-D activations between convolutions: auto (channels-last\n"
+    "                    on CUDA FP16, NCHW otherwise), nchw, or nhwc; model inputs\n"
+    "                    and outputs keep their declared layout either way\n"
     "\n"
     "common options:\n"
     "  -v, --verbose    more log output (repeat for debug)\n"
@@ -73,7 +80,8 @@ static int parse_common(int argc, char **argv, int *i, common_opts *o, int *err)
     const char *a = argv[*i];
     const char *val = *i + 1 < argc ? argv[*i + 1] : NULL;
     *err = 0;
-    if (!strcmp(a, "--model") || !strcmp(a, "--backend") || !strcmp(a, "--precision") || !strcmp(a, "--threads")) {
+    if (!strcmp(a, "--model") || !strcmp(a, "--backend") || !strcmp(a, "--precision") || !strcmp(a, "--threads") ||
+        !strcmp(a, "--layout")) {
         if (!val) {
             *err = usage_error("%s needs a value", a);
             return 1;
@@ -95,6 +103,15 @@ static int parse_common(int argc, char **argv, int *i, common_opts *o, int *err)
                 o->eng.precision = VP_PRECISION_FP16;
             else
                 *err = usage_error("--precision: expected fp32 or fp16, got '%s'", val);
+        } else if (!strcmp(a, "--layout")) {
+            if (!strcmp(val, "auto"))
+                o->eng.layout = VP_LAYOUT_AUTO;
+            else if (!strcmp(val, "nchw"))
+                o->eng.layout = VP_LAYOUT_PLAIN;
+            else if (!strcmp(val, "nhwc"))
+                o->eng.layout = VP_LAYOUT_CHANNELS_LAST;
+            else
+                *err = usage_error("--layout: expected auto, nchw or nhwc, got '%s'", val);
         } else {
             char *end;
             long t = strtol(val, &end, 10);

@@ -7,7 +7,7 @@
 
 const vp_kernel vp_cpu_nn[] = {
     /* Conv and ConvTranspose fuse node->post[] into oneDNN post-ops. */
-    {.name = "Conv", .prepare = vp_nn_conv_prepare, .run = vp_nn_conv_run,
+    {.name = "Conv", .nhwc = 1, .prepare = vp_nn_conv_prepare, .run = vp_nn_conv_run,
      .release = vp_nn_conv_release, .handles_postops = 1},
     {.name = "ConvTranspose", .prepare = vp_nn_convt_prepare, .run = vp_nn_conv_run,
      .release = vp_nn_conv_release, .handles_postops = 1},

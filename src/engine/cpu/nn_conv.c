@@ -45,6 +45,7 @@ typedef struct conv_state {
     conv_kind kind;
     vp_nn_geom g;
     int naive;          /* 1: plain-C path, no oneDNN objects */
+    int nhwc;           /* node->layout is NHWC: X, Y (and addends) channels-last, W [O,kH,kW,I] */
     int n_fused;        /* node->post[0..n_fused) are oneDNN post-ops of prim;
                            the rest run in C after it */
     int wei_const;      /* W is a constant: m_wei (owned) reordered once at prepare */
@@ -165,6 +166,16 @@ static dnnl_status_t md_plain(dnnl_memory_desc_t *md, int nd, const int64_t *dim
     return dnnl_memory_desc_init_by_strides(md, nd, d, dnnl_f32, s);
 }
 
+/* Descriptor of an activation as the plan stores it: NC[D]HW, or NHWC
+ * (dims still in oneDNN's N, C, H, W order, strides channels-last). */
+static dnnl_status_t md_act(const conv_state *st, dnnl_memory_desc_t *md, int nd, const int64_t *dims)
+{
+    if (!st->nhwc || nd != 4)
+        return md_plain(md, nd, dims, NULL);
+    int64_t str[4] = {dims[1] * dims[2] * dims[3], 1, dims[3] * dims[1], dims[1]};
+    return md_plain(md, nd, dims, str);
+}
+
 /* The one place that decides the layout of the primitive's src and dst.
  *
  * Measured on a 16-core AVX-512 host (oneDNN 2.6, f32, batch 1, YOLOv8n and
@@ -282,7 +293,7 @@ static dnnl_status_t try_pd(conv_state *st, vp_op_ctx *c, conv_layout lay, int n
     for (int i = 0; i < g->nsp; i++)
         wd[wn++] = g->k[i];
 
-    if ((s = md_plain(&dst_plain, nd, yd, NULL)) != dnnl_success)
+    if ((s = md_act(st, &dst_plain, nd, yd)) != dnnl_success)
         return s;
     if (lay == LAYOUT_ANY) {
         dnnl_dims_t dx, dy;
@@ -296,7 +307,7 @@ static dnnl_status_t try_pd(conv_state *st, vp_op_ctx *c, conv_layout lay, int n
                                               dnnl_format_tag_any)) != dnnl_success)
             return s;
     } else {
-        if ((s = md_plain(&src_md, nd, xd, NULL)) != dnnl_success)
+        if ((s = md_act(st, &src_md, nd, xd)) != dnnl_success)
             return s;
         dst_md = dst_plain;
     }
@@ -366,6 +377,16 @@ static dnnl_status_t wei_user_md(const conv_state *st, dnnl_memory_desc_t *md)
         acc *= dims[i];
     }
     int o = grouped ? 1 : 0;
+    if (st->nhwc && st->kind == KIND_CONV && g->nsp == 2) {
+        /* W [M, kH, kW, C/g] (channels-last plan): == [g, M/g, kH, kW, C/g] */
+        str[o + 1] = 1;
+        str[o + 3] = icg;
+        str[o + 2] = g->k[1] * icg;
+        str[o] = ksz * icg;
+        if (grouped)
+            str[0] = ocg * icg * ksz;
+        return md_plain(md, wn, dims, str);
+    }
     if (st->kind == KIND_CONV) {
         /* ONNX W [M, C/g, k...] == [g, M/g, C/g, k...] row-major */
         str[o + 1] = ksz;
@@ -411,8 +432,8 @@ static int build_memories(conv_state *st, vp_op_ctx *c)
         xd[2 + i] = g->in[i];
         yd[2 + i] = g->out[i];
     }
-    VP_DNNL(md_plain(&x_md, nd, xd, NULL));
-    VP_DNNL(md_plain(&y_md, nd, yd, NULL));
+    VP_DNNL(md_act(st, &x_md, nd, xd));
+    VP_DNNL(md_act(st, &y_md, nd, yd));
     VP_DNNL(wei_user_md(st, &w_md));
     VP_DNNL(dnnl_memory_create(&st->u_src, &x_md, eng, DNNL_MEMORY_NONE));
     VP_DNNL(dnnl_memory_create(&st->u_dst, &y_md, eng, DNNL_MEMORY_NONE));
@@ -544,6 +565,7 @@ static int conv_prepare(vp_op_ctx *c, conv_kind kind)
     if (!st)
         return VP_ERR_NOMEM;
     st->kind = kind;
+    st->nhwc = c->node->layout == VP_LAYOUT_NHWC;
     rc = kind == KIND_CONV ? vp_nn_conv_geom(c, &st->g) : vp_nn_convt_geom(c, &st->g);
     if (rc != VP_OK) {
         free(st);
@@ -561,6 +583,11 @@ static int conv_prepare(vp_op_ctx *c, conv_kind kind)
     }
     if (s == dnnl_success && c->node->n_post > 0)
         s = choose_postops(st, c, lay);
+    if (s != dnnl_success && st->nhwc) {
+        vp_nn_conv_release(st);
+        return vp_op_fail(c, VP_ERR_UNSUPPORTED, "oneDNN declined a channels-last %s (status %d)",
+                          c->node->op_type, (int)s);
+    }
     if (s != dnnl_success) {
         conv_clear(st);
         st->naive = 1;

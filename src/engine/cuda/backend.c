@@ -71,12 +71,8 @@ static int cuda_init(vp_cuda_ctx *c, const vp_engine_options *opt, char *err, si
         snprintf(err, errlen, "no CUDA device (%s)", e != cudaSuccess ? cudaGetErrorString(e) : "none found");
         return VP_ERR_UNSUPPORTED;
     }
-    if (opt->precision != VP_PRECISION_FP32) {
-        snprintf(err, errlen, "only --precision fp32 is implemented on CUDA so far");
-        return VP_ERR_UNSUPPORTED;
-    }
     c->device = 0;
-    c->fp16 = 0;
+    c->fp16 = opt->precision == VP_PRECISION_FP16;
     struct cudaDeviceProp prop;
     VP_CUDA(cudaSetDevice(c->device));
     VP_CUDA(cudaGetDeviceProperties(&prop, c->device));

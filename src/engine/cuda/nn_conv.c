@@ -34,7 +34,16 @@
  *
  * Precision: float32 convolutions use CUDNN_FMA_MATH. (CUDNN_DEFAULT_MATH
  * permits TF32 tensor cores on Ampere and later, which would leave the
- * 1e-5 agreement with the CPU.) Nondeterministic algorithms are skipped.
+ * 1e-5 agreement with the CPU.) Nondeterministic algorithms are skipped,
+ * and in FP32 so are FFT and Winograd. Float16 convolutions run on tensor
+ * cores (CUDNN_TENSOR_OP_MATH) with FP32 accumulation (the convolution's
+ * compute type is float: cuDNN's PSEUDO_HALF_CONFIG).
+ *
+ * Layout: a node the plan made channels-last (node->layout, graph.h) has
+ * X and Y as NHWC and W as [O,kH,kW,I]; the descriptors say so (NHWC
+ * strides, CUDNN_TENSOR_NHWC filter) and cuDNN picks its NHWC kernels.
+ * The planner gives that layout only to 2-D convolutions with symmetric
+ * pads, so the padded copy of X never meets it.
  *
  * Workspace: the search runs with CONV_WS_LIMIT of the engine's shared
  * workspace (reserved by the first conv prepared), and run() uses
@@ -63,6 +72,7 @@ typedef struct conv_state {
     vp_nn_geom g;
     vp_dtype dt;
     int nd;                  /* spatial axes given to cuDNN: 2 or 3 */
+    int nhwc;                /* channels-last node (2-D Conv only) */
     int bias_in;             /* node input index of B, or -1 */
     int z_in;                /* MODE_FUSED: node input index of the Add's addend, or -1 */
     int relu;                /* MODE_FUSED: the chain ends with ReLU */
@@ -116,6 +126,7 @@ static int conv_cudnn_type(vp_dtype dt, cudnnDataType_t *t)
 {
     switch (dt) {
     case VP_DT_FLOAT: *t = CUDNN_DATA_FLOAT; return VP_OK;
+    case VP_DT_FLOAT16: *t = CUDNN_DATA_HALF; return VP_OK;
     default: return VP_ERR_UNSUPPORTED;
     }
 }
@@ -123,17 +134,17 @@ static int conv_cudnn_type(vp_dtype dt, cudnnDataType_t *t)
 /* Math type of the convolution descriptor for X's type (see the header). */
 static cudnnMathType_t conv_math_type(vp_dtype dt)
 {
-    (void)dt;
-    return CUDNN_FMA_MATH;
+    return dt == VP_DT_FLOAT16 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH;
 }
 
 /* A measured or proposed algorithm is acceptable for this precision. */
-static int conv_algo_ok(cudnnStatus_t status, size_t memory, cudnnDeterminism_t det,
+static int conv_algo_ok(vp_dtype dt, cudnnStatus_t status, size_t memory, cudnnDeterminism_t det,
                         cudnnMathType_t math)
 {
-    return status == CUDNN_STATUS_SUCCESS && memory <= CONV_WS_LIMIT &&
-           det == CUDNN_DETERMINISTIC && math != CUDNN_TENSOR_OP_MATH &&
-           math != CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
+    if (status != CUDNN_STATUS_SUCCESS || memory > CONV_WS_LIMIT || det != CUDNN_DETERMINISTIC)
+        return 0;
+    /* FP32 stays off tensor cores (TF32); FP16 may use them */
+    return dt == VP_DT_FLOAT16 || (math != CUDNN_TENSOR_OP_MATH && math != CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION);
 }
 
 /* FP32 is the reference path: only algorithms that sum plain products.
@@ -151,14 +162,21 @@ static int bwd_algo_exact(cudnnConvolutionBwdDataAlgo_t a)
            a != CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD && a != CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD_NONFUSED;
 }
 
-/* Dense NC[D]HW descriptor of nd + 2 dims (dims fit in int: checked). */
-static int set_tensor(cudnnTensorDescriptor_t d, cudnnDataType_t t, int nd, const int64_t *dims)
+/* Dense NC[D]HW descriptor of nd + 2 dims (dims fit in int: checked);
+ * nhwc: the same dims stored channels-last (nd == 2). */
+static int set_tensor(cudnnTensorDescriptor_t d, cudnnDataType_t t, int nd, const int64_t *dims, int nhwc)
 {
     int dim[VP_NN_MAX_SP + 2], str[VP_NN_MAX_SP + 2], acc = 1;
     for (int i = nd + 1; i >= 0; i--) {
         dim[i] = (int)dims[i];
         str[i] = acc;
         acc *= dim[i];
+    }
+    if (nhwc && nd == 2) {
+        str[1] = 1;
+        str[3] = dim[1];
+        str[2] = dim[1] * dim[3];
+        str[0] = dim[1] * dim[2] * dim[3];
     }
     VP_CUDNN(cudnnSetTensorNdDescriptor(d, t, nd + 2, dim, str));
     return VP_OK;
@@ -302,20 +320,22 @@ static int conv_descriptors(vp_op_ctx *c, conv_state *st, const conv_dims *cd)
     VP_CUDNN(cudnnCreateFilterDescriptor(&st->wd));
     VP_CUDNN(cudnnCreateConvolutionDescriptor(&st->cd));
     VP_CUDNN(cudnnCreateActivationDescriptor(&st->ad));
-    if ((rc = set_tensor(st->xd, t, nd, cd->x)) != VP_OK ||
-        (rc = set_tensor(st->yd, t, nd, cd->y)) != VP_OK ||
-        (rc = set_tensor(st->od, t, nd, cd->o)) != VP_OK)
+    if ((rc = set_tensor(st->xd, t, nd, cd->x, st->nhwc)) != VP_OK ||
+        (rc = set_tensor(st->yd, t, nd, cd->y, st->nhwc)) != VP_OK ||
+        (rc = set_tensor(st->od, t, nd, cd->o, st->nhwc)) != VP_OK)
         return rc;
-    int64_t bdims[VP_NN_MAX_SP + 2];
+    int64_t bdims[VP_NN_MAX_SP + 2] = {0};
     for (int i = 0; i < nd + 2; i++)
         bdims[i] = i == 1 ? st->g.cout : 1;
-    if ((rc = set_tensor(st->bd, t, nd, bdims)) != VP_OK)
+    if ((rc = set_tensor(st->bd, t, nd, bdims, 0)) != VP_OK)
         return rc;
     for (int i = 0; i < nd + 2; i++)
         wdim[i] = (int)cd->w[i];
-    VP_CUDNN(cudnnSetFilterNdDescriptor(st->wd, t, CUDNN_TENSOR_NCHW, nd + 2, wdim));
+    VP_CUDNN(cudnnSetFilterNdDescriptor(st->wd, t, st->nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW,
+                                        nd + 2, wdim));
+    /* FP16 data, FP32 accumulation */
     VP_CUDNN(cudnnSetConvolutionNdDescriptor(st->cd, nd, cd->pad, cd->stride, cd->dil,
-                                             CUDNN_CROSS_CORRELATION, t));
+                                             CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
     VP_CUDNN(cudnnSetConvolutionGroupCount(st->cd, (int)st->g.group));
     VP_CUDNN(cudnnSetConvolutionMathType(st->cd, conv_math_type(st->dt)));
     /* Forward output of the conv input (Conv) or of dx (ConvTranspose)
@@ -405,8 +425,8 @@ static int search_fwd(vp_op_ctx *c, conv_state *st, const conv_tmp *t,
                                                         &n, perf));
     }
     for (int i = 0; i < n; i++) {
-        if (!conv_algo_ok(perf[i].status, perf[i].memory, perf[i].determinism, perf[i].mathType) ||
-            !fwd_algo_exact(perf[i].algo))
+        if (!conv_algo_ok(st->dt, perf[i].status, perf[i].memory, perf[i].determinism, perf[i].mathType) ||
+            (st->dt == VP_DT_FLOAT && !fwd_algo_exact(perf[i].algo)))
             continue;
         if (!found) {
             *best = perf[i];
@@ -440,8 +460,8 @@ static int search_bwd(vp_op_ctx *c, conv_state *st, const conv_tmp *t,
             &n, perf));
     }
     for (int i = 0; i < n; i++)
-        if (conv_algo_ok(perf[i].status, perf[i].memory, perf[i].determinism,
-                         perf[i].mathType) && bwd_algo_exact(perf[i].algo)) {
+        if (conv_algo_ok(st->dt, perf[i].status, perf[i].memory, perf[i].determinism,
+                         perf[i].mathType) && (st->dt != VP_DT_FLOAT || bwd_algo_exact(perf[i].algo))) {
             *best = perf[i];
             return VP_OK;
         }
@@ -495,7 +515,7 @@ static int conv_choose(vp_op_ctx *c, conv_state *st, const conv_dims *cd)
             st->ws_bytes = best.memory;
             cudnn_chain = chain_is_cudnn(c->node, &z_in, &relu);
             int ipg_ok = has_ipg && ipg.time <= best.time * CONV_FUSE_SLACK;
-            int fusable = st->nd == 2 && st->dt == VP_DT_FLOAT;
+            int fusable = st->nd == 2 && (st->dt == VP_DT_FLOAT || st->dt == VP_DT_FLOAT16);
             conv_mode want = MODE_PLAIN;
             if (fusable && cudnn_chain && relu)
                 want = MODE_FUSED;
@@ -554,6 +574,9 @@ static int conv_setup(vp_op_ctx *c, conv_state *st)
         return rc;
     st->dt = c->in[0]->dtype;
     st->nd = st->g.nsp < 2 ? 2 : st->g.nsp;
+    st->nhwc = c->node->layout == VP_LAYOUT_NHWC;
+    if (st->nhwc && (st->transposed || st->g.nsp != 2))
+        return vp_op_fail(c, VP_ERR_INTERNAL, "channels-last %s must be 2-D Conv", c->node->op_type);
     st->z_in = -1;
     /* B is input 2 (a fused residual addend comes after it: passes.c keeps the slot) */
     st->bias_in = c->n_in > 2 && c->in[2] ? 2 : -1;
@@ -562,8 +585,11 @@ static int conv_setup(vp_op_ctx *c, conv_state *st)
             (c->node->post[k].input >= c->n_in || !c->in[c->node->post[k].input]))
             return vp_op_fail(c, VP_ERR_INTERNAL, "post-op Add reads missing input %d",
                               c->node->post[k].input);
-    if ((rc = conv_layout(c, st, &cd)) != VP_OK || (rc = conv_descriptors(c, st, &cd)) != VP_OK ||
-        (rc = conv_choose(c, st, &cd)) != VP_OK)
+    if ((rc = conv_layout(c, st, &cd)) != VP_OK)
+        return rc;
+    if (st->nhwc && st->pad_copy)
+        return vp_op_fail(c, VP_ERR_INTERNAL, "channels-last Conv with asymmetric pads");
+    if ((rc = conv_descriptors(c, st, &cd)) != VP_OK || (rc = conv_choose(c, st, &cd)) != VP_OK)
         return rc;
     size_t es = vp_dtype_size(st->dt);
     if (st->pad_copy)

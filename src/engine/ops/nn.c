@@ -134,7 +134,42 @@ static int forward_window(vp_op_ctx *c, vp_nn_geom *g, int ceil_mode)
 
 /* Geometry ------------------------------------------------------------- */
 
+/* Channels-last nodes (graph.h): the shapes in NCHW order. */
+static void logical_shape(vp_shape *s)
+{
+    if (s->rank != 4)
+        return;
+    int64_t c = s->d[3];
+    s->d[3] = s->d[2];
+    s->d[2] = s->d[1];
+    s->d[1] = c;
+}
+
+static int conv_geom(vp_op_ctx *c, vp_nn_geom *g);
+
 int vp_nn_conv_geom(vp_op_ctx *c, vp_nn_geom *g)
+{
+    if (c->node->layout != VP_LAYOUT_NHWC)
+        return conv_geom(c, g);
+    /* X [N,H,W,C] and W [O,kH,kW,I]: the same geometry as NCHW / OIHW */
+    vp_tensor lt[2];
+    const vp_tensor **saved = c->in, *in[16];
+    if (c->n_in > 16 || c->n_in < 2)
+        return vp_op_fail(c, VP_ERR_INTERNAL, "channels-last Conv with %d inputs", c->n_in);
+    for (int i = 0; i < c->n_in; i++)
+        in[i] = c->in[i];
+    for (int i = 0; i < 2; i++) {
+        lt[i] = *c->in[i];
+        logical_shape(&lt[i].shape);
+        in[i] = &lt[i];
+    }
+    c->in = in;
+    int rc = conv_geom(c, g);
+    c->in = saved;
+    return rc;
+}
+
+static int conv_geom(vp_op_ctx *c, vp_nn_geom *g)
 {
     int rc;
     const vp_tensor *w = c->in[1];
