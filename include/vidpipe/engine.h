@@ -155,6 +155,17 @@ int vp_plan_profile(const vp_plan *p, vp_step_profile *out, int max);
  * vp_plan_output_shape). */
 int vp_plan_run(vp_plan *p, const vp_tensor *inputs, vp_tensor *outputs);
 
+/* Device bindings (CUDA backend): the plan's own device buffer for input i
+ * (is_output 0) or output i (is_output 1), as dtype, shape and a device
+ * pointer that stays valid for the plan's life. The caller writes inputs
+ * there on its own stream (preprocessing writes each image straight into
+ * its batch slot), synchronises, calls vp_plan_run_bound(), and reads the
+ * outputs in place; no host copy happens. VP_ERR_UNSUPPORTED on the CPU
+ * backend (its plans read the caller's buffers directly). */
+int vp_plan_binding(vp_plan *p, int is_output, int i, vp_tensor *t);
+/* Runs on the bound buffers; returns when the outputs are complete. */
+int vp_plan_run_bound(vp_plan *p);
+
 /* Tensor files ------------------------------------------------------------
  * .npy (NumPy format 1.0-3.0, little-endian, C order) and ONNX TensorProto
  * (.pb, as in ONNX's node tests). */

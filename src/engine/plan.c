@@ -751,54 +751,24 @@ int vp_plan_output_shape(const vp_plan *p, int i, vp_shape *shape)
 
 size_t vp_plan_arena_bytes(const vp_plan *p) { return p->arena_bytes; }
 
-int vp_plan_run(vp_plan *p, const vp_tensor *inputs, vp_tensor *outputs)
+/* Data pointers of views from their roots' (bound per run). */
+static void resolve_views(vp_plan *p)
 {
-    vp_graph *g = &p->e->g;
-    char err[512];
-    for (int i = 0; i < g->n_inputs; i++) {
-        vp_pval *pv = &p->v[g->inputs[i]];
-        if (pv->store == VP_STORE_CONST) { /* fixed at plan time */
-            const void *fixed = pv->host ? pv->host : pv->t.data;
-            if (!inputs[i].data || inputs[i].dtype != pv->t.dtype || !vp_shape_eq(&inputs[i].shape, &pv->t.shape) ||
-                memcmp(inputs[i].data, fixed, vp_tensor_bytes(&pv->t)) != 0)
-                return vp_engine_set_error(p->e, VP_ERR_INVALID, "%s: input '%s' differs from the value fixed when planning",
-                                           g->source, g->values[g->inputs[i]].name);
-            continue;
-        }
-        if (inputs[i].dtype != pv->t.dtype || !vp_shape_eq(&inputs[i].shape, &pv->t.shape) || !inputs[i].data) {
-            char a[128], b[128];
-            return vp_engine_set_error(p->e, VP_ERR_SHAPE, "%s: input '%s' is %s %s, the plan expects %s %s",
-                                       g->source, g->values[g->inputs[i]].name, vp_dtype_name(inputs[i].dtype),
-                                       vp_shape_str(&inputs[i].shape, a, sizeof a), vp_dtype_name(pv->t.dtype),
-                                       vp_shape_str(&pv->t.shape, b, sizeof b));
-        }
-        if (pv->store == VP_STORE_INPUT)
-            pv->t.data = inputs[i].data;
-    }
-    for (int i = 0; i < g->n_outputs; i++) {
-        vp_pval *pv = &p->v[g->outputs[i]];
-        if (!outputs[i].data)
-            return vp_engine_set_error(p->e, VP_ERR_INVALID, "%s: no buffer for output '%s'", g->source,
-                                       g->values[g->outputs[i]].name);
-        outputs[i].dtype = pv->t.dtype;
-        outputs[i].shape = pv->t.shape;
-        if (pv->store == VP_STORE_OUTPUT)
-            pv->t.data = outputs[i].data;
-    }
     for (int i = 0; i < p->n_views; i++) {
         vp_pval *pv = &p->v[p->views[i]];
         pv->t.data = (char *)p->v[pv->alias].t.data + pv->offset;
     }
     if (p->e->opt.num_threads > 0)
         omp_set_num_threads(p->e->opt.num_threads);
+}
+
+/* Runs every step (or replays them); 2 = the backend only recorded them. */
+static int execute(vp_plan *p)
+{
+    vp_graph *g = &p->e->g;
+    char err[512];
     const vp_backend *be = p->e->be;
     void *bctx = p->e->bctx;
-    for (int i = 0; i < g->n_inputs && !be->host_memory; i++) {
-        vp_pval *pv = &p->v[g->inputs[i]];
-        if (pv->store == VP_STORE_ARENA && be->upload(bctx, pv->t.data, inputs[i].data, vp_tensor_bytes(&pv->t)))
-            return vp_engine_set_error(p->e, VP_ERR_BACKEND, "%s: uploading input '%s' failed", g->source,
-                                       g->values[g->inputs[i]].name);
-    }
     int replayed = be->run_begin ? be->run_begin(bctx, &p->be_state) : VP_OK;
     if (replayed < 0)
         return vp_engine_set_error(p->e, replayed, "%s: %s backend failed to start the run", g->source, be->name);
@@ -831,10 +801,58 @@ int vp_plan_run(vp_plan *p, const vp_tensor *inputs, vp_tensor *outputs)
         }
     }
     int rc = be->run_end ? be->run_end(bctx, &p->be_state) : VP_OK;
-    if (rc == 2) /* the backend only recorded the steps and could not replay them */
-        return vp_plan_run(p, inputs, outputs);
+    if (rc == 2)
+        return execute(p);
     if (rc)
         return vp_engine_set_error(p->e, rc, "%s: %s backend failed to finish the run", g->source, be->name);
+    return VP_OK;
+}
+
+int vp_plan_run(vp_plan *p, const vp_tensor *inputs, vp_tensor *outputs)
+{
+    vp_graph *g = &p->e->g;
+    for (int i = 0; i < g->n_inputs; i++) {
+        vp_pval *pv = &p->v[g->inputs[i]];
+        if (pv->store == VP_STORE_CONST) { /* fixed at plan time */
+            const void *fixed = pv->host ? pv->host : pv->t.data;
+            if (!inputs[i].data || inputs[i].dtype != pv->t.dtype || !vp_shape_eq(&inputs[i].shape, &pv->t.shape) ||
+                memcmp(inputs[i].data, fixed, vp_tensor_bytes(&pv->t)) != 0)
+                return vp_engine_set_error(p->e, VP_ERR_INVALID, "%s: input '%s' differs from the value fixed when planning",
+                                           g->source, g->values[g->inputs[i]].name);
+            continue;
+        }
+        if (inputs[i].dtype != pv->t.dtype || !vp_shape_eq(&inputs[i].shape, &pv->t.shape) || !inputs[i].data) {
+            char a[128], b[128];
+            return vp_engine_set_error(p->e, VP_ERR_SHAPE, "%s: input '%s' is %s %s, the plan expects %s %s",
+                                       g->source, g->values[g->inputs[i]].name, vp_dtype_name(inputs[i].dtype),
+                                       vp_shape_str(&inputs[i].shape, a, sizeof a), vp_dtype_name(pv->t.dtype),
+                                       vp_shape_str(&pv->t.shape, b, sizeof b));
+        }
+        if (pv->store == VP_STORE_INPUT)
+            pv->t.data = inputs[i].data;
+    }
+    for (int i = 0; i < g->n_outputs; i++) {
+        vp_pval *pv = &p->v[g->outputs[i]];
+        if (!outputs[i].data)
+            return vp_engine_set_error(p->e, VP_ERR_INVALID, "%s: no buffer for output '%s'", g->source,
+                                       g->values[g->outputs[i]].name);
+        outputs[i].dtype = pv->t.dtype;
+        outputs[i].shape = pv->t.shape;
+        if (pv->store == VP_STORE_OUTPUT)
+            pv->t.data = outputs[i].data;
+    }
+    resolve_views(p);
+    const vp_backend *be = p->e->be;
+    void *bctx = p->e->bctx;
+    for (int i = 0; i < g->n_inputs && !be->host_memory; i++) {
+        vp_pval *pv = &p->v[g->inputs[i]];
+        if (pv->store == VP_STORE_ARENA && be->upload(bctx, pv->t.data, inputs[i].data, vp_tensor_bytes(&pv->t)))
+            return vp_engine_set_error(p->e, VP_ERR_BACKEND, "%s: uploading input '%s' failed", g->source,
+                                       g->values[g->inputs[i]].name);
+    }
+    int rc = execute(p);
+    if (rc)
+        return rc;
     for (int i = 0; i < g->n_outputs; i++) {
         vp_pval *pv = &p->v[g->outputs[i]];
         size_t bytes = vp_tensor_bytes(&pv->t);
@@ -847,6 +865,32 @@ int vp_plan_run(vp_plan *p, const vp_tensor *inputs, vp_tensor *outputs)
                                        g->values[g->outputs[i]].name);
     }
     return VP_OK;
+}
+
+
+int vp_plan_binding(vp_plan *p, int is_output, int i, vp_tensor *t)
+{
+    vp_graph *g = &p->e->g;
+    if (p->e->be->host_memory)
+        return vp_engine_set_error(p->e, VP_ERR_UNSUPPORTED, "%s: device bindings need a device backend (this is %s)",
+                                   g->source, p->e->be->name);
+    if (i < 0 || i >= (is_output ? g->n_outputs : g->n_inputs))
+        return vp_engine_set_error(p->e, VP_ERR_NOT_FOUND, "%s: no %s %d", g->source, is_output ? "output" : "input", i);
+    const vp_pval *pv = &p->v[is_output ? g->outputs[i] : g->inputs[i]];
+    if (!is_output && pv->store != VP_STORE_ARENA)
+        return vp_engine_set_error(p->e, VP_ERR_UNSUPPORTED, "%s: input %d was fixed when planning", g->source, i);
+    resolve_views(p);
+    *t = pv->t;
+    return VP_OK;
+}
+
+int vp_plan_run_bound(vp_plan *p)
+{
+    if (p->e->be->host_memory)
+        return vp_engine_set_error(p->e, VP_ERR_UNSUPPORTED, "%s: device bindings need a device backend",
+                                   p->e->g.source);
+    resolve_views(p);
+    return execute(p);
 }
 
 int vp_plan_profile(const vp_plan *p, vp_step_profile *out, int max)
