@@ -85,6 +85,11 @@ typedef struct vp_engine_options {
     size_t max_tensor_bytes; /* largest tensor a plan may create; 0 = 16 GiB */
     int profile;         /* 1: time every step of every run (vp_plan_profile) */
     vp_layout layout;    /* activation layout of 4-D tensors inside plans */
+    /* Plan cache (the CUDA backend's measured algorithm choices, per model,
+     * GPU, cuDNN version and precision), so a second start skips the
+     * search. NULL: $VIDPIPE_CACHE_DIR, else $XDG_CACHE_HOME/vidpipe, else
+     * ~/.cache/vidpipe; "": no cache. */
+    const char *cache_dir;
 } vp_engine_options;
 
 typedef struct vp_engine vp_engine;

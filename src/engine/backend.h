@@ -18,7 +18,7 @@
 
 #include "engine/ops.h"
 
-#define VP_BACKEND_ABI 1
+#define VP_BACKEND_ABI 2
 
 typedef struct vp_backend {
     int abi;                 /* VP_BACKEND_ABI */
@@ -42,6 +42,10 @@ typedef struct vp_backend {
     void (*plan_state_free)(void *ctx, void *plan_state);
     /* Optional: a one-line description ("NVIDIA H100 80GB HBM3, sm_90, ..."). */
     const char *(*describe)(void *ctx);
+    /* Optional: keep what plans measure (algorithm choices) in a cache file
+     * under dir for the model with this hash; read now, written when the
+     * context is destroyed. Failure only means no cache. */
+    int (*cache_attach)(void *ctx, const char *dir, uint64_t model_hash);
 } vp_backend;
 
 extern const vp_backend vp_backend_cpu;

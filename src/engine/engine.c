@@ -74,6 +74,30 @@ static const vp_backend *load_cuda_plugin(void **handle, char *err, size_t errle
     return be;
 }
 
+static uint64_t fnv1a64(const void *data, size_t size)
+{
+    const unsigned char *p = data;
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < size; i++)
+        h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+/* The plan cache directory per vp_engine_options.cache_dir; 0 if none. */
+static int cache_dir(const vp_engine_options *o, char *buf, size_t len)
+{
+    const char *env;
+    if (o->cache_dir)
+        return o->cache_dir[0] && snprintf(buf, len, "%s", o->cache_dir) < (int)len;
+    if ((env = getenv("VIDPIPE_CACHE_DIR")) && *env)
+        return snprintf(buf, len, "%s", env) < (int)len;
+    if ((env = getenv("XDG_CACHE_HOME")) && *env)
+        return snprintf(buf, len, "%s/vidpipe", env) < (int)len;
+    if ((env = getenv("HOME")) && *env)
+        return snprintf(buf, len, "%s/.cache/vidpipe", env) < (int)len;
+    return 0;
+}
+
 static int engine_init(vp_engine *e, char *err, size_t errlen)
 {
     char why[512] = "";
@@ -104,6 +128,9 @@ static int engine_init(vp_engine *e, char *err, size_t errlen)
         snprintf(err, errlen, "%s: unknown backend %d", e->g.source, (int)e->opt.backend);
         return VP_ERR_INVALID;
     }
+    char dir[4096];
+    if (e->be->cache_attach && cache_dir(&e->opt, dir, sizeof dir))
+        e->be->cache_attach(e->bctx, dir, e->model_hash);
     for (int k = 0; k < e->g.n_nodes; k++) {
         const vp_node *n = &e->g.nodes[k];
         if (!n->def->is_view && !vp_cpu_kernel_find(n->op_type)) {
@@ -131,7 +158,8 @@ int vp_engine_load_memory(const void *data, size_t size, const char *base_dir, c
         e->opt = *opt;
     else
         vp_engine_options_default(&e->opt);
-    int rc = vp_graph_load_memory(data, size, base_dir ? "<memory>" : "<memory>", base_dir, &e->g, err, errlen);
+    e->model_hash = fnv1a64(data, size);
+    int rc = vp_graph_load_memory(data, size, "<memory>", base_dir, &e->g, err, errlen);
     if (rc == VP_OK)
         rc = engine_init(e, err, errlen);
     if (rc) {
@@ -164,6 +192,7 @@ int vp_engine_load(const char *path, const vp_engine_options *opt, vp_engine **o
         e->opt = *opt;
     else
         vp_engine_options_default(&e->opt);
+    e->model_hash = fnv1a64(buf, size);
     rc = vp_graph_load_memory(buf, size, path, dirname(dircopy), &e->g, err, errlen);
     free(buf);
     free(dircopy);

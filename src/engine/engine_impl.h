@@ -71,6 +71,7 @@ struct vp_engine {
     const struct vp_backend *be;/* the backend plans run on */
     void *bctx;                 /* its context (== cpu for the CPU backend) */
     void *plugin;               /* dlopen handle of a backend plugin, or NULL */
+    uint64_t model_hash;        /* FNV-1a 64 of the model file's bytes */
     vp_plan *plans;
     char err[1024];
 };

@@ -48,6 +48,7 @@ static void cuda_destroy(void *ctx)
         return;
     if (c->stream)
         cudaStreamSynchronize(c->stream);
+    vp_cuda_cache_close(c);
     if (c->cublaslt)
         cublasLtDestroy(c->cublaslt);
     if (c->cublas)
@@ -227,6 +228,7 @@ static const vp_backend backend = {
     .run_end = cuda_run_end,
     .plan_state_free = cuda_plan_state_free,
     .describe = cuda_describe,
+    .cache_attach = vp_cuda_cache_attach,
 };
 
 __attribute__((visibility("default"))) const vp_backend *vp_cuda_backend(void);

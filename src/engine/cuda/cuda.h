@@ -35,6 +35,7 @@ typedef struct vp_cuda_ctx {
     void *old_ws[VP_CUDA_MAX_OLD_WS]; /* outgrown workspaces, freed with the context */
     int n_old_ws;
     char desc[256];
+    struct vp_cuda_cache *cache; /* plan cache (plan_cache.c), or NULL */
 } vp_cuda_ctx;
 
 /* Grow the shared workspace to at least bytes (prepare() only). */
@@ -70,6 +71,15 @@ int vp_cuda_fail(const char *what, const char *call, int code, const char *name,
 #define VP_CUDA_DECLARE(f) extern const vp_kernel vp_cuda_##f[];
 VP_CUDA_FAMILIES(VP_CUDA_DECLARE)
 #undef VP_CUDA_DECLARE
+
+/* Plan cache (plan_cache.c): measured choices by key, kept in a file per
+ * model, GPU, cuDNN version and precision. get returns 1 and fills v[0..n)
+ * when the key is known; put records (replaces) it. */
+int vp_cuda_cache_attach(void *ctx, const char *dir, uint64_t model_hash);
+int vp_cuda_cache_get(vp_cuda_ctx *c, const char *key, long *v, int n);
+void vp_cuda_cache_put(vp_cuda_ctx *c, const char *key, const long *v, int n);
+/* Writes the file if anything changed, frees the cache. */
+void vp_cuda_cache_close(vp_cuda_ctx *c);
 
 /* Post-ops (activations, residual add) on a float output, for kernels that
  * cannot fuse them: one elementwise pass on ctx->stream. */

@@ -483,6 +483,19 @@ static cudnnStatus_t trial_fused(vp_op_ctx *c, conv_state *st, const conv_tmp *t
     return s;
 }
 
+/* Plan-cache key of a convolution: everything the algorithm search sees. */
+static void conv_key(const conv_state *st, const conv_dims *cd, char *key, size_t len)
+{
+    int n = snprintf(key, len, "%s,%s,%s,g%lld", st->transposed ? "bwd" : "fwd", vp_dtype_name(st->dt),
+                     st->nhwc ? "nhwc" : "nchw", (long long)st->g.group);
+    const int64_t *arr[4] = {cd->x, cd->w, cd->y, NULL};
+    for (int a = 0; arr[a] && n > 0 && (size_t)n < len; a++)
+        for (int i = 0; i < st->nd + 2 && (size_t)n < len; i++)
+            n += snprintf(key + n, len - (size_t)n, "%c%lld", i ? 'x' : ',', (long long)arr[a][i]);
+    for (int i = 0; i < st->nd && n > 0 && (size_t)n < len; i++)
+        n += snprintf(key + n, len - (size_t)n, ",p%ds%dd%d", cd->pad[i], cd->stride[i], cd->dil[i]);
+}
+
 /* The one place that decides how a convolution runs: algorithm, fused
  * mode, workspace. (A later FP16 / NHWC step extends this: math type and
  * tensor formats come from conv_math_type() and the descriptors.) */
@@ -496,10 +509,24 @@ static int conv_choose(vp_op_ctx *c, conv_state *st, const conv_dims *cd)
     if ((rc = tmp_alloc(c, st, cd, &t)) != VP_OK)
         return rc;
     st->mode = MODE_PLAIN;
+    char key[512];
+    long cv[6];
+    conv_key(st, cd, key, sizeof key);
     if (st->transposed) {
         cudnnConvolutionBwdDataAlgoPerf_t best;
         memset(&best, 0, sizeof best);
-        rc = search_bwd(c, st, &t, &best);
+        size_t ws;
+        if (vp_cuda_cache_get(ctx, key, cv, 2) && cv[1] >= 0 && (size_t)cv[1] <= CONV_WS_LIMIT &&
+            cudnnGetConvolutionBackwardDataWorkspaceSize(ctx->cudnn, st->wd, st->xd, st->cd, st->yd,
+                                                         (cudnnConvolutionBwdDataAlgo_t)cv[0], &ws) ==
+                CUDNN_STATUS_SUCCESS) {
+            best.algo = (cudnnConvolutionBwdDataAlgo_t)cv[0];
+            best.memory = (size_t)cv[1];
+        } else if ((rc = search_bwd(c, st, &t, &best)) == VP_OK) {
+            cv[0] = best.algo;
+            cv[1] = (long)best.memory;
+            vp_cuda_cache_put(ctx, key, cv, 2);
+        }
         if (rc == VP_OK) {
             st->bwd_algo = best.algo;
             st->ws_bytes = best.memory;
@@ -509,12 +536,27 @@ static int conv_choose(vp_op_ctx *c, conv_state *st, const conv_dims *cd)
         int has_ipg = 0, cudnn_chain, z_in, relu;
         memset(&best, 0, sizeof best);
         memset(&ipg, 0, sizeof ipg);
-        rc = search_fwd(c, st, &t, &best, &ipg, &has_ipg);
+        int ipg_ok = 0;
+        size_t ws;
+        if (vp_cuda_cache_get(ctx, key, cv, 6) && cv[1] >= 0 && (size_t)cv[1] <= CONV_WS_LIMIT && cv[4] >= 0 &&
+            (size_t)cv[4] <= CONV_WS_LIMIT &&
+            cudnnGetConvolutionForwardWorkspaceSize(ctx->cudnn, st->xd, st->wd, st->cd, st->yd,
+                                                    (cudnnConvolutionFwdAlgo_t)cv[0], &ws) == CUDNN_STATUS_SUCCESS) {
+            best.algo = (cudnnConvolutionFwdAlgo_t)cv[0];
+            best.memory = (size_t)cv[1];
+            has_ipg = cv[2] != 0;
+            ipg.algo = (cudnnConvolutionFwdAlgo_t)cv[3];
+            ipg.memory = (size_t)cv[4];
+            ipg_ok = cv[5] != 0;
+        } else if ((rc = search_fwd(c, st, &t, &best, &ipg, &has_ipg)) == VP_OK) {
+            ipg_ok = has_ipg && ipg.time <= best.time * CONV_FUSE_SLACK;
+            long v[6] = {best.algo, (long)best.memory, has_ipg, ipg.algo, (long)ipg.memory, ipg_ok};
+            vp_cuda_cache_put(ctx, key, v, 6);
+        }
         if (rc == VP_OK) {
             st->fwd_algo = best.algo;
             st->ws_bytes = best.memory;
             cudnn_chain = chain_is_cudnn(c->node, &z_in, &relu);
-            int ipg_ok = has_ipg && ipg.time <= best.time * CONV_FUSE_SLACK;
             int fusable = st->nd == 2 && (st->dt == VP_DT_FLOAT || st->dt == VP_DT_FLOAT16);
             conv_mode want = MODE_PLAIN;
             if (fusable && cudnn_chain && relu)
