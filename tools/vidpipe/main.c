@@ -460,8 +460,8 @@ static int cmd_bench(int argc, char **argv)
         return code;
     int nin = vp_engine_num_inputs(e), nout = vp_engine_num_outputs(e);
     if (!o.json)
-        printf("%-6s %8s %10s %10s %10s %12s %14s   (io: %s)\n", "batch", "iters", "mean ms", "p50 ms", "p99 ms",
-               "img/s", "cpu ms/img", io_device ? "device buffers" : "host copies included");
+        printf("%-6s %8s %10s %10s %10s %12s %14s %10s   (io: %s)\n", "batch", "iters", "mean ms", "p50 ms",
+               "p99 ms", "img/s", "cpu ms/img", "plan ms", io_device ? "device buffers" : "host copies included");
     for (int b = 0; b < nb && !code; b++) {
         vp_shape shapes[16];
         vp_tensor in[16], out[64];
@@ -499,7 +499,9 @@ static int cmd_bench(int argc, char **argv)
                 memset(in[i].data, 0, bytes);
         }
         vp_plan *p = NULL;
+        double plan_t0 = now_ms();
         int rc = code ? VP_ERR_NOMEM : vp_engine_plan(e, shapes, &p);
+        double plan_ms = now_ms() - plan_t0;
         if (rc) {
             fprintf(stderr, "vidpipe: batch %d: %s\n", batches[b], vp_engine_last_error(e));
             code = exit_code_for(rc);
@@ -534,11 +536,12 @@ static int cmd_bench(int argc, char **argv)
             if (o.json)
                 printf("{\"batch\":%d,\"iters\":%d,\"mean_ms\":%.4f,\"p50_ms\":%.4f,\"p99_ms\":%.4f,"
                        "\"img_per_s\":%.2f,\"cpu_ms_per_img\":%.4f,\"threads\":%d,\"arena_bytes\":%zu,"
-                       "\"io\":\"%s\"}\n",
+                       "\"io\":\"%s\",\"plan_ms\":%.1f}\n",
                        batches[b], iters, mean, p50, p99, ips, cpi, omp_get_max_threads(), vp_plan_arena_bytes(p),
-                       io_device ? "device" : "host");
+                       io_device ? "device" : "host", plan_ms);
             else
-                printf("%-6d %8d %10.3f %10.3f %10.3f %12.1f %14.3f\n", batches[b], iters, mean, p50, p99, ips, cpi);
+                printf("%-6d %8d %10.3f %10.3f %10.3f %12.1f %14.3f %10.1f\n", batches[b], iters, mean, p50, p99, ips,
+                       cpi, plan_ms);
             fflush(stdout);
         }
         if (!code && o.eng.profile)
