@@ -43,7 +43,9 @@ template <class T> static __device__ __forceinline__ vp_ct<T> vp_ld(T v)
  * type convertible to it). */
 template <class T, class V> static __device__ __forceinline__ T vp_st(V v)
 {
-    if constexpr (vp_is_half<T>)
+    if constexpr (vp_is_half<T> && std::is_same<V, double>::value)
+        return __double2half(v); /* one rounding, not double -> float -> half */
+    else if constexpr (vp_is_half<T>)
         return __float2half_rn((float)v);
     else
         return (T)v;
