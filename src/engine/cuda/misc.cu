@@ -199,14 +199,14 @@ template <> struct reducer<VP_CUMI_SUM> {
     typedef double acc;
     static __device__ double init(float) { return 0; }
     static __device__ double add(double a, float v) { return a + v; }
-    static __device__ float done(double a, int64_t) { return (float)a; }
+    static __device__ double done(double a, int64_t) { return a; } /* rounded once by the store */
     typedef red_sum comb;
 };
 template <> struct reducer<VP_CUMI_MEAN> {
     typedef double acc;
     static __device__ double init(float) { return 0; }
     static __device__ double add(double a, float v) { return a + v; }
-    static __device__ float done(double a, int64_t n) { return (float)(a / (double)n); }
+    static __device__ double done(double a, int64_t n) { return a / (double)n; }
     typedef red_sum comb;
 };
 template <> struct reducer<VP_CUMI_MAX> {

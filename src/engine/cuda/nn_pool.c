@@ -155,6 +155,8 @@ int vp_cuda_global_pool_prepare(vp_op_ctx *c)
     if (!pool_type_ok(dt, 0, nhwc))
         return vp_op_fail(c, VP_ERR_UNSUPPORTED, "CUDA %s%s does not support %s",
                           c->node->op_type, nhwc ? " (channels-last)" : "", vp_dtype_name(dt));
+    if (nhwc && vp_tensor_numel(c->out[0]) != c->in[0]->shape.d[0] * c->in[0]->shape.d[3])
+        return vp_op_fail(c, VP_ERR_INTERNAL, "channels-last output is not [N, 1, 1, C]");
     return VP_OK;
 }
 
