@@ -19,6 +19,16 @@
  * C and the pointers allow it (8 halves, 4 floats: every tap is one 16-byte
  * load, coalesced across the threads of a pixel), else 1. The taps and the
  * NaN and count rules are those of the planar kernels.
+ * MaxPool with stride 1 and no dilation along H (YOLO's SPPF: 5x5, stride
+ * 1) is computed separably: a thread owns kRows consecutive output rows of
+ * one column and channel group, takes the maximum along W once per input
+ * row and folds each row into the outputs whose window contains it, so a
+ * k x k window costs (kRows + k - 1) * k loads per kRows outputs instead
+ * of kRows * k * k. The planar kernel's rule (the first tap, then any
+ * strictly greater one: a NaN wins only as the window's first tap) is kept
+ * by taking two values per row: its maximum over non-NaN taps, and that or
+ * NaN when its first tap is NaN; the latter starts a window whose first row
+ * it is, the former updates the windows it only joins.
  */
 #include "engine/cuda/half.cuh"
 #include "engine/cuda/nn.h"
@@ -199,6 +209,88 @@ __global__ void pool_nhwc_kernel(const vp_cuda_pool_args g, int64_t ch, const T 
     }
 }
 
+/* Output rows per thread of the separable MaxPool. */
+constexpr int kRows = 4;
+
+template <typename T, int V>
+__global__ void maxpool_nhwc_rows_kernel(const vp_cuda_pool_args g, int64_t ch,
+                                         const T *__restrict__ x, T *__restrict__ y,
+                                         vp_ct<T> lowest)
+{
+    typedef vp_ct<T> C;
+    const int64_t cg = ch / V, rb = (g.out[1] + kRows - 1) / kRows;
+    const int64_t total = g.planes * g.out[0] * rb * g.out[2] * cg;
+    const int64_t k1 = g.k[1], pb1 = g.pb[1], in1 = g.in[1];
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total;
+         i += (int64_t)gridDim.x * blockDim.x) {
+        int64_t r = i;
+        const int64_t c0 = (r % cg) * V;
+        r /= cg;
+        const int64_t ox = r % g.out[2];
+        r /= g.out[2];
+        const int64_t oy0 = (r % rb) * kRows;
+        r /= rb;
+        const int64_t o0 = r % g.out[0], p = r / g.out[0];
+        int64_t a0, n0, a2, n2;
+        taps(g, 0, o0, 0, g.in[0], &a0, &n0);
+        taps(g, 2, ox, 0, g.in[2], &a2, &n2);
+        C acc[kRows][V];
+        bool first[kRows];
+#pragma unroll
+        for (int j = 0; j < kRows; j++) {
+            first[j] = true;
+#pragma unroll
+            for (int e = 0; e < V; e++)
+                acc[j][e] = lowest;
+        }
+        /* input rows any of the outputs oy0 .. oy0 + kRows - 1 reads */
+        int64_t lo = oy0 - pb1, hi = oy0 + kRows - 1 - pb1 + k1; /* [lo, hi) */
+        lo = lo < 0 ? 0 : lo;
+        hi = hi > in1 ? in1 : hi;
+        for (int64_t k0 = a0; k0 < a0 + n0; k0++) {
+            const int64_t i0 = o0 * g.s[0] - g.pb[0] + k0 * g.d[0];
+            for (int64_t iy = lo; iy < hi && n2 > 0; iy++) {
+                const T *row = x + ((p * g.in[0] + i0) * in1 + iy) * g.in[2] * ch + c0;
+                C hm[V], hf[V]; /* max over non-NaN taps; first tap if NaN, else hm */
+#pragma unroll
+                for (int e = 0; e < V; e++)
+                    hm[e] = lowest;
+                for (int64_t k2 = a2; k2 < a2 + n2; k2++) {
+                    C v[V];
+                    vp_ldv<T, V>(row + (ox * g.s[2] - g.pb[2] + k2 * g.d[2]) * ch, v);
+#pragma unroll
+                    for (int e = 0; e < V; e++) {
+                        if (k2 == a2)
+                            hf[e] = v[e];
+                        hm[e] = v[e] > hm[e] ? v[e] : hm[e];
+                    }
+                }
+#pragma unroll
+                for (int e = 0; e < V; e++)
+                    hf[e] = hf[e] != hf[e] ? hf[e] : hm[e];
+#pragma unroll
+                for (int j = 0; j < kRows; j++) {
+                    /* output oy0 + j reads rows [oy0 + j - pb1, + k1) */
+                    const int64_t w0 = oy0 + j - pb1;
+                    if (iy < w0 || iy >= w0 + k1)
+                        continue;
+#pragma unroll
+                    for (int e = 0; e < V; e++)
+                        acc[j][e] = first[j] ? hf[e] : hm[e] > acc[j][e] ? hm[e] : acc[j][e];
+                    first[j] = false;
+                }
+            }
+        }
+#pragma unroll
+        for (int j = 0; j < kRows; j++) {
+            const int64_t oy = oy0 + j;
+            if (oy < g.out[1])
+                vp_stv<T, V>(y + (((p * g.out[0] + o0) * g.out[1] + oy) * g.out[2] + ox) * ch + c0,
+                             acc[j]);
+        }
+    }
+}
+
 template <typename T, bool MAX>
 int launch_pool_nhwc(cudaStream_t st, const vp_cuda_pool_args *a, int64_t ch, const void *x,
                      void *y, int include_pad, vp_ct<T> lowest)
@@ -207,7 +299,16 @@ int launch_pool_nhwc(cudaStream_t st, const vp_cuda_pool_args *a, int64_t ch, co
     if (pix <= 0 || ch <= 0)
         return VP_OK;
     constexpr int V = vp_pack_n<T>;
-    if (V > 1 && ch % V == 0 && vp_aligned(x, 16) && vp_aligned(y, 16))
+    const bool vec = ch % V == 0 && vp_aligned(x, 16) && vp_aligned(y, 16);
+    if (MAX && a->in[0] == 1 && a->k[0] == 1 && a->s[1] == 1 && a->d[1] == 1 && a->k[1] > 1) {
+        const int64_t rows = a->planes * a->out[0] * ((a->out[1] + kRows - 1) / kRows) * a->out[2];
+        if (vec)
+            maxpool_nhwc_rows_kernel<T, V><<<grid_for(rows * (ch / V)), kThreads, 0, st>>>(
+                *a, ch, (const T *)x, (T *)y, lowest);
+        else
+            maxpool_nhwc_rows_kernel<T, 1><<<grid_for(rows * ch), kThreads, 0, st>>>(
+                *a, ch, (const T *)x, (T *)y, lowest);
+    } else if (vec)
         pool_nhwc_kernel<T, V, MAX><<<grid_for(pix * (ch / V)), kThreads, 0, st>>>(
             *a, ch, (const T *)x, (T *)y, include_pad, lowest);
     else
