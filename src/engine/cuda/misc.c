@@ -13,8 +13,9 @@
  * reads the same input positions with the same weights.
  *
  * Other ops of the family (Hardmax, ArgMin, ReduceProd/L1/L2/LogSum/
- * LogSumExp/SumSquare, CumSum, Einsum, NonMaxSuppression, Upsample) have no
- * entry: the plan reports them as unsupported on this backend.
+ * LogSumExp/SumSquare, CumSum, Einsum, NonMaxSuppression) have no entry:
+ * the plan reports them as unsupported on this backend. Upsample (opset
+ * 7..9) is Resize's kernel: the shared decoder reads its scales.
  */
 #include "engine/cuda/misc.h"
 #include "engine/cuda/shape.h"
@@ -388,5 +389,6 @@ const vp_kernel vp_cuda_misc[] = {
     {.name = "ArgMax", .prepare = prep_argmax, .run = run_argmax, .release = release_free},
     {.name = "TopK", .prepare = prep_topk, .run = run_topk, .release = release_free},
     {.name = "Resize", .prepare = prep_resize, .run = run_resize, .release = release_resize},
+    {.name = "Upsample", .prepare = prep_resize, .run = run_resize, .release = release_resize},
     {0},
 };
