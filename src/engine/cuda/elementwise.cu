@@ -24,8 +24,18 @@
  * unsigned types), integer division by zero gives 0 and INT_MIN / -1 wraps,
  * float Max/Min propagate NaN, Pow goes through double (exact integer
  * power by squaring when both are integers).
+ *
+ * Float16 (__half) elements are loaded as float, the functor computes in
+ * float, the result is rounded once to half on store (half.cuh). The
+ * arithmetic ops on float and float16 take a packed path when the
+ * geometry is "fast" and the pointers are 16-byte aligned: each thread
+ * moves 16 bytes (4 floats, 8 halves) per input and output, a per-channel
+ * input is read once per pack (channel constant over the pack) or as a
+ * vector (a bias along the innermost axis, as channels-last plans have);
+ * anything else falls back to the element kernels.
  */
 #include "engine/cuda/elementwise.h"
+#include "engine/cuda/half.cuh"
 
 #include <math.h>
 #include <stdint.h>
@@ -287,7 +297,10 @@ template <class Op, class A, class B, class O> struct ew_bin_f {
     O *o;
     const A *a;
     const B *b;
-    template <class I> __device__ void operator()(I i, const I *ix) const { o[i] = (O)Op::f(a[ix[0]], b[ix[1]]); }
+    template <class I> __device__ void operator()(I i, const I *ix) const
+    {
+        o[i] = vp_st<O>(Op::f(vp_ld(a[ix[0]]), vp_ld(b[ix[1]])));
+    }
 };
 
 template <class Op, class A, class B, class O>
@@ -297,11 +310,117 @@ static int ew_bin(cudaStream_t s, const vp_cuew_geom *g, void *o, const void *a,
     return ew_launch<2>(s, g, o != NULL, f);
 }
 
-/* Dtypes per op class: the one place to extend (float16 comes later). */
-#define EW_ARITH_TYPES(X) X(VP_DT_FLOAT, float) X(VP_DT_INT32, int32_t) X(VP_DT_INT64, int64_t) X(VP_DT_UINT8, uint8_t)
-#define EW_CMP_TYPES(X) EW_ARITH_TYPES(X) X(VP_DT_BOOL, uint8_t)
+/* Packed path (float, float16 arithmetic) ------------------------------- */
+
+/* How a pack of N output elements [i, i + N) reads an input. */
+enum {
+    EW_V_CONTIG, /* N elements at i */
+    EW_V_SCALAR, /* element 0, N times */
+    EW_V_ONE,    /* CHANNEL with inner % N == 0: element (i / inner) % ch, N times */
+    EW_V_ROW,    /* CHANNEL with inner == 1 and ch % N == 0: N elements at i % ch */
+};
+
+struct ew_vgeom {
+    int mode[2];
+    uint32_t ch[2], inner[2];
+};
+
+template <class Op, class T> struct ew_binv_f {
+    static constexpr int N = vp_pack_n<T>;
+    T *o;
+    const T *in[2];
+    ew_vgeom g;
+    __device__ vp_ct<T> one(int k, uint32_t i) const
+    {
+        const T *p = in[k];
+        switch (g.mode[k]) {
+        case EW_V_CONTIG: return vp_ld(p[i]);
+        case EW_V_SCALAR: return vp_ld(p[0]);
+        default: return vp_ld(p[i / g.inner[k] % g.ch[k]]);
+        }
+    }
+    __device__ void load(int k, uint32_t i, vp_ct<T> (&v)[N]) const
+    {
+        const T *p = in[k];
+        if (g.mode[k] == EW_V_CONTIG) {
+            vp_ldv<T, N>(p + i, v);
+        } else if (g.mode[k] == EW_V_ROW) {
+            vp_ldv<T, N>(p + i % g.ch[k], v);
+        } else {
+            const vp_ct<T> x = g.mode[k] == EW_V_SCALAR ? vp_ld(p[0]) : vp_ld(p[i / g.inner[k] % g.ch[k]]);
+#pragma unroll
+            for (int j = 0; j < N; j++)
+                v[j] = x;
+        }
+    }
+    __device__ void pack(uint32_t pk) const
+    {
+        const uint32_t i = pk * N;
+        vp_ct<T> x[N], y[N];
+        load(0, i, x);
+        load(1, i, y);
+#pragma unroll
+        for (int j = 0; j < N; j++)
+            x[j] = Op::f(x[j], y[j]);
+        vp_stv<T, N>(o + i, x);
+    }
+    __device__ void operator()(uint32_t i) const { o[i] = vp_st<T>(Op::f(one(0, i), one(1, i))); }
+};
+
+/* The packed geometry of g for these pointers, if there is one. */
+template <class T> static bool ew_vgeom_make(const vp_cuew_geom *g, const void *o, const void *a, const void *b,
+                                             ew_vgeom *v)
+{
+    const int N = vp_pack_n<T>;
+    const void *p[2] = {a, b};
+    if (!g->fast || g->nin != 2 || g->n > INT32_MAX || !vp_aligned(o, 16))
+        return false;
+    for (int k = 0; k < 2; k++) {
+        v->ch[k] = v->inner[k] = 1;
+        switch (g->mode[k]) {
+        case VP_CUEW_SCALAR:
+            v->mode[k] = EW_V_SCALAR;
+            break;
+        case VP_CUEW_CONTIG:
+            if (!vp_aligned(p[k], 16))
+                return false;
+            v->mode[k] = EW_V_CONTIG;
+            break;
+        case VP_CUEW_CHANNEL:
+            v->ch[k] = (uint32_t)g->ch[k];
+            v->inner[k] = (uint32_t)g->inner[k];
+            if (g->inner[k] % N == 0)
+                v->mode[k] = EW_V_ONE;
+            else if (g->inner[k] == 1 && g->ch[k] % N == 0 && vp_aligned(p[k], 16))
+                v->mode[k] = EW_V_ROW;
+            else
+                return false;
+            break;
+        default:
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Same-dtype arithmetic on float / float16: packed when possible. */
+template <class Op, class T>
+static int ew_bin_flt(cudaStream_t s, const vp_cuew_geom *g, void *o, const void *a, const void *b)
+{
+    ew_vgeom v;
+    if (o && g->n > 0 && ew_vgeom_make<T>(g, o, a, b, &v)) {
+        ew_binv_f<Op, T> f = {(T *)o, {(const T *)a, (const T *)b}, v};
+        return vp_cuew_vec<vp_pack_n<T>>(s, g->n, f);
+    }
+    return ew_bin<Op, T, T, T>(s, g, o, a, b);
+}
+
+/* Dtypes per op class: the one place to extend. */
+#define EW_ARITH_TYPES(X) X(VP_DT_INT32, int32_t) X(VP_DT_INT64, int64_t) X(VP_DT_UINT8, uint8_t)
+#define EW_ARITH_FLT_TYPES(X) X(VP_DT_FLOAT, float) X(VP_DT_FLOAT16, __half)
+#define EW_CMP_TYPES(X) EW_ARITH_FLT_TYPES(X) EW_ARITH_TYPES(X) X(VP_DT_BOOL, uint8_t)
 #define EW_LOGIC_TYPES(X) X(VP_DT_BOOL, uint8_t)
-#define EW_POW_TYPES(X) X(VP_DT_FLOAT, float) X(VP_DT_INT32, int32_t) X(VP_DT_INT64, int64_t)
+#define EW_POW_TYPES(X) X(VP_DT_FLOAT, float) X(VP_DT_FLOAT16, __half) X(VP_DT_INT32, int32_t) X(VP_DT_INT64, int64_t)
 
 /* Same-dtype op, output of the input dtype. */
 template <class Op> static int ew_arith(cudaStream_t s, vp_dtype t, const vp_cuew_geom *g, void *o, const void *a,
@@ -312,6 +431,11 @@ template <class Op> static int ew_arith(cudaStream_t s, vp_dtype t, const vp_cue
     case dt:                                                                                                      \
         return ew_bin<Op, T, T, T>(s, g, o, a, b);
         EW_ARITH_TYPES(C)
+#undef C
+#define C(dt, T)                                                                                                  \
+    case dt:                                                                                                      \
+        return ew_bin_flt<Op, T>(s, g, o, a, b);
+        EW_ARITH_FLT_TYPES(C)
 #undef C
     default:
         return VP_ERR_UNSUPPORTED;
@@ -457,38 +581,60 @@ static __device__ float ew_post_act(int act, float x, float a, float b)
     }
 }
 
-struct ew_post_f {
-    float *x;
+/* x = post-ops(x) over float or float16 x; the addends have x's dtype. */
+template <class T> struct ew_post_f {
+    static constexpr int N = vp_pack_n<T>;
+    T *x;
     int n_post;
     int kind[VP_MAX_POSTOPS];
     int act[VP_MAX_POSTOPS];
     float alpha[VP_MAX_POSTOPS], beta[VP_MAX_POSTOPS];
-    const float *add[VP_MAX_POSTOPS]; /* VP_POST_ADD: addend, shaped as x */
+    const T *add[VP_MAX_POSTOPS]; /* VP_POST_ADD: addend, shaped as x */
     __device__ void operator()(int64_t i) const
     {
-        float v = x[i];
+        float v = vp_ld(x[i]);
 #pragma unroll
         for (int k = 0; k < VP_MAX_POSTOPS; k++) {
             if (k >= n_post)
                 break;
-            v = kind[k] == VP_POST_ADD ? v + add[k][i] : ew_post_act(act[k], v, alpha[k], beta[k]);
+            v = kind[k] == VP_POST_ADD ? v + (float)vp_ld(add[k][i]) : ew_post_act(act[k], v, alpha[k], beta[k]);
         }
-        x[i] = v;
+        x[i] = vp_st<T>(v);
+    }
+    /* elements [p * N, p * N + N): x and every addend 16-byte aligned */
+    __device__ void pack(uint32_t p) const
+    {
+        const uint32_t i = p * N;
+        float v[N];
+        vp_ldv<T, N>(x + i, v);
+#pragma unroll
+        for (int k = 0; k < VP_MAX_POSTOPS; k++) {
+            if (k >= n_post)
+                break;
+            if (kind[k] == VP_POST_ADD) {
+                float a[N];
+                vp_ldv<T, N>(add[k] + i, a);
+#pragma unroll
+                for (int j = 0; j < N; j++)
+                    v[j] = v[j] + a[j];
+            } else {
+#pragma unroll
+                for (int j = 0; j < N; j++)
+                    v[j] = ew_post_act(act[k], v[j], alpha[k], beta[k]);
+            }
+        }
+        vp_stv<T, N>(x + i, v);
     }
 };
 
-int vp_cuda_apply_postops(vp_op_ctx *c)
+template <class T> static int ew_postops(vp_op_ctx *c, int64_t n)
 {
     const vp_node *nd = c->node;
     vp_tensor *o = c->out[0];
-    if (nd->n_post <= 0)
-        return VP_OK;
-    if (nd->n_post > VP_MAX_POSTOPS || o->dtype != VP_DT_FLOAT)
-        return vp_op_fail(c, VP_ERR_INTERNAL, "%d post-ops on a %s output", nd->n_post, vp_dtype_name(o->dtype));
-    const int64_t n = vp_tensor_numel(o);
-    ew_post_f f = {};
-    f.x = (float *)o->data;
+    ew_post_f<T> f = {};
+    f.x = (T *)o->data;
     f.n_post = nd->n_post;
+    bool packed = n <= INT32_MAX && vp_aligned(f.x, 16);
     for (int k = 0; k < nd->n_post; k++) {
         const vp_postop *p = &nd->post[k];
         f.kind[k] = p->kind;
@@ -497,13 +643,31 @@ int vp_cuda_apply_postops(vp_op_ctx *c)
         f.beta[k] = p->beta;
         if (p->kind == VP_POST_ADD) {
             const vp_tensor *a = p->input >= 0 && p->input < c->n_in ? c->in[p->input] : NULL;
-            if (!a || a->dtype != VP_DT_FLOAT || vp_tensor_numel(a) != n)
-                return vp_op_fail(c, VP_ERR_INTERNAL, "post-op %d: addend (input %d) is not a float tensor of %lld elements",
-                                  k, p->input, (long long)n);
-            f.add[k] = (const float *)a->data;
+            if (!a || a->dtype != o->dtype || vp_tensor_numel(a) != n)
+                return vp_op_fail(c, VP_ERR_INTERNAL, "post-op %d: addend (input %d) is not a %s tensor of %lld elements",
+                                  k, p->input, vp_dtype_name(o->dtype), (long long)n);
+            f.add[k] = (const T *)a->data;
+            packed = packed && vp_aligned(a->data, 16);
         } else if (p->kind != VP_POST_ACT) {
             return vp_op_fail(c, VP_ERR_INTERNAL, "post-op %d: unknown kind %d", k, p->kind);
         }
     }
-    return vp_cuew_flat(((vp_cuda_ctx *)c->dev)->stream, n, f);
+    const cudaStream_t s = ((vp_cuda_ctx *)c->dev)->stream;
+    if (packed)
+        return vp_cuew_vec<vp_pack_n<T>>(s, n, f);
+    return vp_cuew_flat(s, n, f);
+}
+
+int vp_cuda_apply_postops(vp_op_ctx *c)
+{
+    const vp_node *nd = c->node;
+    vp_tensor *o = c->out[0];
+    if (nd->n_post <= 0)
+        return VP_OK;
+    if (nd->n_post > VP_MAX_POSTOPS || (o->dtype != VP_DT_FLOAT && o->dtype != VP_DT_FLOAT16))
+        return vp_op_fail(c, VP_ERR_INTERNAL, "%d post-ops on a %s output", nd->n_post, vp_dtype_name(o->dtype));
+    const int64_t n = vp_tensor_numel(o);
+    if (o->dtype == VP_DT_FLOAT16)
+        return ew_postops<__half>(c, n);
+    return ew_postops<float>(c, n);
 }

@@ -183,6 +183,31 @@ static __global__ void vp_cuew_k_flat(const __grid_constant__ F f, int64_t n)
         f(i);
 }
 
+/* Packed variant: f.pack(p) handles elements [p*N, p*N + N) for p <
+ * npack = n / N (vector loads and stores, the caller checked alignment),
+ * f(i) the tail elements one by one. 32-bit indices: n <= INT32_MAX. */
+template <int N, class F>
+static __global__ void vp_cuew_k_vec(const __grid_constant__ F f, uint32_t npack, uint32_t n)
+{
+    const uint32_t t = blockIdx.x * blockDim.x + threadIdx.x, step = gridDim.x * blockDim.x;
+    for (uint32_t p = t; p < npack; p += step)
+        f.pack(p);
+    const uint32_t r = npack * N + t; /* fewer than N tail elements, N <= blockDim.x */
+    if (r < n)
+        f(r);
+}
+
+template <int N, class F>
+static int vp_cuew_vec(cudaStream_t s, int64_t n, const F &f)
+{
+    if (n <= 0)
+        return VP_OK;
+    const int64_t npack = n / N;
+    vp_cuew_k_vec<N, F><<<vp_cuew_grid(npack > 0 ? npack : 1), VP_CUEW_BLOCK, 0, s>>>(f, (uint32_t)npack, (uint32_t)n);
+    VP_CUDA_LAUNCHED();
+    return VP_OK;
+}
+
 /* Enqueue f over n elements on s; n <= 0 launches nothing. */
 template <class F>
 static int vp_cuew_flat(cudaStream_t s, int64_t n, const F &f)

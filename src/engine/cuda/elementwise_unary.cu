@@ -18,8 +18,15 @@
  * Cast: float -> integer truncates toward zero and saturates, NaN -> 0;
  * integer -> integer wraps; X -> bool is X != 0; float64 -> float16 rounds
  * once (__double2half), as the CPU kernel's round-to-odd path does.
+ *
+ * Float16 inputs are loaded as float and every op computes in float, the
+ * result rounded once to half on store (half.cuh). Ops whose output has
+ * the input's float type (float32 or float16), Clip, and Cast between
+ * float32 and float16 take a packed path when both pointers are 16-byte
+ * aligned (16 bytes per thread and access; the tail element by element).
  */
 #include "engine/cuda/elementwise.h"
+#include "engine/cuda/half.cuh"
 
 #include <cuda_fp16.h>
 #include <limits>
@@ -132,13 +139,38 @@ template <class Op, class T, class O> struct ew_un_f {
     O *o;
     const T *x;
     vp_cuew_par p;
-    __device__ void operator()(int64_t i) const { o[i] = (O)Op::f(x[i], p); }
+    __device__ void operator()(int64_t i) const { o[i] = vp_st<O>(Op::f(vp_ld(x[i]), p)); }
+    /* elements [k * N, k * N + N), output of the input's type */
+    __device__ void pack(uint32_t k) const
+    {
+        constexpr int N = vp_pack_n<T>;
+        vp_ct<T> v[N];
+        vp_ldv<T, N>(x + (size_t)k * N, v);
+#pragma unroll
+        for (int j = 0; j < N; j++)
+            v[j] = Op::f(v[j], p);
+        vp_stv<T, N>(o + (size_t)k * N, v);
+    }
 };
 
-/* Dtypes per op class: the one place to extend (float16 comes later). */
-#define EW_UN_FLT_TYPES(X) X(VP_DT_FLOAT, float)
-#define EW_UN_ANY_TYPES(X) X(VP_DT_FLOAT, float) X(VP_DT_INT32, int32_t) X(VP_DT_INT64, int64_t)
-#define EW_CLIP_TYPES(X) X(VP_DT_FLOAT, float) X(VP_DT_INT32, int32_t) X(VP_DT_INT64, int64_t) X(VP_DT_UINT8, uint8_t)
+template <class T> constexpr bool ew_packable = std::is_same<T, float>::value || vp_is_half<T>;
+
+/* f over n elements, packed when T (the type of o and x) allows it and
+ * both pointers are 16-byte aligned. */
+template <class T, class F> static int ew_un_launch(cudaStream_t s, int64_t n, const void *o, const void *x, const F &f)
+{
+    if constexpr (ew_packable<T>) {
+        if (n <= INT32_MAX && vp_aligned(o, 16) && vp_aligned(x, 16))
+            return vp_cuew_vec<vp_pack_n<T>>(s, n, f);
+    }
+    return vp_cuew_flat(s, n, f);
+}
+
+/* Dtypes per op class: the one place to extend. */
+#define EW_UN_FLT_TYPES(X) X(VP_DT_FLOAT, float) X(VP_DT_FLOAT16, __half)
+#define EW_UN_ANY_TYPES(X) X(VP_DT_FLOAT, float) X(VP_DT_FLOAT16, __half) X(VP_DT_INT32, int32_t) X(VP_DT_INT64, int64_t)
+#define EW_CLIP_TYPES(X)                                                                                          \
+    X(VP_DT_FLOAT, float) X(VP_DT_FLOAT16, __half) X(VP_DT_INT32, int32_t) X(VP_DT_INT64, int64_t) X(VP_DT_UINT8, uint8_t)
 
 /* One dispatch function per op class; OUT is SAME (output of the input's
  * dtype) or BOOL. */
@@ -154,7 +186,7 @@ template <class Op, class T, class O> struct ew_un_f {
     }
 #define EW_UN_CASE_SAME(dt, T)                                                                                    \
     case dt:                                                                                                      \
-        return vp_cuew_flat(s, n, ew_un_f<Op, T, T>{(T *)o, (const T *)x, p});
+        return ew_un_launch<T>(s, n, o, x, ew_un_f<Op, T, T>{(T *)o, (const T *)x, p});
 #define EW_UN_CASE_BOOL(dt, T)                                                                                    \
     case dt:                                                                                                      \
         return vp_cuew_flat(s, n, ew_un_f<Op, T, uint8_t>{(uint8_t *)o, (const T *)x, p});
@@ -213,23 +245,36 @@ int vp_cuew_unary(cudaStream_t s, vp_cuew_unop op, vp_dtype t, int64_t n, void *
  * address across a warp, one cached load. */
 
 template <class T> struct ew_clip_f {
+    typedef vp_ct<T> V;
     T *o;
     const T *x;
     const T *lo_p, *hi_p; /* device bounds, or NULL */
-    T lo_v, hi_v;         /* host bounds, when the pointer is NULL */
+    V lo_v, hi_v;         /* host bounds, when the pointer is NULL */
     int has_lo, has_hi;
+    __device__ V clip(V v, V lo, V hi) const
+    {
+        if (has_lo)
+            v = v < lo ? lo : v;
+        if (has_hi)
+            v = v > hi ? hi : v;
+        return v;
+    }
+    __device__ V lo() const { return lo_p ? vp_ld(*lo_p) : lo_v; }
+    __device__ V hi() const { return hi_p ? vp_ld(*hi_p) : hi_v; }
     __device__ void operator()(int64_t i) const
     {
-        T v = x[i];
-        if (has_lo) {
-            const T lo = lo_p ? *lo_p : lo_v;
-            v = v < lo ? lo : v;
-        }
-        if (has_hi) {
-            const T hi = hi_p ? *hi_p : hi_v;
-            v = v > hi ? hi : v;
-        }
-        o[i] = v;
+        o[i] = vp_st<T>(clip(vp_ld(x[i]), has_lo ? lo() : V(), has_hi ? hi() : V()));
+    }
+    __device__ void pack(uint32_t k) const
+    {
+        constexpr int N = vp_pack_n<T>;
+        const V l = has_lo ? lo() : V(), h = has_hi ? hi() : V();
+        V v[N];
+        vp_ldv<T, N>(x + (size_t)k * N, v);
+#pragma unroll
+        for (int j = 0; j < N; j++)
+            v[j] = clip(v[j], l, h);
+        vp_stv<T, N>(o + (size_t)k * N, v);
     }
 };
 
@@ -238,14 +283,15 @@ int vp_cuew_clip(cudaStream_t s, vp_dtype t, int64_t n, void *o, const void *x, 
 {
     if (!o)
         n = 0; /* support check only */
-    if ((lo_val || hi_val) && t != VP_DT_FLOAT)
+    if ((lo_val || hi_val) && t != VP_DT_FLOAT && t != VP_DT_FLOAT16)
         return VP_ERR_UNSUPPORTED;
     switch (t) {
 #define C(dt, T)                                                                                                  \
     case dt: {                                                                                                    \
-        ew_clip_f<T> f = {(T *)o, (const T *)x, (const T *)lo_dev, (const T *)hi_dev, (T)(lo_val ? *lo_val : 0), \
-                          (T)(hi_val ? *hi_val : 0), lo_dev || lo_val, hi_dev || hi_val};                        \
-        return vp_cuew_flat(s, n, f);                                                                             \
+        typedef vp_ct<T> V;                                                                                       \
+        ew_clip_f<T> f = {(T *)o,           (const T *)x,        (const T *)lo_dev, (const T *)hi_dev,           \
+                          (V)(lo_val ? *lo_val : 0), (V)(hi_val ? *hi_val : 0), lo_dev || lo_val, hi_dev || hi_val}; \
+        return ew_un_launch<T>(s, n, o, x, f);                                                                    \
     }
         EW_CLIP_TYPES(C)
 #undef C
@@ -306,7 +352,24 @@ template <class S, class D> struct ew_cast_f {
     D *o;
     const S *x;
     __device__ void operator()(int64_t i) const { o[i] = ew_convert<D>(ew_load(x[i])); }
+    /* float32 <-> float16 only: 4 elements, the same conversions */
+    __device__ void pack(uint32_t k) const
+    {
+        float v[4];
+        vp_ldv<S, 4>(x + (size_t)k * 4, v);
+        vp_stv<D, 4>(o + (size_t)k * 4, v);
+    }
 };
+
+template <class S, class D> static int ew_cast_launch(cudaStream_t s, int64_t n, void *o, const void *x)
+{
+    ew_cast_f<S, D> f = {(D *)o, (const S *)x};
+    if constexpr ((std::is_same<S, float>::value && vp_is_half<D>) || (vp_is_half<S> && std::is_same<D, float>::value)) {
+        if (n <= INT32_MAX && vp_aligned(o, 4 * sizeof(D)) && vp_aligned(x, 4 * sizeof(S)))
+            return vp_cuew_vec<4>(s, n, f);
+    }
+    return vp_cuew_flat(s, n, f);
+}
 
 #define EW_CAST_TYPES(X)                                                                                          \
     X(VP_DT_FLOAT, float)                                                                                         \
@@ -327,7 +390,7 @@ template <class S> static int ew_cast_from(cudaStream_t s, vp_dtype to, int64_t 
     switch (to) {
 #define C(dt, D)                                                                                                  \
     case dt:                                                                                                      \
-        return vp_cuew_flat(s, n, ew_cast_f<S, D>{(D *)o, (const S *)x});
+        return ew_cast_launch<S, D>(s, n, o, x);
         EW_CAST_TYPES(C)
 #undef C
     default:

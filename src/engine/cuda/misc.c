@@ -1,8 +1,10 @@
 /*
  * CUDA kernels table: misc family (kernels in misc.cu and misc_resize.cu).
  *
- * Float32 Softmax/LogSoftmax, ReduceSum/Mean/Max/Min and Resize; ArgMax and
- * TopK also on int32/int64 (and ArgMax on int8/uint8). prepare() decodes the
+ * Float32 and float16 Softmax/LogSoftmax, ReduceSum/Mean/Max/Min and
+ * Resize; ArgMax and TopK also on int32/int64 (and ArgMax on int8/uint8).
+ * Resize's roi and scales inputs stay float32 (or any float type) in float16
+ * plans: they are only read on the host, here. prepare() decodes the
  * parameters with the decoders the CPU kernels use, on host copies of the
  * constant inputs (shape.h: vp_cuda_host_inputs), and keeps what run() needs;
  * Resize also builds its per-axis tap tables there, on the host, and uploads
@@ -11,8 +13,9 @@
  * reads the same input positions with the same weights.
  *
  * Other ops of the family (Hardmax, ArgMin, ReduceProd/L1/L2/LogSum/
- * LogSumExp/SumSquare, CumSum, Einsum, NonMaxSuppression, Upsample) have no
- * entry: the plan reports them as unsupported on this backend.
+ * LogSumExp/SumSquare, CumSum, Einsum, NonMaxSuppression) have no entry:
+ * the plan reports them as unsupported on this backend. Upsample (opset
+ * 7..9) is Resize's kernel: the shared decoder reads its scales.
  */
 #include "engine/cuda/misc.h"
 #include "engine/cuda/shape.h"
@@ -36,11 +39,16 @@ static int launched(vp_op_ctx *c, int rc)
     return rc;
 }
 
-static int need_f32(vp_op_ctx *c)
+/* Input 0 (and output 0) float32 or float16. */
+static int need_flt(vp_op_ctx *c)
 {
-    if (c->in[0]->dtype != VP_DT_FLOAT)
-        return vp_op_fail(c, VP_ERR_UNSUPPORTED, "input 0 is %s; the CUDA kernel takes float32",
-                          vp_dtype_name(c->in[0]->dtype));
+    vp_dtype dt = c->in[0]->dtype;
+    if (dt != VP_DT_FLOAT && dt != VP_DT_FLOAT16)
+        return vp_op_fail(c, VP_ERR_UNSUPPORTED, "input 0 is %s; the CUDA kernel takes float32 or float16",
+                          vp_dtype_name(dt));
+    if (c->out[0] && c->out[0]->dtype != dt)
+        return vp_op_fail(c, VP_ERR_UNSUPPORTED, "output 0 is %s but input 0 is %s",
+                          vp_dtype_name(c->out[0]->dtype), vp_dtype_name(dt));
     return VP_OK;
 }
 
@@ -66,7 +74,7 @@ typedef struct sm_state {
 static int prep_softmax(vp_op_ctx *c)
 {
     int64_t O, D, I;
-    int rc = need_f32(c);
+    int rc = need_flt(c);
     if (!rc)
         rc = vp_misc_softmax_dims(c, &O, &D, &I);
     if (rc)
@@ -85,7 +93,8 @@ static int prep_softmax(vp_op_ctx *c)
 static int run_softmax(vp_op_ctx *c)
 {
     const sm_state *st = c->state;
-    return launched(c, vp_cumi_softmax(stream_of(c), st->log, c->in[0]->data, c->out[0]->data, st->O, st->D, st->I));
+    return launched(c, vp_cumi_softmax(stream_of(c), c->in[0]->dtype, st->log, c->in[0]->data, c->out[0]->data, st->O,
+                                       st->D, st->I));
 }
 
 /* Reductions --------------------------------------------------------------- */
@@ -102,7 +111,7 @@ static int prep_reduce(vp_op_ctx *c)
             kind = i;
     if (kind < 0)
         return vp_op_fail(c, VP_ERR_INTERNAL, "not a reduction this kernel knows");
-    int rc = need_f32(c);
+    int rc = need_flt(c);
     if (rc)
         return rc;
     uint8_t red[VP_MAX_DIMS];
@@ -160,7 +169,7 @@ static int prep_reduce(vp_op_ctx *c)
 
 static int run_reduce(vp_op_ctx *c)
 {
-    return launched(c, vp_cumi_reduce(stream_of(c), c->state, c->in[0]->data, c->out[0]->data));
+    return launched(c, vp_cumi_reduce(stream_of(c), c->in[0]->dtype, c->state, c->in[0]->data, c->out[0]->data));
 }
 
 /* ArgMax ------------------------------------------------------------------- */
@@ -286,7 +295,7 @@ static int prep_resize(vp_op_ctx *c)
     const vp_tensor *x = c->in[0];
     const vp_tensor *y = c->out[0];
     vp_resize_params p;
-    int rc = need_f32(c);
+    int rc = need_flt(c);
     if (rc)
         return rc;
     vp_cuda_host_in h;
@@ -348,6 +357,8 @@ static int prep_resize(vp_op_ctx *c)
         k->planar &= p.identity[d];
     if (r >= 2)
         k->ay = k->ax[r - 2];
+    /* channels-last: only H and W (axes 1, 2) of [N, H, W, C] resized */
+    k->nhwc = !k->planar && r == 4 && p.identity[0] && p.identity[3];
     /* upload on the stream the kernels run on, then wait: the host copy goes */
     e = cudaMemcpyAsync(st->dev, host, bytes, cudaMemcpyHostToDevice, stream_of(c));
     if (e == cudaSuccess)
@@ -365,7 +376,7 @@ static int prep_resize(vp_op_ctx *c)
 static int run_resize(vp_op_ctx *c)
 {
     const rs_state *st = c->state;
-    return launched(c, vp_cumi_resize(stream_of(c), &st->k, c->in[0]->data, c->out[0]->data));
+    return launched(c, vp_cumi_resize(stream_of(c), c->in[0]->dtype, &st->k, c->in[0]->data, c->out[0]->data));
 }
 
 const vp_kernel vp_cuda_misc[] = {
@@ -378,5 +389,6 @@ const vp_kernel vp_cuda_misc[] = {
     {.name = "ArgMax", .prepare = prep_argmax, .run = run_argmax, .release = release_free},
     {.name = "TopK", .prepare = prep_topk, .run = run_topk, .release = release_free},
     {.name = "Resize", .prepare = prep_resize, .run = run_resize, .release = release_resize},
+    {.name = "Upsample", .prepare = prep_resize, .run = run_resize, .release = release_resize},
     {0},
 };

@@ -17,7 +17,12 @@
  * sums and means, the softmax denominator) accumulate in double, so the
  * result is the true sum rounded once; the CPU's float32 partial sums agree
  * with it to their own rounding.
+ *
+ * Float16 (__half) tensors are read as float and everything runs as for
+ * float32 (max, exp and the sums in float / double), results rounded once
+ * to half on store (half.cuh); ArgMax and TopK compare the float values.
  */
+#include "engine/cuda/half.cuh"
 #include "engine/cuda/misc.h"
 
 #include <math.h>
@@ -90,96 +95,96 @@ struct red_min {
 /* Softmax ------------------------------------------------------------------ */
 
 /* Contiguous rows of D, a warp each. */
-template <bool LOG> __global__ void k_softmax_warp(const float *__restrict__ x, float *__restrict__ y, int64_t rows, int64_t D)
+template <bool LOG, typename T> __global__ void k_softmax_warp(const T *__restrict__ x, T *__restrict__ y, int64_t rows, int64_t D)
 {
     const int lane = threadIdx.x & 31;
     const int64_t nw = ((int64_t)gridDim.x * blockDim.x) >> 5;
     for (int64_t r = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) >> 5; r < rows; r += nw) {
-        const float *xr = x + r * D;
-        float *yr = y + r * D;
-        float m = xr[0];
+        const T *xr = x + r * D;
+        T *yr = y + r * D;
+        float m = vp_ld(xr[0]);
         for (int64_t i = lane; i < D; i += 32)
-            m = max_skip(m, xr[i]);
+            m = max_skip(m, vp_ld(xr[i]));
         m = warp_max_skip(m);
         double s = 0;
         for (int64_t i = lane; i < D; i += 32)
-            s += expf(xr[i] - m);
+            s += expf(vp_ld(xr[i]) - m);
         s = warp_sum(s);
         if (LOG) {
             float ls = (float)log(s);
             for (int64_t i = lane; i < D; i += 32)
-                yr[i] = (xr[i] - m) - ls;
+                yr[i] = vp_st<T>((vp_ld(xr[i]) - m) - ls);
         } else {
             float inv = (float)(1.0 / s);
             for (int64_t i = lane; i < D; i += 32)
-                yr[i] = expf(xr[i] - m) * inv;
+                yr[i] = vp_st<T>(expf(vp_ld(xr[i]) - m) * inv);
         }
     }
 }
 
 /* Contiguous rows of D, a block each (long rows). */
-template <bool LOG> __global__ void k_softmax_block(const float *__restrict__ x, float *__restrict__ y, int64_t rows, int64_t D)
+template <bool LOG, typename T> __global__ void k_softmax_block(const T *__restrict__ x, T *__restrict__ y, int64_t rows, int64_t D)
 {
     __shared__ float shm[32];
     __shared__ double shs[32];
     for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
-        const float *xr = x + r * D;
-        float *yr = y + r * D;
-        float m = xr[0];
+        const T *xr = x + r * D;
+        T *yr = y + r * D;
+        float m = vp_ld(xr[0]);
         for (int64_t i = threadIdx.x; i < D; i += blockDim.x)
-            m = max_skip(m, xr[i]);
+            m = max_skip(m, vp_ld(xr[i]));
         m = block_combine(m, red_maxskip(), shm);
         double s = 0;
         for (int64_t i = threadIdx.x; i < D; i += blockDim.x)
-            s += expf(xr[i] - m);
+            s += expf(vp_ld(xr[i]) - m);
         s = block_combine(s, red_sum(), shs);
         if (LOG) {
             float ls = (float)log(s);
             for (int64_t i = threadIdx.x; i < D; i += blockDim.x)
-                yr[i] = (xr[i] - m) - ls;
+                yr[i] = vp_st<T>((vp_ld(xr[i]) - m) - ls);
         } else {
             float inv = (float)(1.0 / s);
             for (int64_t i = threadIdx.x; i < D; i += blockDim.x)
-                yr[i] = expf(xr[i] - m) * inv;
+                yr[i] = vp_st<T>(expf(vp_ld(xr[i]) - m) * inv);
         }
     }
 }
 
 /* Lines of D at stride I, a thread each. */
-template <bool LOG>
-__global__ void k_softmax_cols(const float *__restrict__ x, float *__restrict__ y, int64_t O, int64_t D, int64_t I)
+template <bool LOG, typename T>
+__global__ void k_softmax_cols(const T *__restrict__ x, T *__restrict__ y, int64_t O, int64_t D, int64_t I)
 {
     const int64_t n = O * I;
     for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < n; t += (int64_t)gridDim.x * blockDim.x) {
         int64_t o = t / I, i = t - o * I, base = o * D * I + i;
-        const float *p = x + base;
-        float *q = y + base;
-        float m = p[0];
+        const T *p = x + base;
+        T *q = y + base;
+        float m = vp_ld(p[0]);
         for (int64_t k = 1; k < D; k++)
-            m = max_skip(m, p[k * I]);
+            m = max_skip(m, vp_ld(p[k * I]));
         double s = 0;
         for (int64_t k = 0; k < D; k++)
-            s += expf(p[k * I] - m);
+            s += expf(vp_ld(p[k * I]) - m);
         if (LOG) {
             float ls = (float)log(s);
             for (int64_t k = 0; k < D; k++)
-                q[k * I] = (p[k * I] - m) - ls;
+                q[k * I] = vp_st<T>((vp_ld(p[k * I]) - m) - ls);
         } else {
             float inv = (float)(1.0 / s);
             for (int64_t k = 0; k < D; k++)
-                q[k * I] = expf(p[k * I] - m) * inv;
+                q[k * I] = vp_st<T>(expf(vp_ld(p[k * I]) - m) * inv);
         }
     }
 }
 
-template <bool LOG> int softmax_launch(cudaStream_t s, const float *x, float *y, int64_t O, int64_t D, int64_t I)
+template <bool LOG, typename T> int softmax_launch(cudaStream_t s, const T *x, T *y, int64_t O, int64_t D, int64_t I)
 {
     if (I > 1)
-        k_softmax_cols<LOG><<<blocks_for(O * I, kThreads), kThreads, 0, s>>>(x, y, O, D, I);
+        k_softmax_cols<LOG, T><<<blocks_for(O * I, kThreads), kThreads, 0, s>>>(x, y, O, D, I);
     else if (D > 1024 && O < 4096)
-        k_softmax_block<LOG><<<blocks_for(O, 1), kThreads, 0, s>>>(x, y, O, D);
+        k_softmax_block<LOG, T><<<blocks_for(O, 1), kThreads, 0, s>>>(x, y, O, D);
     else
-        k_softmax_warp<LOG><<<blocks_for(O, kThreads / 32), kThreads, 0, s>>>(x, y, O, D);
+        k_softmax_warp<LOG, T><<<blocks_for(O, kThreads / 32), kThreads, 0, s>>>(x, y, O, D);
     VP_CUDA_LAUNCHED();
     return VP_OK;
 }
@@ -194,14 +199,14 @@ template <> struct reducer<VP_CUMI_SUM> {
     typedef double acc;
     static __device__ double init(float) { return 0; }
     static __device__ double add(double a, float v) { return a + v; }
-    static __device__ float done(double a, int64_t) { return (float)a; }
+    static __device__ double done(double a, int64_t) { return a; } /* rounded once by the store */
     typedef red_sum comb;
 };
 template <> struct reducer<VP_CUMI_MEAN> {
     typedef double acc;
     static __device__ double init(float) { return 0; }
     static __device__ double add(double a, float v) { return a + v; }
-    static __device__ float done(double a, int64_t n) { return (float)(a / (double)n); }
+    static __device__ double done(double a, int64_t n) { return a / (double)n; }
     typedef red_sum comb;
 };
 template <> struct reducer<VP_CUMI_MAX> {
@@ -227,56 +232,56 @@ template <typename T, typename F> __device__ __forceinline__ T warp_combine(T v,
 }
 
 /* [rows, R] contiguous, a warp per row. */
-template <int K> __global__ void k_reduce_rows_warp(const float *__restrict__ x, float *__restrict__ y, int64_t rows, int64_t R)
+template <int K, typename T> __global__ void k_reduce_rows_warp(const T *__restrict__ x, T *__restrict__ y, int64_t rows, int64_t R)
 {
     typedef reducer<K> Rd;
     const int lane = threadIdx.x & 31;
     const int64_t nw = ((int64_t)gridDim.x * blockDim.x) >> 5;
     for (int64_t r = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) >> 5; r < rows; r += nw) {
-        const float *xr = x + r * R;
-        typename Rd::acc a = Rd::init(xr[0]);
+        const T *xr = x + r * R;
+        typename Rd::acc a = Rd::init(vp_ld(xr[0]));
         for (int64_t i = lane; i < R; i += 32)
-            a = Rd::add(a, xr[i]);
+            a = Rd::add(a, vp_ld(xr[i]));
         a = warp_combine(a, typename Rd::comb());
         if (lane == 0)
-            y[r] = Rd::done(a, R);
+            y[r] = vp_st<T>(Rd::done(a, R));
     }
 }
 
 /* [rows, R] contiguous, a block per row (long rows, few of them). */
-template <int K> __global__ void k_reduce_rows_block(const float *__restrict__ x, float *__restrict__ y, int64_t rows, int64_t R)
+template <int K, typename T> __global__ void k_reduce_rows_block(const T *__restrict__ x, T *__restrict__ y, int64_t rows, int64_t R)
 {
     typedef reducer<K> Rd;
     __shared__ typename Rd::acc sh[32];
     for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
-        const float *xr = x + r * R;
-        typename Rd::acc a = Rd::init(xr[0]);
+        const T *xr = x + r * R;
+        typename Rd::acc a = Rd::init(vp_ld(xr[0]));
         for (int64_t i = threadIdx.x; i < R; i += blockDim.x)
-            a = Rd::add(a, xr[i]);
+            a = Rd::add(a, vp_ld(xr[i]));
         a = block_combine(a, typename Rd::comb(), sh);
         if (threadIdx.x == 0)
-            y[r] = Rd::done(a, R);
+            y[r] = vp_st<T>(Rd::done(a, R));
     }
 }
 
 /* [outer, R, inner], a thread per (outer, inner) column. */
-template <int K>
-__global__ void k_reduce_cols(const float *__restrict__ x, float *__restrict__ y, int64_t outer, int64_t R, int64_t inner)
+template <int K, typename T>
+__global__ void k_reduce_cols(const T *__restrict__ x, T *__restrict__ y, int64_t outer, int64_t R, int64_t inner)
 {
     typedef reducer<K> Rd;
     const int64_t n = outer * inner;
     for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < n; t += (int64_t)gridDim.x * blockDim.x) {
         int64_t o = t / inner, j = t - o * inner;
-        const float *p = x + o * R * inner + j;
-        typename Rd::acc a = Rd::init(p[0]);
+        const T *p = x + o * R * inner + j;
+        typename Rd::acc a = Rd::init(vp_ld(p[0]));
         for (int64_t r = 0; r < R; r++)
-            a = Rd::add(a, p[r * inner]);
-        y[t] = Rd::done(a, R);
+            a = Rd::add(a, vp_ld(p[r * inner]));
+        y[t] = vp_st<T>(Rd::done(a, R));
     }
 }
 
 /* Any grouping, a warp per output. */
-template <int K> __global__ void k_reduce_any(const float *__restrict__ x, float *__restrict__ y, vp_cumi_red g)
+template <int K, typename T> __global__ void k_reduce_any(const T *__restrict__ x, T *__restrict__ y, vp_cumi_red g)
 {
     typedef reducer<K> Rd;
     const int lane = threadIdx.x & 31;
@@ -288,7 +293,7 @@ template <int K> __global__ void k_reduce_any(const float *__restrict__ x, float
             base += (rem - q * g.ksz[i]) * g.kst[i];
             rem = q;
         }
-        typename Rd::acc a = Rd::init(x[base]);
+        typename Rd::acc a = Rd::init(vp_ld(x[base]));
         for (int64_t r = lane; r < g.n_red; r += 32) {
             int64_t off = base;
             rem = r;
@@ -297,34 +302,35 @@ template <int K> __global__ void k_reduce_any(const float *__restrict__ x, float
                 off += (rem - q * g.rsz[i]) * g.rst[i];
                 rem = q;
             }
-            a = Rd::add(a, x[off]);
+            a = Rd::add(a, vp_ld(x[off]));
         }
         a = warp_combine(a, typename Rd::comb());
         if (lane == 0)
-            y[o] = Rd::done(a, g.n_red);
+            y[o] = vp_st<T>(Rd::done(a, g.n_red));
     }
 }
 
-__global__ void k_fill_f32(float *y, int64_t n, float v)
+template <typename T> __global__ void k_fill(T *y, int64_t n, float v)
 {
+    const T e = vp_st<T>(v);
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
-        y[i] = v;
+        y[i] = e;
 }
 
-template <int K> int reduce_launch(cudaStream_t s, const vp_cumi_red *g, const float *x, float *y)
+template <int K, typename T> int reduce_launch(cudaStream_t s, const vp_cumi_red *g, const T *x, T *y)
 {
     if (g->nr == 1 && g->last_red) {
         /* [n_out, R]: the kept groups (at most one) lie outside the reduced one */
         if (g->n_red > 1024 && g->n_out < 4096)
-            k_reduce_rows_block<K><<<blocks_for(g->n_out, 1), kThreads, 0, s>>>(x, y, g->n_out, g->n_red);
+            k_reduce_rows_block<K, T><<<blocks_for(g->n_out, 1), kThreads, 0, s>>>(x, y, g->n_out, g->n_red);
         else
-            k_reduce_rows_warp<K><<<blocks_for(g->n_out, kThreads / 32), kThreads, 0, s>>>(x, y, g->n_out, g->n_red);
+            k_reduce_rows_warp<K, T><<<blocks_for(g->n_out, kThreads / 32), kThreads, 0, s>>>(x, y, g->n_out, g->n_red);
     } else if (g->nr == 1 && g->nk <= 2 && g->n_out >= 1024) {
         /* [outer?, R, inner] */
         int64_t inner = g->kst[0] == 1 ? g->ksz[0] : g->ksz[g->nk - 1], outer = g->n_out / inner;
-        k_reduce_cols<K><<<blocks_for(g->n_out, kThreads), kThreads, 0, s>>>(x, y, outer, g->n_red, inner);
+        k_reduce_cols<K, T><<<blocks_for(g->n_out, kThreads), kThreads, 0, s>>>(x, y, outer, g->n_red, inner);
     } else {
-        k_reduce_any<K><<<blocks_for(g->n_out, kThreads / 32), kThreads, 0, s>>>(x, y, *g);
+        k_reduce_any<K, T><<<blocks_for(g->n_out, kThreads / 32), kThreads, 0, s>>>(x, y, *g);
     }
     VP_CUDA_LAUNCHED();
     return VP_OK;
@@ -366,10 +372,10 @@ __global__ void k_argmax_cols(const T *__restrict__ x, int64_t *__restrict__ y, 
     for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < n; t += (int64_t)gridDim.x * blockDim.x) {
         int64_t o = t / I, i = t - o * I;
         const T *p = x + o * D * I + i;
-        T b = p[0];
+        vp_ct<T> b = vp_ld(p[0]);
         int64_t bi = 0;
         for (int64_t k = 1; k < D; k++) {
-            T v = p[k * I];
+            vp_ct<T> v = vp_ld(p[k * I]);
             if (arg_above(v, k, b, bi, last)) {
                 b = v;
                 bi = k;
@@ -386,17 +392,17 @@ __global__ void k_argmax_rows(const T *__restrict__ x, int64_t *__restrict__ y, 
     const int64_t nw = ((int64_t)gridDim.x * blockDim.x) >> 5;
     for (int64_t r = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) >> 5; r < rows; r += nw) {
         const T *xr = x + r * D;
-        T b = xr[0];
+        vp_ct<T> b = vp_ld(xr[0]);
         int64_t bi = 0;
         for (int64_t k = lane; k < D; k += 32) {
-            T v = xr[k];
+            vp_ct<T> v = vp_ld(xr[k]);
             if (arg_above(v, k, b, bi, last)) {
                 b = v;
                 bi = k;
             }
         }
         for (int o = 16; o > 0; o >>= 1) {
-            T v = shfl_xor(b, o);
+            vp_ct<T> v = shfl_xor(b, o);
             int64_t k = shfl_xor(bi, o);
             if (arg_above(v, k, b, bi, last)) {
                 b = v;
@@ -443,15 +449,16 @@ template <typename T>
 __global__ void k_topk(const T *__restrict__ x, T *__restrict__ vals, int64_t *__restrict__ idx, int64_t O, int D,
                        int64_t I, int K, int P, bool largest)
 {
+    typedef vp_ct<T> V; /* compared and kept in shared memory as V */
     extern __shared__ unsigned char smem[];
-    T *sv = (T *)smem;
-    int *si = (int *)(smem + (size_t)P * sizeof(T));
+    V *sv = (V *)smem;
+    int *si = (int *)(smem + (size_t)P * sizeof(V));
     const int64_t lines = O * I;
     for (int64_t t = blockIdx.x; t < lines; t += gridDim.x) {
         int64_t o = t / I, i = t - o * I;
         const T *p = x + o * (int64_t)D * I + i;
         for (int k = threadIdx.x; k < P; k += blockDim.x) {
-            sv[k] = k < D ? p[k * I] : T();
+            sv[k] = k < D ? vp_ld(p[k * I]) : V();
             si[k] = k;
         }
         __syncthreads();
@@ -462,7 +469,7 @@ __global__ void k_topk(const T *__restrict__ x, T *__restrict__ vals, int64_t *_
                     if (b <= a)
                         continue;
                     bool up = (a & k) == 0;
-                    T av = sv[a], bv = sv[b];
+                    V av = sv[a], bv = sv[b];
                     int ai = si[a], bi = si[b];
                     bool swap = up ? topk_before(bv, bi, av, ai, D, largest) : topk_before(av, ai, bv, bi, D, largest);
                     if (swap) {
@@ -477,7 +484,7 @@ __global__ void k_topk(const T *__restrict__ x, T *__restrict__ vals, int64_t *_
         int64_t obase = o * (int64_t)K * I + i;
         for (int k = threadIdx.x; k < K; k += blockDim.x) {
             if (vals)
-                vals[obase + k * I] = sv[k];
+                vals[obase + k * I] = vp_st<T>(sv[k]);
             if (idx)
                 idx[obase + k * I] = si[k];
         }
@@ -493,7 +500,7 @@ int topk_launch(cudaStream_t s, const void *x, void *vals, int64_t *idx, int64_t
     while (P < D)
         P <<= 1;
     int threads = P / 2 < 32 ? 32 : P / 2 > 512 ? 512 : P / 2;
-    size_t sh = (size_t)P * (sizeof(T) + sizeof(int));
+    size_t sh = (size_t)P * (sizeof(vp_ct<T>) + sizeof(int));
     k_topk<T><<<blocks_for(O * I, 1), threads, sh, s>>>((const T *)x, (T *)vals, idx, O, (int)D, I, (int)K, P,
                                                         largest != 0);
     VP_CUDA_LAUNCHED();
@@ -504,30 +511,36 @@ int topk_launch(cudaStream_t s, const void *x, void *vals, int64_t *idx, int64_t
 
 /* Entry points ------------------------------------------------------------ */
 
-extern "C" int vp_cumi_softmax(cudaStream_t s, int log, const float *x, float *y, int64_t O, int64_t D, int64_t I)
+extern "C" int vp_cumi_softmax(cudaStream_t s, vp_dtype dt, int log, const void *x, void *y, int64_t O, int64_t D,
+                               int64_t I)
 {
+    if (dt != VP_DT_FLOAT && dt != VP_DT_FLOAT16)
+        return VP_ERR_UNSUPPORTED;
     if (!y || O <= 0 || D <= 0 || I <= 0)
         return VP_OK;
-    return log ? softmax_launch<true>(s, x, y, O, D, I) : softmax_launch<false>(s, x, y, O, D, I);
+    if (dt == VP_DT_FLOAT16) {
+        const __half *xh = (const __half *)x;
+        __half *yh = (__half *)y;
+        return log ? softmax_launch<true>(s, xh, yh, O, D, I) : softmax_launch<false>(s, xh, yh, O, D, I);
+    }
+    const float *xf = (const float *)x;
+    float *yf = (float *)y;
+    return log ? softmax_launch<true>(s, xf, yf, O, D, I) : softmax_launch<false>(s, xf, yf, O, D, I);
 }
 
-extern "C" int vp_cumi_reduce(cudaStream_t s, const vp_cumi_red *g, const float *x, float *y)
+template <typename T> static int reduce_typed(cudaStream_t s, const vp_cumi_red *g, const T *x, T *y)
 {
-    if (g->kind < VP_CUMI_SUM || g->kind > VP_CUMI_MIN)
-        return VP_ERR_UNSUPPORTED;
-    if (!y || g->n_out <= 0)
-        return VP_OK;
     if (g->n_red <= 0) {
         /* nothing to reduce: the value of an empty reduction */
         float v = g->kind == VP_CUMI_SUM ? 0.f : g->kind == VP_CUMI_MEAN ? NAN : g->kind == VP_CUMI_MAX ? -INFINITY
                                                                                                         : INFINITY;
-        k_fill_f32<<<blocks_for(g->n_out, kThreads), kThreads, 0, s>>>(y, g->n_out, v);
+        k_fill<T><<<blocks_for(g->n_out, kThreads), kThreads, 0, s>>>(y, g->n_out, v);
         VP_CUDA_LAUNCHED();
         return VP_OK;
     }
     if (g->nr == 0) {
         /* only size-1 dimensions reduced: every kind returns its input */
-        VP_CUDA(cudaMemcpyAsync(y, x, (size_t)g->n_out * sizeof(float), cudaMemcpyDeviceToDevice, s));
+        VP_CUDA(cudaMemcpyAsync(y, x, (size_t)g->n_out * sizeof(T), cudaMemcpyDeviceToDevice, s));
         return VP_OK;
     }
     switch (g->kind) {
@@ -538,15 +551,30 @@ extern "C" int vp_cumi_reduce(cudaStream_t s, const vp_cumi_red *g, const float 
     }
 }
 
+extern "C" int vp_cumi_reduce(cudaStream_t s, vp_dtype dt, const vp_cumi_red *g, const void *x, void *y)
+{
+    if (g->kind < VP_CUMI_SUM || g->kind > VP_CUMI_MIN)
+        return VP_ERR_UNSUPPORTED;
+    if (dt != VP_DT_FLOAT && dt != VP_DT_FLOAT16)
+        return VP_ERR_UNSUPPORTED;
+    if (!y || g->n_out <= 0)
+        return VP_OK;
+    if (dt == VP_DT_FLOAT16)
+        return reduce_typed(s, g, (const __half *)x, (__half *)y);
+    return reduce_typed(s, g, (const float *)x, (float *)y);
+}
+
 extern "C" int vp_cumi_argmax(cudaStream_t s, vp_dtype dt, const void *x, int64_t *y, int64_t O, int64_t D, int64_t I,
                               int last)
 {
-    if (dt != VP_DT_FLOAT && dt != VP_DT_INT32 && dt != VP_DT_INT64 && dt != VP_DT_UINT8 && dt != VP_DT_INT8)
+    if (dt != VP_DT_FLOAT && dt != VP_DT_FLOAT16 && dt != VP_DT_INT32 && dt != VP_DT_INT64 && dt != VP_DT_UINT8 &&
+        dt != VP_DT_INT8)
         return VP_ERR_UNSUPPORTED;
     if (!y || O <= 0 || I <= 0 || D <= 0)
         return VP_OK;
     switch (dt) {
     case VP_DT_FLOAT: return argmax_launch<float>(s, x, y, O, D, I, last);
+    case VP_DT_FLOAT16: return argmax_launch<__half>(s, x, y, O, D, I, last);
     case VP_DT_INT32: return argmax_launch<int32_t>(s, x, y, O, D, I, last);
     case VP_DT_INT64: return argmax_launch<long long>(s, x, y, O, D, I, last);
     case VP_DT_UINT8: return argmax_launch<uint8_t>(s, x, y, O, D, I, last);
@@ -559,7 +587,7 @@ extern "C" int64_t vp_cumi_topk_max(vp_dtype dt) { return kTopkMax; }
 extern "C" int vp_cumi_topk(cudaStream_t s, vp_dtype dt, const void *x, void *vals, int64_t *idx, int64_t O, int64_t D,
                             int64_t I, int64_t K, int largest)
 {
-    if (dt != VP_DT_FLOAT && dt != VP_DT_INT32 && dt != VP_DT_INT64)
+    if (dt != VP_DT_FLOAT && dt != VP_DT_FLOAT16 && dt != VP_DT_INT32 && dt != VP_DT_INT64)
         return VP_ERR_UNSUPPORTED;
     if (D > kTopkMax || K > D)
         return VP_ERR_UNSUPPORTED;
@@ -567,6 +595,7 @@ extern "C" int vp_cumi_topk(cudaStream_t s, vp_dtype dt, const void *x, void *va
         return VP_OK;
     switch (dt) {
     case VP_DT_FLOAT: return topk_launch<float>(s, x, vals, idx, O, D, I, K, largest);
+    case VP_DT_FLOAT16: return topk_launch<__half>(s, x, vals, idx, O, D, I, K, largest);
     case VP_DT_INT32: return topk_launch<int32_t>(s, x, vals, idx, O, D, I, K, largest);
     default: return topk_launch<long long>(s, x, vals, idx, O, D, I, K, largest);
     }

@@ -3,8 +3,9 @@
  * (misc.cu: softmax, reductions, argmax, topk; misc_resize.cu: resize)
  * share.
  *
- * Float32 is what these kernels compute on (ArgMax and TopK also take
- * integer inputs). The host does all parameter decoding in prepare(), with
+ * Float32 and float16 are what these kernels compute on (ArgMax and TopK
+ * also take integer inputs); float16 is read as float, computed as float32
+ * is, and rounded once on store. The host does all parameter decoding in prepare(), with
  * the decoders the CPU kernels use (vp_misc_softmax_dims,
  * vp_misc_reduce_axes, vp_misc_resize_params) fed host copies of constant
  * inputs; the launchers below only pick a kernel shape and enqueue it.
@@ -31,8 +32,10 @@
 extern "C" {
 #endif
 
-/* Softmax (log = 0) or LogSoftmax (log = 1) of x viewed as [O, D, I] along D. */
-int vp_cumi_softmax(cudaStream_t s, int log, const float *x, float *y, int64_t O, int64_t D, int64_t I);
+/* Softmax (log = 0) or LogSoftmax (log = 1) of x viewed as [O, D, I] along
+ * D; x and y of dtype dt (float32, float16). */
+int vp_cumi_softmax(cudaStream_t s, vp_dtype dt, int log, const void *x, void *y, int64_t O, int64_t D,
+                    int64_t I);
 
 /* Reductions: the input as groups of kept and reduced dimensions (size-1
  * dimensions dropped, neighbours of the same kind merged), element strides;
@@ -48,9 +51,10 @@ typedef struct vp_cumi_red {
     int last_red;                                /* the innermost group is reduced */
 } vp_cumi_red;
 
-/* y[n_out] = reduction of x (float32). n_red == 0 (empty input) writes the
- * reduction's value for no elements (0, NaN for the mean, -inf, +inf). */
-int vp_cumi_reduce(cudaStream_t s, const vp_cumi_red *g, const float *x, float *y);
+/* y[n_out] = reduction of x (dtype dt: float32, float16). n_red == 0
+ * (empty input) writes the reduction's value for no elements (0, NaN for
+ * the mean, -inf, +inf). */
+int vp_cumi_reduce(cudaStream_t s, vp_dtype dt, const vp_cumi_red *g, const void *x, void *y);
 
 /* ArgMax of x (dtype dt) viewed as [O, D, I] along D, int64 indices into
  * y[O * I]. NaN ranks above everything; ties and NaNs go to the first index,
@@ -66,7 +70,7 @@ int vp_cumi_topk(cudaStream_t s, vp_dtype dt, const void *x, void *vals, int64_t
                  int64_t I, int64_t K, int largest);
 int64_t vp_cumi_topk_max(vp_dtype dt);
 
-/* Resize (float32) ----------------------------------------------------------
+/* Resize (float32, float16) ------------------------------------------------
  * One table per axis, in device memory: for output position o, taps input
  * indices idx[o * taps + t] (clamped) with weights w[o * taps + t], and
  * ext[o] = 1 where the position lies outside the input (tf_crop_and_resize;
@@ -86,10 +90,14 @@ typedef struct vp_cumi_rs {
      * with tables ay (a unit table for rank 1) and ax[rank - 1] */
     int planar;
     vp_cumi_rs_axis ay;
+    /* not planar, rank 4, axes 0 and 3 unchanged: channels-last [N, H, W, C]
+     * with H and W resized (tables ax[1], ax[2]) */
+    int nhwc;
     float ev;                /* extrapolation_value */
 } vp_cumi_rs;
 
-int vp_cumi_resize(cudaStream_t s, const vp_cumi_rs *p, const float *x, float *y);
+/* y = resize(x), x and y of dtype dt (float32, float16). */
+int vp_cumi_resize(cudaStream_t s, vp_dtype dt, const vp_cumi_rs *p, const void *x, void *y);
 
 #ifdef __cplusplus
 }

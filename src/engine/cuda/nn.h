@@ -60,21 +60,29 @@ typedef struct vp_cuda_pool_args {
     int64_t in[3], out[3], k[3], s[3], d[3], pb[3], pe[3];
 } vp_cuda_pool_args;
 
-/* MaxPool for float, double, int8, uint8. idx (NULL: not wanted) receives
+/* MaxPool for float, float16, double, int8, uint8. idx (NULL: not wanted) receives
  * the flat index into X of each maximum, its spatial part row-major, or
  * column-major when colmajor; -1 for a window without any tap in X. */
 int vp_cuda_maxpool(cudaStream_t st, vp_dtype dt, const vp_cuda_pool_args *a, const void *x,
                     void *y, int64_t *idx, int colmajor);
-/* AveragePool for float, double: the mean over the taps inside X, or with
- * include_pad over the taps inside the padded extent [-pb, in + pe). */
+/* AveragePool for float, float16, double: the mean over the taps inside X,
+ * or with include_pad over the taps inside the padded extent [-pb, in + pe). */
 int vp_cuda_avgpool(cudaStream_t st, vp_dtype dt, const vp_cuda_pool_args *a, const void *x,
                     void *y, int include_pad);
+/* MaxPool (no indices) or AveragePool on channels-last tensors, float and
+ * float16: X [planes = N, in..., ch], Y [N, out..., ch], the window
+ * geometry of a (its planes is N, not N * C). */
+int vp_cuda_pool_nhwc(cudaStream_t st, vp_dtype dt, const vp_cuda_pool_args *a, int64_t ch,
+                      const void *x, void *y, int is_max, int include_pad);
 /* Launchers of nn_reduce.cu ---------------------------------------------- */
 
-/* Global pools for float, double: one value per plane of sz elements (the
- * mean, or the maximum ignoring NaN). */
+/* Global pools for float, float16, double: one value per plane of sz
+ * elements (the mean, or the maximum ignoring NaN). */
 int vp_cuda_global_pool(cudaStream_t st, vp_dtype dt, int64_t planes, int64_t sz,
                         const void *x, void *y, int is_max);
+/* The same on channels-last X [n, sz, ch] into Y [n, ch] (float, float16). */
+int vp_cuda_global_pool_nhwc(cudaStream_t st, vp_dtype dt, int64_t n, int64_t sz, int64_t ch,
+                             const void *x, void *y, int is_max);
 
 /* BatchNormalization over X [n, ch, sp] (sp: product of the spatial axes);
  * scale, bias, mean, var are [ch] of X's type (float or double). ab is
@@ -107,17 +115,18 @@ typedef struct vp_cuda_pmap {
 /* Normalisation of contiguous rows: for each of rows rows of len elements,
  * mean and biased variance (accumulated in double), then
  * y = (x - mean) / sqrt(var + eps) * scale + bias. bias may be absent
- * (map mode NONE, pointer NULL). mean_out / inv_out (float, one per row)
- * may be NULL. LayerNormalization, InstanceNormalization and
- * GroupNormalization are all this kernel with different maps. */
+ * (map mode NONE, pointer NULL). mean_out / inv_out (one per row, of type
+ * stat_dt: float or float16) may be NULL. LayerNormalization,
+ * InstanceNormalization and GroupNormalization are all this kernel with
+ * different maps. X, scale, bias, Y: float, float16 or double. */
 typedef struct vp_cuda_rownorm_args {
     int64_t rows, len;
     double eps;
     vp_cuda_pmap scale, bias;
 } vp_cuda_rownorm_args;
 int vp_cuda_rownorm(cudaStream_t st, vp_dtype dt, const vp_cuda_rownorm_args *a, const void *x,
-                    const void *scale, const void *bias, void *y, float *mean_out,
-                    float *inv_out);
+                    const void *scale, const void *bias, void *y, void *mean_out,
+                    void *inv_out, vp_dtype stat_dt);
 
 /* LRN across channels of X [n, ch, sp]. */
 typedef struct vp_cuda_lrn_args {
@@ -140,7 +149,7 @@ typedef struct vp_cuda_window_args {
 int vp_cuda_window_copy(cudaStream_t st, size_t esize, const vp_cuda_window_args *a,
                         const void *src, void *dst);
 
-/* y[i, j] = c[i * cs0 + j * cs1] for a [m, n] float or double output (the
+/* y[i, j] = c[i * cs0 + j * cs1] for a [m, n] float, float16 or double output (the
  * broadcast of Gemm's C; strides 0 on broadcast axes). */
 int vp_cuda_fill_bcast2d(cudaStream_t st, vp_dtype dt, int64_t m, int64_t n, const void *c,
                          int64_t cs0, int64_t cs1, void *y);

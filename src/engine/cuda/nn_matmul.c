@@ -1,5 +1,5 @@
 /*
- * MatMul and Gemm on the GPU through cuBLAS (float32 and float64).
+ * MatMul and Gemm on the GPU through cuBLAS (float32, float16, float64).
  *
  * cuBLAS is column-major; a row-major matrix is its transpose in
  * column-major, so row-major Y = A B is computed as column-major
@@ -17,7 +17,9 @@
  * accumulates alpha * A B + beta * Y.
  *
  * Precision: CUBLAS_COMPUTE_32F (no TF32) for float32, so results match
- * the CPU to float rounding. run() only enqueues on the engine's stream.
+ * the CPU to float rounding; float16 operands also accumulate in float
+ * (CUBLAS_COMPUTE_32F, tensor cores allowed), with float alpha / beta.
+ * run() only enqueues on the engine's stream.
  */
 #include "engine/cuda/nn.h"
 #include "engine/ops/nn.h"
@@ -28,7 +30,8 @@
 
 typedef struct mm_state {
     vp_dtype dt;
-    cudaDataType_t type;                   /* of A, B, C, Y and the scalars */
+    cudaDataType_t type;                   /* of A, B, C and Y */
+    cudaDataType_t stype;                  /* of the scalars alpha, beta */
     cublasComputeType_t compute;
     int gemm;
     /* One cuBLAS call, column-major terms (see the header). */
@@ -50,11 +53,13 @@ typedef struct mm_state {
 
 void vp_cuda_matmul_release(void *state) { free(state); }
 
-/* Element types: the one place that maps them to cuBLAS's. */
+/* Element types: the one place that maps them to cuBLAS's (scalars are
+ * float for the float32 compute type, double for float64). */
 static int mm_types(vp_dtype dt, cudaDataType_t *t, cublasComputeType_t *ct)
 {
     switch (dt) {
     case VP_DT_FLOAT: *t = CUDA_R_32F; *ct = CUBLAS_COMPUTE_32F; return VP_OK;
+    case VP_DT_FLOAT16: *t = CUDA_R_16F; *ct = CUBLAS_COMPUTE_32F; return VP_OK;
     case VP_DT_DOUBLE: *t = CUDA_R_64F; *ct = CUBLAS_COMPUTE_64F; return VP_OK;
     default: return VP_ERR_UNSUPPORTED;
     }
@@ -190,11 +195,17 @@ static int mm_prepare(vp_op_ctx *c, int gemm)
     if (mm_types(dt, &t, &ct) != VP_OK)
         return vp_op_fail(c, VP_ERR_UNSUPPORTED, "CUDA %s does not support %s",
                           c->node->op_type, vp_dtype_name(dt));
+    for (int i = 1; i < c->n_in && i < 3; i++)
+        if (c->in[i] && c->in[i]->dtype != dt)
+            return vp_op_fail(c, VP_ERR_UNSUPPORTED, "CUDA %s: input %d is %s but A is %s",
+                              c->node->op_type, i, vp_dtype_name(c->in[i]->dtype),
+                              vp_dtype_name(dt));
     mm_state *st = calloc(1, sizeof *st);
     if (!st)
         return VP_ERR_NOMEM;
     st->dt = dt;
     st->type = t;
+    st->stype = dt == VP_DT_DOUBLE ? CUDA_R_64F : CUDA_R_32F;
     st->compute = ct;
     st->gemm = gemm;
     int rc = gemm ? gemm_plan(c, st) : matmul_plan(c, st);
@@ -227,7 +238,7 @@ static int mm_k_zero(vp_op_ctx *c, const mm_state *st)
         return vp_op_fail(c, VP_ERR_UNSUPPORTED, "Gemm output beyond cuBLAS's int");
     float bf = (float)st->beta;
     const void *beta = st->dt == VP_DT_DOUBLE ? (const void *)&st->beta : (const void *)&bf;
-    VP_CUBLAS(cublasScalEx(ctx->cublas, (int)numel, beta, st->type, y, st->type, 1, st->type));
+    VP_CUBLAS(cublasScalEx(ctx->cublas, (int)numel, beta, st->stype, y, st->type, 1, st->stype));
     return VP_OK;
 }
 

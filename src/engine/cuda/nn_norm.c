@@ -4,8 +4,9 @@
  * GroupNormalization, LRN. Host side only; the kernels are in
  * nn_reduce.cu. Semantics follow the CPU kernels (cpu/nn_norm.c), which
  * are the reference; X and every parameter tensor must share one type,
- * float32 or float64 (the CPU also reads parameters of another float
- * type; the CUDA kernels do not).
+ * float32, float16 or float64 (the CPU also reads parameters of another
+ * float type; the CUDA kernels do not). Float16 is computed in double and
+ * rounded once.
  *
  * Layer-, Instance- and GroupNormalization are one kernel: normalise
  * contiguous rows, with a map from (row, element) to the scale and bias
@@ -16,13 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* X is float or double and inputs first..last (where present) have its
- * type. */
+/* X is float, float16 or double and inputs first..last (where present)
+ * have its type. */
 static int check_types(vp_op_ctx *c, int first, int last)
 {
     vp_dtype dt = c->in[0]->dtype;
-    if (dt != VP_DT_FLOAT && dt != VP_DT_DOUBLE)
-        return vp_op_fail(c, VP_ERR_UNSUPPORTED, "CUDA %s supports float32 and float64, X is %s",
+    if (dt != VP_DT_FLOAT && dt != VP_DT_FLOAT16 && dt != VP_DT_DOUBLE)
+        return vp_op_fail(c, VP_ERR_UNSUPPORTED,
+                          "CUDA %s supports float32, float16 and float64, X is %s",
                           c->node->op_type, vp_dtype_name(dt));
     for (int i = first; i <= last && i < c->n_in; i++)
         if (c->in[i] && c->in[i]->dtype != dt)
@@ -130,6 +132,14 @@ int vp_cuda_rownorm_prepare(vp_op_ctx *c)
     int rc;
     if ((rc = check_types(c, 1, 2)) != VP_OK)
         return rc;
+    /* Mean / InvStdDev outputs (LayerNormalization): float or float16 */
+    for (int i = 1; i < c->n_out && i < 3; i++)
+        if (c->out[i] && c->out[i]->dtype != VP_DT_FLOAT && c->out[i]->dtype != VP_DT_FLOAT16)
+            return vp_op_fail(c, VP_ERR_UNSUPPORTED, "CUDA %s: output %d is %s",
+                              nd->op_type, i, vp_dtype_name(c->out[i]->dtype));
+    if (c->n_out > 2 && c->out[1] && c->out[2] && c->out[1]->dtype != c->out[2]->dtype)
+        return vp_op_fail(c, VP_ERR_UNSUPPORTED, "CUDA %s: outputs 1 and 2 differ in type",
+                          nd->op_type);
     rownorm_state *st = calloc(1, sizeof *st);
     if (!st)
         return VP_ERR_NOMEM;
@@ -180,11 +190,11 @@ int vp_cuda_rownorm_run(vp_op_ctx *c)
     if (!st)
         return vp_op_fail(c, VP_ERR_INTERNAL, "normalisation kernel run without prepare");
     const vp_tensor *bias = c->n_in > 2 ? c->in[2] : NULL;
-    float *mean_out = c->n_out > 1 && c->out[1] ? c->out[1]->data : NULL;
-    float *inv_out = c->n_out > 2 && c->out[2] ? c->out[2]->data : NULL;
+    const vp_tensor *mt = c->n_out > 1 ? c->out[1] : NULL, *it = c->n_out > 2 ? c->out[2] : NULL;
+    vp_dtype stat_dt = mt ? mt->dtype : it ? it->dtype : VP_DT_FLOAT;
     int rc = vp_cuda_rownorm(ctx->stream, c->in[0]->dtype, &st->a, c->in[0]->data,
                              c->in[1]->data, bias ? bias->data : NULL, c->out[0]->data,
-                             mean_out, inv_out);
+                             mt ? mt->data : NULL, it ? it->data : NULL, stat_dt);
     if (rc != VP_OK)
         return rc;
     return c->node->n_post ? vp_cuda_apply_postops(c) : VP_OK;

@@ -92,6 +92,7 @@ extern "C" int vp_cuda_fill_bcast2d(cudaStream_t st, vp_dtype dt, int64_t m, int
 {
     switch (dt) {
     case VP_DT_FLOAT: return launch_fill<float>(st, m, n, c, cs0, cs1, y);
+    case VP_DT_FLOAT16: return launch_fill<uint16_t>(st, m, n, c, cs0, cs1, y);
     case VP_DT_DOUBLE: return launch_fill<double>(st, m, n, c, cs0, cs1, y);
     default: return VP_ERR_UNSUPPORTED;
     }

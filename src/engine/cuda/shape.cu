@@ -95,6 +95,45 @@ __global__ void __launch_bounds__(256) k_transpose(T *__restrict__ dst, const T 
     }
 }
 
+/* k_transpose for 2-byte elements in pairs: 64x64 tiles; a thread reads
+ * source elements j, j + 1 of a row as one 4-byte word and writes
+ * destination elements l, l + 1 (from two source rows) as one word. The
+ * host checked that nj, nl, sl, dj and every batch stride are even and both
+ * pointers 4-byte aligned, so every word is aligned and inside its row. */
+template <typename I>
+__global__ void __launch_bounds__(256) k_transpose16(uint16_t *__restrict__ dst, const uint16_t *__restrict__ src,
+                                                     tview<I> v)
+{
+    __shared__ __align__(4) uint16_t tile[64][66]; /* [l][j]; rows of 132 bytes keep words aligned */
+    const int tx = threadIdx.x, ty = threadIdx.y;
+    for (I t = blockIdx.x; t < v.n_tiles; t += gridDim.x) {
+        I tl = t % v.tiles_l, r = t / v.tiles_l;
+        I tj = r % v.tiles_j, b = r / v.tiles_j;
+        I db = 0, sb = 0;
+        for (int k = v.nb - 1; k >= 0; k--) {
+            I q = b / v.b_shape[k], i = b - q * v.b_shape[k];
+            db += i * v.b_ds[k];
+            sb += i * v.b_ss[k];
+            b = q;
+        }
+        I j0 = tj * 64, l0 = tl * 64;
+        for (int k = ty; k < 64; k += 8) {
+            I j = j0 + 2 * tx, l = l0 + k;
+            if (j < v.nj && l < v.nl)
+                *reinterpret_cast<uint32_t *>(&tile[k][2 * tx]) =
+                    *reinterpret_cast<const uint32_t *>(src + sb + j + l * v.sl);
+        }
+        __syncthreads();
+        for (int k = ty; k < 64; k += 8) {
+            I l = l0 + 2 * tx, j = j0 + k;
+            if (j < v.nj && l < v.nl)
+                *reinterpret_cast<uint32_t *>(dst + db + l + j * v.dj) =
+                    (uint32_t)tile[2 * tx][k] | (uint32_t)tile[2 * tx + 1][k] << 16;
+        }
+        __syncthreads();
+    }
+}
+
 template <typename I> kview<I> to_kview(const vp_cush_view *v)
 {
     kview<I> k;
@@ -114,17 +153,31 @@ template <typename T, typename I> int launch_copy(cudaStream_t s, void *dst, con
     return VP_OK;
 }
 
+/* Whether k_transpose16 can move view v (j: the source-contiguous dim). */
+bool transpose16_ok(const vp_cush_view *v, int j, const void *dst, const void *src)
+{
+    const int l = v->rank - 1;
+    if (v->shape[j] % 2 || v->shape[l] % 2 || v->src_st[l] % 2 || v->dst_st[j] % 2 || (uintptr_t)dst % 4 ||
+        (uintptr_t)src % 4)
+        return false;
+    for (int k = 0; k < l; k++)
+        if (k != j && (v->src_st[k] % 2 || v->dst_st[k] % 2))
+            return false;
+    return true;
+}
+
 template <typename T, typename I>
 int launch_transpose(cudaStream_t s, void *dst, const void *src, const vp_cush_view *v, int j)
 {
     const int l = v->rank - 1;
+    const I tile = sizeof(T) == 2 && transpose16_ok(v, j, dst, src) ? 64 : 32;
     tview<I> t;
     t.nj = (I)v->shape[j];
     t.nl = (I)v->shape[l];
     t.dj = (I)v->dst_st[j];
     t.sl = (I)v->src_st[l];
-    t.tiles_j = (t.nj + 31) / 32;
-    t.tiles_l = (t.nl + 31) / 32;
+    t.tiles_j = (t.nj + tile - 1) / tile;
+    t.tiles_l = (t.nl + tile - 1) / tile;
     t.nb = 0;
     I batch = 1;
     for (int k = 0; k < l; k++) {
@@ -138,7 +191,10 @@ int launch_transpose(cudaStream_t s, void *dst, const void *src, const vp_cush_v
     t.n_tiles = batch * t.tiles_j * t.tiles_l;
     int64_t nb = (int64_t)t.n_tiles;
     int blocks = (int)(nb > 32768 ? 32768 : nb);
-    k_transpose<T, I><<<blocks, dim3(32, 8), 0, s>>>((T *)dst, (const T *)src, t);
+    if (tile == 64)
+        k_transpose16<I><<<blocks, dim3(32, 8), 0, s>>>((uint16_t *)dst, (const uint16_t *)src, t);
+    else
+        k_transpose<T, I><<<blocks, dim3(32, 8), 0, s>>>((T *)dst, (const T *)src, t);
     VP_CUDA_LAUNCHED();
     return VP_OK;
 }

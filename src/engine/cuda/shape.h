@@ -12,7 +12,9 @@
  *   - one contiguous run: cudaMemcpyAsync;
  *   - destination innermost contiguous and another dimension contiguous in
  *     the source: a tiled transpose through shared memory (32x32 tiles,
- *     coalesced on both sides), the other dimensions as a batch;
+ *     coalesced on both sides), the other dimensions as a batch (2-byte
+ *     elements, when the transposed extents and strides are even: 64x64
+ *     tiles moved as 4-byte pairs on both sides);
  *   - anything else: an element kernel, moving 16, 8, 4 or 2 bytes at a time
  *     when the innermost dimension is contiguous on both sides and sizes,
  *     strides and pointers allow it.
