@@ -4,9 +4,11 @@
  *   vidpipe info  [--json]
  *   vidpipe infer --model M.onnx --input NAME=FILE ... --outdir DIR
  *   vidpipe bench --model M.onnx [--batch 1,8,32] [--iters N] [--json]
+ *   vidpipe decode / decode-bench (cmd_media.c)
  *
  * Exit codes: 0 success, 1 runtime failure, 2 bad usage or invalid input.
  */
+#include "cmd_media.h"
 #include "vidpipe/engine.h"
 #include "vidpipe/vidpipe.h"
 
@@ -35,6 +37,7 @@ static const char usage_text[] =
     "                                      time the engine per batch size: latency\n"
     "                                      mean/p50/p99 and images per second;\n"
     "                                      --profile adds the slowest steps\n"
+    VP_MEDIA_USAGE
     "\n"
     "common options:\n"
     "  -v, --verbose    more log output (repeat for debug)\n"
@@ -549,6 +552,10 @@ int main(int argc, char **argv)
         return cmd_infer(argc, argv);
     if (!strcmp(cmd, "bench"))
         return cmd_bench(argc, argv);
+    if (!strcmp(cmd, "decode"))
+        return vp_cmd_decode(argc, argv);
+    if (!strcmp(cmd, "decode-bench"))
+        return vp_cmd_decode_bench(argc, argv);
     if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
         printf("vidpipe %s\n", vp_version());
         return 0;
