@@ -78,6 +78,7 @@ int vp_decoder_create(const vp_decoder_options *opts, vp_decoder **out, char *er
     }
 #ifdef VP_HAVE_FFMPEG
     d->hw = VP_HW_CPU;
+    vp_media_ffmpeg_init();
     rc = vp_avdec_create(d, why, sizeof why);
     if (rc == 0) {
         *out = d;

@@ -60,6 +60,8 @@ int vp_source_set_error(vp_source *s, int status, const char *fmt, ...)
 
 int vp_annexb_open(vp_source *s, const char *path, char *err, size_t errlen);
 #ifdef VP_HAVE_FFMPEG
+/* Routes libav* log messages into vp_log (debug level); idempotent. */
+void vp_media_ffmpeg_init(void);
 int vp_ffdemux_open(vp_source *s, const char *uri, char *err, size_t errlen);
 #endif
 

@@ -2,6 +2,10 @@
 #include "media/media_impl.h"
 #include "base/log.h"
 
+#ifdef VP_HAVE_FFMPEG
+#include <libavutil/log.h>
+#include <pthread.h>
+#endif
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +20,32 @@ void vp_source_options_default(vp_source_options *o)
     o->reconnect_delay_ms = 1000;
     o->reconnect_max_delay_ms = 30000;
 }
+
+#ifdef VP_HAVE_FFMPEG
+/* FFmpeg's own messages ("[h264 @ 0x...] error while decoding MB ...") go to
+ * our log at debug level: callers get one line of ours per problem instead. */
+static void ff_log(void *avcl, int level, const char *fmt, va_list vl)
+{
+    char line[1024];
+    int prefix = 1;
+    if (level > AV_LOG_WARNING || !vp_log_enabled(VP_LOG_DEBUG))
+        return;
+    av_log_format_line2(avcl, level, fmt, vl, line, sizeof line, &prefix);
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = 0;
+    vp_log(VP_LOG_DEBUG, "ffmpeg: %s", line);
+}
+
+static void ff_log_install(void) { av_log_set_callback(ff_log); }
+
+/* libavutil's log callback is process-wide; installed once. */
+void vp_media_ffmpeg_init(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, ff_log_install);
+}
+#endif
 
 int vp_media_have_ffmpeg(void)
 {
@@ -97,6 +127,7 @@ int vp_source_open(const char *uri, const vp_source_options *opts, vp_source **o
         rc = vp_annexb_open(s, uri, err, errlen);
     } else {
 #ifdef VP_HAVE_FFMPEG
+        vp_media_ffmpeg_init();
         rc = vp_ffdemux_open(s, uri, err, errlen);
 #else
         snprintf(err, errlen,
