@@ -334,8 +334,10 @@ static void *bench_main(void *arg)
     vp_source_close(&src);
     vp_decoder_options dopt = t->sh->o.dec;
     dopt.codec = info.codec;
+    dopt.name = t->sh->input;
     if ((rc = vp_decoder_create(&dopt, &dec, t->err, sizeof t->err))) {
-        t->status = rc;
+        /* hardware that is not there is a runtime failure (1), not bad input */
+        t->status = rc == VP_ERR_NOT_FOUND ? VP_ERR_BACKEND : rc;
         return NULL;
     }
     /* the decoder lives across passes: each pass starts with parameter sets and an IDR */
@@ -429,10 +431,14 @@ int vp_cmd_decode_bench(int argc, char **argv)
             }
         if (!code) {
             double fps = frames / wall, cpf = frames ? cpu * 1e3 / (double)frames : 0;
-            if (json)
+            if (json) {
                 printf("{\"streams\":%d,\"hw\":\"%s\",\"frames\":%ld,\"seconds\":%.3f,\"fps\":%.1f,"
-                       "\"fps_per_stream\":%.1f,\"cpu_ms_per_frame\":%.4f,\"input\":\"%s\"}\n",
-                       n, vp_hw_name(sh.o.dec.hw), frames, wall, fps, fps / n, cpf, sh.input);
+                       "\"fps_per_stream\":%.1f,\"cpu_ms_per_frame\":%.4f,\"input\":\"",
+                       n, vp_hw_name(sh.o.dec.hw), frames, wall, fps, fps / n, cpf);
+                for (const char *c = sh.input; *c; c++)
+                    printf((unsigned char)*c < 0x20 ? "\\u%04x" : *c == '"' || *c == '\\' ? "\\%c" : "%c", *c);
+                printf("\"}\n");
+            }
             else
                 printf("%-8d %-6s %10ld %9.2f %12.1f %12.1f %14.4f\n", n, vp_hw_name(sh.o.dec.hw), frames, wall, fps,
                        fps / n, cpf);
