@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine:
 #   1. install dependencies (Debian packages, PyPI test tooling)
-#   2. release build; generate the test models (tools/gen_models.py)
-#   3. ctest: ONNX node tests, malformed models, parity with ONNX Runtime
+#   2. release build; generate the test models (tools/gen_models.py) and
+#      the test media (scripts/gen_media.sh)
+#   3. ctest: ONNX node tests, malformed models, parity with ONNX Runtime,
+#      media (decode against ffmpeg, bad media, RTSP reconnect)
 #   4. ASan+UBSan build: the same tests minus whole-model parity
 #   5. libFuzzer build: the loader fuzzed for 60 s
 # Prints one summary line at the end; exits non-zero if anything failed.
@@ -34,10 +36,15 @@ if ! python3 tools/gen_models.py --outdir build/models \
        --only yolov8n,yolo11n,yolo11n-pose,yolo11n-seg,yolo12n,resnet50,mobilenetv3,deeplabv3; then
   echo "model generation failed: the parity tests cannot run"; total_fail=$((total_fail + 1))
 fi
+if ! scripts/gen_media.sh build/media; then
+  echo "media generation failed: the media tests cannot run"; total_fail=$((total_fail + 1))
+fi
 run_ctest build
 
 if [ "${VP_SKIP_SANITIZERS:-0}" != 1 ]; then
   if scripts/build.sh asan; then
+    # the media tests read build/media (generated above)
+    cmake -S . -B build-asan -DVP_MEDIA_DIR="$PWD/build/media" >/dev/null
     ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 run_ctest build-asan -LE parity
   else
     echo "asan build failed"; total_fail=$((total_fail + 1))

@@ -4,9 +4,11 @@
  *   vidpipe info  [--json]
  *   vidpipe infer --model M.onnx --input NAME=FILE ... --outdir DIR
  *   vidpipe bench --model M.onnx [--batch 1,8,32] [--iters N] [--json]
+ *   vidpipe decode / decode-bench (cmd_media.c)
  *
  * Exit codes: 0 success, 1 runtime failure, 2 bad usage or invalid input.
  */
+#include "cmd_media.h"
 #include "vidpipe/engine.h"
 #include "vidpipe/vidpipe.h"
 
@@ -39,6 +41,7 @@ static const char usage_text[] =
     "                                      plan's device buffers, as the pipeline does;\n"
     "                                      host adds the copies; --profile adds the\n"
     "                                      slowest steps\n"
+    VP_MEDIA_USAGE
     "\n"
     "engine options:\n"
     "  --precision fp16  CUDA only: FP16 activations and weights, FP32 accumulation\n"
@@ -584,6 +587,10 @@ int main(int argc, char **argv)
         return cmd_infer(argc, argv);
     if (!strcmp(cmd, "bench"))
         return cmd_bench(argc, argv);
+    if (!strcmp(cmd, "decode"))
+        return vp_cmd_decode(argc, argv);
+    if (!strcmp(cmd, "decode-bench"))
+        return vp_cmd_decode_bench(argc, argv);
     if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
         printf("vidpipe %s\n", vp_version());
         return 0;
