@@ -16,7 +16,10 @@
  */
 #include "vision/preprocess.h"
 
+/* base/log.h is a C header without its own extern "C" block */
+extern "C" {
 #include "base/log.h"
+}
 #include "engine/cuda/cuda.h"
 
 #include <cuda_fp16.h>
