@@ -20,6 +20,10 @@
  *       Each input line "sw sh dw dh mode" -> "x0 y0 w h scale_x scale_y gain"
  *       (or "error"), for the letterbox geometry check against ultralytics.
  *
+ *   vp_pre_tool bench [THREADS...]
+ *       Times the CPU path on 1920x1080 NV12 -> 640x640 FP16 NCHW letterbox
+ *       (default: 1 thread and the OpenMP default). Printed, never asserted.
+ *
  *   vp_pre_tool errors
  *       Bad parameters must be refused with VP_ERR_INVALID and must not
  *       crash; a good call is the control. Exit 0 when all behave, 1 if not.
@@ -32,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static int parse_size(const char *s, int *w, int *h)
 {
@@ -364,14 +369,68 @@ static int cmd_errors(void)
     return fails ? 1 : 0;
 }
 
+static double clock_s(clockid_t id)
+{
+    struct timespec t;
+    clock_gettime(id, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int cmd_bench(int argc, char **argv)
+{
+    const int w = 1920, h = 1080;
+    uint8_t *y = malloc((size_t)w * h), *uv = malloc((size_t)w * h / 2);
+    vp_pre_params p;
+    vp_pre_params_default(&p);
+    p.dtype = VP_PRE_FP16;
+    uint16_t *out = malloc(vp_pre_slot_elems(&p) * 2);
+    if (!y || !uv || !out)
+        return 1;
+    for (int i = 0; i < w * h; i++)
+        y[i] = (uint8_t)(i * 7 + i / w);
+    for (int i = 0; i < w * h / 2; i++)
+        uv[i] = (uint8_t)(i * 3 + i / w);
+    vp_pre_src src = {VP_PRE_NV12, w, h, 0, {y, uv, NULL}, {(size_t)w, (size_t)w, 0}, VP_PRE_BT709,
+                      VP_PRE_RANGE_LIMITED};
+    int def[2] = {1, 0}, n = argc > 2 ? argc - 2 : 2;
+    for (int k = 0; k < n; k++) {
+        int t = argc > 2 ? atoi(argv[2 + k]) : def[k];
+        int it = 0;
+        double t0 = now_s(), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID), el;
+        do {
+            if (vp_preprocess_cpu(&src, &p, out, 0, t))
+                return 1;
+            it++;
+            el = now_s() - t0;
+        } while (el < 1.0 || it < 3);
+        double cpu = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
+        printf("CPU 1920x1080 NV12 -> 640x640 FP16 NCHW letterbox, threads %d%s: %.2f ms/frame wall (%.0f frames/s), "
+               "%.2f ms CPU time/frame\n",
+               t, t ? "" : " (OpenMP default)", 1e3 * el / it, it / el, 1e3 * cpu / it);
+    }
+    free(y);
+    free(uv);
+    free(out);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
-        return usage("need a command: run, geom or errors");
+        return usage("need a command: run, geom, bench or errors");
     if (!strcmp(argv[1], "run"))
         return cmd_run(argc, argv);
     if (!strcmp(argv[1], "geom"))
         return cmd_geom();
+    if (!strcmp(argv[1], "bench"))
+        return cmd_bench(argc, argv);
     if (!strcmp(argv[1], "errors"))
         return cmd_errors();
     return usage("unknown command");
