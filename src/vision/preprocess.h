@@ -181,8 +181,10 @@ int vp_preprocess_cpu(const vp_pre_src *src, const vp_pre_params *p, void *dst_b
  * (or host memory the device can address: mapped/managed); plain host
  * memory is refused. The kernel is only enqueued on `stream` (NULL = the
  * legacy default stream): no synchronisation, no allocation, so the call can
- * be captured in a CUDA graph, and the source must stay valid until the
- * stream has passed the kernel. Returns VP_OK, VP_ERR_INVALID (bad
+ * be captured in a CUDA graph (make one uncaptured call with the same
+ * format/dtype/layout first: it checks the pointers, which a capturing call
+ * skips, and loads the kernel outside the capture), and the source must
+ * stay valid until the stream has passed the kernel. Returns VP_OK, VP_ERR_INVALID (bad
  * parameters, logged) or VP_ERR_BACKEND (a CUDA error, logged). */
 struct CUstream_st;
 #define VP_CUDA_PREPROCESS_SYMBOL "vp_cuda_preprocess"

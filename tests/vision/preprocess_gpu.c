@@ -299,6 +299,16 @@ static int run_case(const gcase *c, cudaStream_t st, result *tot, int verbose)
     }
     set_planes(&src, &pic, pic.dev);
     if (c->graph) {
+        /* As a pipeline does: one uncaptured call first (it checks the
+         * pointers, and lazy module loading happens outside the capture);
+         * its output is wiped so only the graph's replay is compared. */
+        rc = vp_cuda_preprocess(&src, &p, ddst, c->slot, st);
+        if (rc) {
+            fprintf(stderr, "FAIL %s: vp_cuda_preprocess (before capture): %s\n", name, vp_strerror(rc));
+            goto fail;
+        }
+        CK(cudaStreamSynchronize(st));
+        CK(cudaMemset(ddst, 0xA5, bytes));
         CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeGlobal));
         rc = vp_cuda_preprocess(&src, &p, ddst, c->slot, st);
         cudaError_t ce = cudaStreamEndCapture(st, &graph);
