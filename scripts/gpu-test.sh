@@ -1,75 +1,153 @@
 #!/usr/bin/env bash
 # GPU test set, in two halves:
-#   scripts/gpu-test.sh prepare [MODELS_DIR]
-#       here (any machine with nvcc): builds build-gpu/ for sm_75..sm_90 (+PTX)
-#       and packs .devcarry/ with the shared libraries the GPU machine lacks
-#       (oneDNN, protobuf-c, libgomp) and the ultralytics models (the GPU
-#       machine has PyTorch but no ultralytics).
-#   scripts/gpu-test.sh run
-#       on the GPU machine, in the repository root with .devcarry/ present
-#       (binaries in .devcarry/bin): ONNX node tests through the CUDA backend, and
-#       CUDA-vs-CPU parity on every model at batch 1 and 16; generates the
-#       torchvision models there. Prints "gpu tests: N passed, N failed, N skipped".
+#   scripts/gpu-test.sh prepare [ARCHS]
+#       here (any machine with nvcc): builds build-gpu/ (CUDA architectures
+#       ARCHS, default "75-real;80-real;86-real;89-real;90", i.e. sm_75..sm_90
+#       plus PTX of sm_90 for newer GPUs) without FFmpeg, and packs .devcarry/
+#       with what the GPU machine lacks: the shared libraries (oneDNN,
+#       protobuf-c, libgomp), ONNX's node tests, the pure-Python packages
+#       that generate the ultralytics models (ultralytics, onnxslim), test
+#       media (Annex-B streams, their libavcodec MD5s) and a fallback model.
+#   scripts/gpu-test.sh run [tests|bench|sanitize|all]
+#       on the GPU machine, in the repository root with .devcarry/ present:
+#       tests:    ONNX node tests through the CUDA backend in FP32 and FP16;
+#                 CUDA-vs-CPU parity of every model at batch 1 and 16 in FP32
+#                 and FP16; plan-cache reuse; NVDEC and preprocessing tests;
+#       bench:    bench/cuda_vs_torch.py (PyTorch eager, CUDA graph,
+#                 torch.compile in the same run) and a per-layer profile;
+#       sanitize: compute-sanitizer memcheck and racecheck over node tests
+#                 and one model in FP32 and FP16.
+#       Prints "gpu tests: N passed, N failed, N skipped" (tests, sanitize).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-}
 
 if [ "$mode" = prepare ]; then
-  models=${2:-build/models}
-  cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release >/dev/null || exit 1
-  cmake --build build-gpu -j "${VP_JOBS:-2}" || exit 1
-  rm -rf .devcarry && mkdir -p .devcarry
+  archs=${2:-"75-real;80-real;86-real;89-real;90"}
+  bd=${VP_GPU_BUILD:-build-gpu}  # VP_GPU_BUILD=build: carry an existing build as it is
+  if [ -z "${VP_GPU_BUILD:-}" ]; then
+    cmake -S . -B "$bd" -DCMAKE_BUILD_TYPE=Release -DVP_FFMPEG=OFF "-DCMAKE_CUDA_ARCHITECTURES=$archs" >/dev/null || exit 1
+    cmake --build "$bd" -j "${VP_JOBS:-2}" || exit 1
+  fi
+  rm -rf .devcarry && mkdir -p .devcarry/bin .devcarry/py
   grep -qx '/.devcarry/' .git/info/exclude 2>/dev/null || echo '/.devcarry/' >> .git/info/exclude
   tar -chJf .devcarry/libs.tar.xz -C /lib/x86_64-linux-gnu libdnnl.so.2 libprotobuf-c.so.1 libgomp.so.1 libOpenCL.so.1
   tar -cJf .devcarry/nodetests.tar.xz -C /usr/include/onnx/backend/test/data node
-  mkdir -p .devcarry/bin
-  cp build-gpu/vidpipe build-gpu/libvidpipe.so build-gpu/libvidpipe_cuda.so build-gpu/tests/vp_node_tests .devcarry/bin/
-  for m in ${VP_GPU_MODELS:-yolov8n yolo12n}; do
-    [ -f "$models/$m.onnx" ] && cp "$models/$m.onnx" .devcarry/
-  done
+  cp "$bd"/vidpipe "$bd"/libvidpipe.so "$bd"/libvidpipe_cuda.so "$bd"/tests/vp_node_tests .devcarry/bin/
+  find "$bd"/tests -maxdepth 3 -type f -executable -name '*_gpu*' -exec cp {} .devcarry/bin/ \;
+  # ultralytics and onnxslim are pure Python; the GPU machine has their dependencies but not them
+  python3 - <<'EOF' || exit 1
+import importlib.util, pathlib, shutil
+for name in ("ultralytics", "onnxslim", "colorama"):
+    spec = importlib.util.find_spec(name)
+    src = pathlib.Path(spec.origin).parent
+    shutil.copytree(src, f".devcarry/py/{name}", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+EOF
+  tar -cJf .devcarry/py.tar.xz -C .devcarry py && rm -rf .devcarry/py
+  models=${VP_MODELS_DIR:-build/models}
+  [ -f "$models/yolov8n.onnx" ] && cp "$models/yolov8n.onnx" .devcarry/
+  if [ -x scripts/gen_media.sh ] && [ -d "${VP_MEDIA_DIR:-build/media}" ]; then
+    mkdir -p .devcarry/media
+    cp "${VP_MEDIA_DIR:-build/media}"/*.h26[45] "${VP_MEDIA_DIR:-build/media}"/*.md5 .devcarry/media/ 2>/dev/null
+  fi
   du -sh .devcarry
   exit 0
 fi
 
 if [ "$mode" != run ]; then
-  echo "usage: $0 prepare [MODELS_DIR] | run" >&2
+  echo "usage: $0 prepare [ARCHS] | run [tests|bench|sanitize|all]" >&2
   exit 2
 fi
+what=${2:-tests}
 
 pass=0; fail=0; skip=0
 note() { echo "== $*"; }
+count() { # count RC: 0 pass, 77 skip, else fail
+  if [ "$1" = 0 ]; then pass=$((pass+1)); elif [ "$1" = 77 ]; then skip=$((skip+1)); else fail=$((fail+1)); fi
+}
 lib=/tmp/vp-libs; mkdir -p "$lib"; tar -xJf .devcarry/libs.tar.xz -C "$lib"
 cudnn=$(find / -xdev -name 'libcudnn.so.9' -not -path '*/proc/*' 2>/dev/null | head -1)
 cublas=$(find / -xdev -name 'libcublas.so.13' -not -path '*/proc/*' 2>/dev/null | head -1)
 bin=$PWD/.devcarry/bin
 export LD_LIBRARY_PATH="$bin:$lib:$(dirname "${cudnn:-/x/x}"):$(dirname "${cublas:-/x/x}"):${LD_LIBRARY_PATH:-}"
 export VP_CUDA_PLUGIN="$bin/libvidpipe_cuda.so"
+export VIDPIPE_CACHE_DIR=/tmp/vp-cache
+py=/tmp/vp-py; mkdir -p "$py"; tar -xJf .devcarry/py.tar.xz -C /tmp && rm -rf "$py" && mv /tmp/py "$py"
+export PYTHONPATH="$py${PYTHONPATH:+:$PYTHONPATH}" YOLO_OFFLINE=1
 note "cudnn: ${cudnn:-not found}; cublas: ${cublas:-not found}"
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader
 "$bin/vidpipe" info | tail -1
 
-note "ONNX node tests, CUDA backend"
-mkdir -p /tmp/vp-onnx && tar -xJf .devcarry/nodetests.tar.xz -C /tmp/vp-onnx
-out=$("$bin/vp_node_tests" --backend cuda --dir /tmp/vp-onnx/node 2>&1); rc=$?
-echo "$out" | grep -E "^(FAIL|SKIP)" | head -60
-echo "$out" | tail -3
-if [ $rc = 0 ]; then pass=$((pass+1)); elif [ $rc = 77 ]; then skip=$((skip+1)); else fail=$((fail+1)); fi
+models=/tmp/vp-models
+gen_models() {
+  mkdir -p "$models"
+  [ -f "$models/.done" ] && return
+  note "generating the models on this machine (tools/gen_models.py)"
+  python3 tools/gen_models.py --outdir "$models" --no-check 2>&1 | grep -iE "error|fail|wrote|->" | head -20
+  [ -f "$models/yolov8n.onnx" ] || cp .devcarry/yolov8n.onnx "$models/" 2>/dev/null
+  touch "$models/.done"
+}
 
-models=/tmp/vp-models; mkdir -p "$models"
-cp .devcarry/*.onnx "$models/" 2>/dev/null
-note "generating torchvision models on this machine"
-python3 tools/gen_models.py --outdir "$models" --only resnet50,mobilenetv3,deeplabv3 >/dev/null 2>&1 || echo "model generation failed"
-for f in "$models"/*.onnx; do
-  m=$(basename "$f" .onnx)
-  for b in 1 16; do
-    python3 tests/parity_backends.py --vidpipe "$bin/vidpipe" --models "$models" --model "$m" --batch $b --precision fp32
-    rc=$?
-    if [ $rc = 0 ]; then pass=$((pass+1)); elif [ $rc = 77 ]; then skip=$((skip+1)); else fail=$((fail+1)); fi
+if [ "$what" = tests ] || [ "$what" = all ]; then
+  mkdir -p /tmp/vp-onnx && tar -xJf .devcarry/nodetests.tar.xz -C /tmp/vp-onnx
+  for prec in fp32 fp16; do
+    note "ONNX node tests, CUDA backend, $prec"
+    out=$("$bin/vp_node_tests" --backend cuda --precision $prec --dir /tmp/vp-onnx/node 2>&1); rc=$?
+    echo "$out" | grep -E "^FAIL" | head -40
+    echo "$out" | grep -cE "^SKIP" | sed 's/^/skipped tests: /'
+    echo "$out" | tail -1
+    count $rc
   done
-done
-if [ -f .devcarry/yolov8n.onnx ]; then
-  note "CUDA backend benchmark (fp32), YOLOv8n 640"
-  "$bin/vidpipe" bench --backend cuda --model .devcarry/yolov8n.onnx --batch 1,8,32 --iters 100
+  gen_models
+  for f in "$models"/*.onnx; do
+    m=$(basename "$f" .onnx)
+    for prec in fp32 fp16; do
+      for b in 1 16; do
+        python3 tests/parity_backends.py --vidpipe "$bin/vidpipe" --models "$models" --model "$m" --batch $b --precision $prec
+        count $?
+      done
+    done
+  done
+  note "plan cache: a second start reuses the first one's algorithm choices"
+  rm -rf "$VIDPIPE_CACHE_DIR"
+  for i in 1 2; do
+    "$bin/vidpipe" bench --backend cuda --precision fp16 --model "$models/yolov8n.onnx" --batch 8 --iters 20 --json | tail -1
+  done
+  ls "$VIDPIPE_CACHE_DIR" 2>/dev/null | head -3
+  for t in "$bin"/*_gpu*; do
+    [ -x "$t" ] || continue
+    note "$(basename "$t")"
+    "$t" --media .devcarry/media 2>&1 | tail -15; count ${PIPESTATUS[0]}
+  done
+  note "CUDA FP16 benchmark, YOLOv8n 640"
+  "$bin/vidpipe" bench --backend cuda --precision fp16 --model "$models/yolov8n.onnx" --batch 1,8,32 --iters 200
+fi
+
+if [ "$what" = bench ] || [ "$what" = all ]; then
+  gen_models
+  note "bench/cuda_vs_torch.py"
+  python3 bench/cuda_vs_torch.py --vidpipe "$bin/vidpipe" --models "$models" --json /tmp/vp-bench.json ${VP_BENCH_ARGS:-}
+  note "slowest layers, YOLOv8n batch 32 FP16"
+  "$bin/vidpipe" bench --backend cuda --precision fp16 --model "$models/yolov8n.onnx" --batch 32 --iters 20 --profile
+fi
+
+if [ "$what" = sanitize ] || [ "$what" = all ]; then
+  mkdir -p /tmp/vp-onnx && tar -xJf .devcarry/nodetests.tar.xz -C /tmp/vp-onnx
+  gen_models
+  cs=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+  for tool in memcheck racecheck; do
+    for prec in fp32 fp16; do
+      note "compute-sanitizer --tool $tool: node tests (conv, pool, resize, softmax, matmul...), $prec"
+      "$cs" --tool $tool --error-exitcode 9 --print-limit 20 "$bin/vp_node_tests" --backend cuda --precision $prec \
+        --dir /tmp/vp-onnx/node --filter "${VP_SANITIZE_FILTER:-_}" 2>&1 | tail -4
+      count ${PIPESTATUS[0]}
+      note "compute-sanitizer --tool $tool: YOLOv8n batch 2, $prec"
+      python3 -c "import numpy as np; np.save('/tmp/vp-x.npy', np.random.rand(2,3,640,640).astype(np.float32))"
+      "$cs" --tool $tool --error-exitcode 9 --print-limit 20 "$bin/vidpipe" infer --backend cuda --precision $prec \
+        --model "$models/yolov8n.onnx" --input images=/tmp/vp-x.npy --outdir /tmp/vp-san 2>&1 | tail -4
+      count ${PIPESTATUS[0]}
+    done
+  done
 fi
 echo "gpu tests: $pass passed, $fail failed, $skip skipped"
 [ $fail = 0 ]

@@ -81,7 +81,7 @@ void vp_cuda_cache_put(vp_cuda_ctx *c, const char *key, const long *v, int n);
 /* Writes the file if anything changed, frees the cache. */
 void vp_cuda_cache_close(vp_cuda_ctx *c);
 
-/* Post-ops (activations, residual add) on a float output, for kernels that
+/* Post-ops (activations, residual add) on a float or float16 output, for kernels that
  * cannot fuse them: one elementwise pass on ctx->stream. */
 int vp_cuda_apply_postops(vp_op_ctx *c);
 

@@ -11,7 +11,7 @@
 #include "engine/cuda/nn.h"
 
 const vp_kernel vp_cuda_nn[] = {
-    {.name = "Conv", .prepare = vp_cuda_conv_prepare, .run = vp_cuda_conv_run,
+    {.name = "Conv", .nhwc = 1, .prepare = vp_cuda_conv_prepare, .run = vp_cuda_conv_run,
      .release = vp_cuda_conv_release, .handles_postops = 1},
     {.name = "ConvTranspose", .prepare = vp_cuda_convt_prepare, .run = vp_cuda_conv_run,
      .release = vp_cuda_conv_release, .handles_postops = 1},
@@ -21,13 +21,13 @@ const vp_kernel vp_cuda_nn[] = {
      .release = vp_cuda_matmul_release, .handles_postops = 1},
     {.name = "BatchNormalization", .prepare = vp_cuda_batchnorm_prepare,
      .run = vp_cuda_batchnorm_run, .handles_postops = 1},
-    {.name = "MaxPool", .prepare = vp_cuda_pool_prepare, .run = vp_cuda_pool_run,
+    {.name = "MaxPool", .nhwc = 1, .prepare = vp_cuda_pool_prepare, .run = vp_cuda_pool_run,
      .release = vp_cuda_nn_state_free, .handles_postops = 1},
-    {.name = "AveragePool", .prepare = vp_cuda_pool_prepare, .run = vp_cuda_pool_run,
+    {.name = "AveragePool", .nhwc = 1, .prepare = vp_cuda_pool_prepare, .run = vp_cuda_pool_run,
      .release = vp_cuda_nn_state_free, .handles_postops = 1},
-    {.name = "GlobalAveragePool", .prepare = vp_cuda_global_pool_prepare,
+    {.name = "GlobalAveragePool", .nhwc = 1, .prepare = vp_cuda_global_pool_prepare,
      .run = vp_cuda_global_pool_run, .handles_postops = 1},
-    {.name = "GlobalMaxPool", .prepare = vp_cuda_global_pool_prepare,
+    {.name = "GlobalMaxPool", .nhwc = 1, .prepare = vp_cuda_global_pool_prepare,
      .run = vp_cuda_global_pool_run, .handles_postops = 1},
     {.name = "LRN", .prepare = vp_cuda_lrn_prepare, .run = vp_cuda_lrn_run,
      .handles_postops = 1},
