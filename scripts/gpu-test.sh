@@ -48,7 +48,9 @@ EOF
   [ -f "$models/yolov8n.onnx" ] && cp "$models/yolov8n.onnx" .devcarry/
   if [ -x scripts/gen_media.sh ] && [ -d "${VP_MEDIA_DIR:-build/media}" ]; then
     mkdir -p .devcarry/media
-    cp "${VP_MEDIA_DIR:-build/media}"/*.h26[45] "${VP_MEDIA_DIR:-build/media}"/*.md5 .devcarry/media/ 2>/dev/null
+    for f in "${VP_MEDIA_DIR:-build/media}"/*.md5; do  # the streams with libavcodec MD5 lists
+      cp "$f" "${f%.md5}" .devcarry/media/ 2>/dev/null
+    done
   fi
   du -sh .devcarry
   exit 0
@@ -99,6 +101,27 @@ if [ "$what" = tests ] || [ "$what" = all ]; then
     count $rc
   done
   gen_models
+  note "plan cache: a second start reuses the first one's algorithm choices"
+  rm -rf "$VIDPIPE_CACHE_DIR"
+  for i in 1 2; do
+    "$bin/vidpipe" bench --backend cuda --precision fp16 --model "$models/yolov8n.onnx" --batch 8 --iters 20 --json | tail -1
+  done
+  ls "$VIDPIPE_CACHE_DIR" 2>/dev/null | head -3
+  for t in "$bin"/*_gpu*; do
+    [ -x "$t" ] || continue
+    note "$(basename "$t") --bench"
+    "$t" --bench 2>&1 | tail -12; count ${PIPESTATUS[0]}
+  done
+  if [ -d .devcarry/media ]; then
+    note "NVDEC against libavcodec (MD5 lists computed where FFmpeg is)"
+    python3 tests/media/nvdec_vs_cpu.py --vidpipe "$bin/vidpipe" --media .devcarry/media 2>&1 | tail -12
+    count ${PIPESTATUS[0]}
+    note "NVDEC decode throughput, H.264 1080p (and HEVC)"
+    "$bin/vidpipe" decode-bench --hw nvdec --streams 1,4,8,16 --seconds 4 .devcarry/media/h264_1080p.h264 2>&1 | tail -6
+    "$bin/vidpipe" decode-bench --hw nvdec --streams 1,8,16 --seconds 3 .devcarry/media/hevc_1080p.h265 2>&1 | tail -5
+  fi
+  note "CUDA FP16 benchmark, YOLOv8n 640"
+  "$bin/vidpipe" bench --backend cuda --precision fp16 --model "$models/yolov8n.onnx" --batch 1,8,32 --iters 200
   for f in "$models"/*.onnx; do
     m=$(basename "$f" .onnx)
     for prec in fp32 fp16; do
@@ -108,19 +131,6 @@ if [ "$what" = tests ] || [ "$what" = all ]; then
       done
     done
   done
-  note "plan cache: a second start reuses the first one's algorithm choices"
-  rm -rf "$VIDPIPE_CACHE_DIR"
-  for i in 1 2; do
-    "$bin/vidpipe" bench --backend cuda --precision fp16 --model "$models/yolov8n.onnx" --batch 8 --iters 20 --json | tail -1
-  done
-  ls "$VIDPIPE_CACHE_DIR" 2>/dev/null | head -3
-  for t in "$bin"/*_gpu*; do
-    [ -x "$t" ] || continue
-    note "$(basename "$t")"
-    "$t" --media .devcarry/media 2>&1 | tail -15; count ${PIPESTATUS[0]}
-  done
-  note "CUDA FP16 benchmark, YOLOv8n 640"
-  "$bin/vidpipe" bench --backend cuda --precision fp16 --model "$models/yolov8n.onnx" --batch 1,8,32 --iters 200
 fi
 
 if [ "$what" = bench ] || [ "$what" = all ]; then
