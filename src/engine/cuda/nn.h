@@ -28,6 +28,23 @@ int vp_cuda_convt_prepare(vp_op_ctx *c);
 int vp_cuda_conv_run(vp_op_ctx *c);
 void vp_cuda_conv_release(void *state);
 
+/* Conv + bias + post-ops as one cuDNN graph (nn_conv_graph.c): channels-last
+ * FP16 2-D convolutions. Geometry in NCHW order. */
+typedef struct vp_conv_graph_geom {
+    int64_t x[4], y[4];          /* [N,C,H,W] of X and Y */
+    int64_t k[2], pad[2], stride[2], dil[2];
+    int64_t group;
+    int bias_in;                 /* node input index of B, or -1 */
+} vp_conv_graph_geom;
+typedef struct vp_conv_graph vp_conv_graph;
+/* VP_ERR_UNSUPPORTED when cuDNN has no engine for it (the caller keeps the
+ * legacy path); key names the convolution in the plan cache. */
+int vp_conv_graph_build(vp_op_ctx *c, const vp_conv_graph_geom *g, const char *key, vp_conv_graph **out);
+int vp_conv_graph_run(vp_op_ctx *c, vp_conv_graph *cg);
+/* Every bound pointer of this run is 16-byte aligned (as the graph assumes). */
+int vp_conv_graph_aligned(const vp_op_ctx *c, const vp_conv_graph *cg);
+void vp_conv_graph_free(vp_conv_graph *cg);
+
 /* nn_matmul.c: MatMul and Gemm through cuBLAS. */
 int vp_cuda_matmul_prepare(vp_op_ctx *c);
 int vp_cuda_gemm_prepare(vp_op_ctx *c);

@@ -95,6 +95,7 @@ typedef struct conv_state {
     cudnnConvolutionBwdDataAlgo_t bwd_algo;
     size_t ws_bytes;         /* workspace the chosen algorithm needs */
     void *zero_bias;         /* fused modes without B: M zeros (device) */
+    vp_conv_graph *graph;    /* channels-last FP16: conv + bias + post-ops in one cuDNN graph */
 } conv_state;
 
 void vp_cuda_conv_release(void *state)
@@ -118,6 +119,7 @@ void vp_cuda_conv_release(void *state)
         cudnnDestroyActivationDescriptor(st->ad);
     if (st->zero_bias)
         cudaFree(st->zero_bias);
+    vp_conv_graph_free(st->graph);
     free(st);
 }
 
@@ -236,8 +238,9 @@ static int conv_layout(vp_op_ctx *c, conv_state *st, conv_dims *cd)
     cd->x[0] = cd->y[0] = cd->o[0] = g->n;
     cd->x[1] = g->cin;
     cd->y[1] = cd->o[1] = g->cout;
-    cd->w[0] = w->shape.d[0];
-    cd->w[1] = w->shape.d[1];
+    /* W's first two dims in cuDNN's order (a channels-last W is [O,kH,kW,I]) */
+    cd->w[0] = st->nhwc ? g->cout : w->shape.d[0];
+    cd->w[1] = st->nhwc ? g->cin / g->group : w->shape.d[1];
     st->xwin.planes = g->n * g->cin;
     st->ywin.planes = g->n * g->cout;
     for (int i = 0; i < 3; i++) {
@@ -633,17 +636,42 @@ static int conv_setup(vp_op_ctx *c, conv_state *st)
         return vp_op_fail(c, VP_ERR_INTERNAL, "channels-last Conv with asymmetric pads");
     if ((rc = conv_descriptors(c, st, &cd)) != VP_OK || (rc = conv_choose(c, st, &cd)) != VP_OK)
         return rc;
+    if (st->nhwc && st->dt == VP_DT_FLOAT16) {
+        /* the whole post-op chain in one cuDNN graph where it builds */
+        vp_conv_graph_geom gg;
+        char key[560];
+        memset(&gg, 0, sizeof gg);
+        for (int i = 0; i < 4; i++) {
+            gg.x[i] = cd.x[i];
+            gg.y[i] = cd.y[i];
+        }
+        for (int i = 0; i < 2; i++) {
+            gg.k[i] = cd.w[2 + i];
+            gg.pad[i] = cd.pad[i];
+            gg.stride[i] = cd.stride[i];
+            gg.dil[i] = cd.dil[i];
+        }
+        gg.group = st->g.group;
+        gg.bias_in = st->bias_in;
+        int n = snprintf(key, sizeof key, "graph%d,", c->node->n_post);
+        for (int k = 0; k < c->node->n_post && n < (int)sizeof key - 8; k++)
+            n += snprintf(key + n, sizeof key - (size_t)n, "%d%d", c->node->post[k].kind, (int)c->node->post[k].act);
+        conv_key(st, &cd, key + n, sizeof key - (size_t)n);
+        if (vp_conv_graph_build(c, &gg, key, &st->graph) != VP_OK)
+            st->graph = NULL;
+    }
     size_t es = vp_dtype_size(st->dt);
     if (st->pad_copy)
         c->scratch_bytes = (size_t)prod(cd.x, st->nd + 2) * es;
     if (st->crop)
         c->scratch_bytes = (size_t)prod(cd.y, st->nd + 2) * es;
-    VP_LOGD("%s %s: cuDNN %s algo %d, %s, workspace %zu%s", c->node->op_type, c->node->name,
+    VP_LOGD("%s %s: cuDNN %s algo %d, %s, workspace %zu%s%s", c->node->op_type, c->node->name,
             st->transposed ? "bwd-data" : "fwd",
             st->transposed ? (int)st->bwd_algo : (int)st->fwd_algo,
             st->mode == MODE_FUSED ? "bias/add/act fused" :
             st->mode == MODE_FUSED_BIAS ? "bias fused" : "unfused", st->ws_bytes,
-            st->pad_copy ? ", padded copy of X" : st->crop ? ", cropped output" : "");
+            st->pad_copy ? ", padded copy of X" : st->crop ? ", cropped output" : "",
+            st->graph ? "; cuDNN graph with every post-op" : "");
     return VP_OK;
 }
 
@@ -681,6 +709,8 @@ int vp_cuda_conv_run(vp_op_ctx *c)
         return vp_op_fail(c, VP_ERR_INTERNAL, "conv kernel run without prepare");
     if (vp_tensor_numel(c->out[0]) == 0)
         return VP_OK;
+    if (st->graph && vp_conv_graph_aligned(c, st->graph))
+        return vp_conv_graph_run(c, st->graph); /* bias and every post-op included */
     const void *x = c->in[0]->data, *w = c->in[1]->data;
     const void *b = st->bias_in >= 0 ? c->in[st->bias_in]->data : st->zero_bias;
     void *y = c->out[0]->data;

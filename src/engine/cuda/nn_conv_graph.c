@@ -16,6 +16,8 @@
 #include "engine/cuda/nn.h"
 #include "base/log.h"
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -139,7 +141,7 @@ static cudnnBackendDescriptor_t g_conv(gb *b, const vp_conv_graph_geom *g, cudnn
 static cudnnBackendDescriptor_t build_graph(gb *b, vp_cuda_ctx *ctx, const vp_node *n, const vp_conv_graph_geom *g,
                                             vp_conv_graph *cg)
 {
-    cudnnBackendDescriptor_t ops[G_MAX_OPS], cur, x, w, y;
+    cudnnBackendDescriptor_t ops[G_MAX_OPS], cur, x, w, y = NULL;
     int nops = 0;
     int64_t wdim[4] = {g->y[1], g->x[1] / g->group, g->k[0], g->k[1]}, bdim[4] = {1, g->y[1], 1, 1};
     int64_t uid = 1;
