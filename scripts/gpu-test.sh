@@ -16,7 +16,10 @@
 #       bench:    bench/cuda_vs_torch.py (PyTorch eager, CUDA graph,
 #                 torch.compile in the same run) and a per-layer profile;
 #       sanitize: compute-sanitizer memcheck and racecheck over node tests
-#                 and one model in FP32 and FP16.
+#                 and one model in FP32 and FP16;
+#       profile:  per-step device times of YOLOv8n batch 32 FP16 against
+#                 FLOP and byte floors (VP_GPU_MODELS), FP16 parity of
+#                 VP_GPU_PARITY models.
 #       Prints "gpu tests: N passed, N failed, N skipped" (tests, sanitize).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -57,7 +60,7 @@ EOF
 fi
 
 if [ "$mode" != run ]; then
-  echo "usage: $0 prepare [ARCHS] | run [tests|bench|sanitize|all]" >&2
+  echo "usage: $0 prepare [ARCHS] | run [tests|bench|sanitize|profile|all]" >&2
   exit 2
 fi
 what=${2:-tests}
@@ -92,7 +95,7 @@ gen_models() {
 
 if [ "$what" = tests ] || [ "$what" = all ]; then
   mkdir -p /tmp/vp-onnx && tar -xJf .devcarry/nodetests.tar.xz -C /tmp/vp-onnx
-  for prec in fp32 fp16; do
+  for prec in ${VP_GPU_PRECS:-fp32 fp16}; do
     note "ONNX node tests, CUDA backend, $prec"
     out=$("$bin/vp_node_tests" --backend cuda --precision $prec --dir /tmp/vp-onnx/node 2>&1); rc=$?
     echo "$out" | grep -E "^FAIL" | cut -c1-200 | head -20
@@ -123,7 +126,7 @@ if [ "$what" = tests ] || [ "$what" = all ]; then
   "$bin/vidpipe" bench --backend cuda --precision fp16 --model "$models/yolov8n.onnx" --batch 1,8,32 --iters 200
   for f in "$models"/*.onnx; do
     m=$(basename "$f" .onnx)
-    for prec in fp32 fp16; do
+    for prec in ${VP_GPU_PRECS:-fp32 fp16}; do
       for b in 1 16; do
         python3 tests/parity_backends.py --vidpipe "$bin/vidpipe" --models "$models" --model "$m" --batch $b --precision $prec
         count $?
@@ -140,19 +143,33 @@ if [ "$what" = bench ] || [ "$what" = all ]; then
   "$bin/vidpipe" bench --backend cuda --precision fp16 --model "$models/yolov8n.onnx" --batch 32 --iters 20 --profile
 fi
 
+if [ "$what" = profile ]; then
+  gen_models
+  for m in ${VP_GPU_MODELS:-yolov8n}; do
+    note "per-step profile (each step synchronised), $m batch 32 FP16"
+    "$bin/vidpipe" bench --backend cuda --precision fp16 --model "$models/$m.onnx" --batch 32 --iters 10 --profile
+  done
+  for m in ${VP_GPU_PARITY:-}; do
+    for b in 1 16; do
+      python3 tests/parity_backends.py --vidpipe "$bin/vidpipe" --models "$models" --model "$m" --batch $b --precision fp16
+      count $?
+    done
+  done
+fi
+
 if [ "$what" = sanitize ] || [ "$what" = all ]; then
   mkdir -p /tmp/vp-onnx && tar -xJf .devcarry/nodetests.tar.xz -C /tmp/vp-onnx
   gen_models
   cs=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
   for tool in memcheck racecheck; do
-    for prec in fp32 fp16; do
+    for prec in ${VP_GPU_PRECS:-fp32 fp16}; do
       note "compute-sanitizer --tool $tool: node tests (conv, pool, resize, softmax, matmul...), $prec"
-      "$cs" --tool $tool --error-exitcode 9 --print-limit 20 "$bin/vp_node_tests" --backend cuda --precision $prec \
+      timeout "${VP_SANITIZE_TIMEOUT:-900}" "$cs" --tool $tool --error-exitcode 9 --print-limit 20 "$bin/vp_node_tests" --backend cuda --precision $prec \
         --dir /tmp/vp-onnx/node --filter "${VP_SANITIZE_FILTER:-_}" 2>&1 | tail -4
       count ${PIPESTATUS[0]}
-      note "compute-sanitizer --tool $tool: YOLOv8n batch 2, $prec"
-      python3 -c "import numpy as np; np.save('/tmp/vp-x.npy', np.random.rand(2,3,640,640).astype(np.float32))"
-      "$cs" --tool $tool --error-exitcode 9 --print-limit 20 "$bin/vidpipe" infer --backend cuda --precision $prec \
+      note "compute-sanitizer --tool $tool: YOLOv8n batch 1, $prec"
+      python3 -c "import numpy as np; np.save('/tmp/vp-x.npy', np.random.rand(1,3,640,640).astype(np.float32))"
+      timeout "${VP_SANITIZE_TIMEOUT:-900}" "$cs" --tool $tool --error-exitcode 9 --print-limit 20 "$bin/vidpipe" infer --backend cuda --precision $prec \
         --model "$models/yolov8n.onnx" --input images=/tmp/vp-x.npy --outdir /tmp/vp-san 2>&1 | tail -4
       count ${PIPESTATUS[0]}
     done

@@ -151,6 +151,8 @@ typedef struct vp_step_profile {
     int n_post;           /* post-ops fused into this step */
     double total_ms;      /* summed over runs */
     long runs;
+    double flops;         /* per run: multiply-adds x 2 of Conv/MatMul/Gemm, else 0 */
+    double bytes;         /* per run: bytes of the step's inputs and outputs (a floor on its traffic) */
 } vp_step_profile;
 /* Fills out[0..max) in step order; returns the number of steps. */
 int vp_plan_profile(const vp_plan *p, vp_step_profile *out, int max);

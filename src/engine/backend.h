@@ -46,6 +46,9 @@ typedef struct vp_backend {
      * under dir for the model with this hash; read now, written when the
      * context is destroyed. Failure only means no cache. */
     int (*cache_attach)(void *ctx, const char *dir, uint64_t model_hash);
+    /* Optional: wait until the work enqueued so far is done (profiling
+     * times each step with it, so asynchronous backends report device time). */
+    int (*sync)(void *ctx);
 } vp_backend;
 
 extern const vp_backend vp_backend_cpu;

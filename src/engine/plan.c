@@ -789,6 +789,8 @@ static int execute(vp_plan *p)
         int rc = st->k->run(&c);
         if (rc == VP_OK && n->n_post && !st->k->handles_postops) /* passes fuse only where handled */
             rc = vp_op_fail(&c, VP_ERR_INTERNAL, "post-ops on a kernel that does not apply them");
+        if (p->e->opt.profile && rc == VP_OK && be->sync && be->sync(bctx))
+            rc = vp_op_fail(&c, VP_ERR_BACKEND, "the backend failed while synchronising for the profile");
         if (p->e->opt.profile) {
             clock_gettime(CLOCK_MONOTONIC, &t1);
             st->ns += (double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec);
@@ -907,6 +909,25 @@ int vp_plan_profile(const vp_plan *p, vp_step_profile *out, int max)
             out[n].n_post = nd->n_post;
             out[n].total_ms = st->ns / 1e6;
             out[n].runs = st->runs;
+            out[n].bytes = 0;
+            for (int i = 0; i < nd->n_in; i++)
+                if (st->in[i])
+                    out[n].bytes += (double)vp_tensor_bytes(st->in[i]);
+            for (int i = 0; i < nd->n_out; i++)
+                if (st->out[i])
+                    out[n].bytes += (double)vp_tensor_bytes(st->out[i]);
+            out[n].flops = 0;
+            const vp_tensor *y = nd->n_out > 0 ? st->out[0] : NULL, *w = nd->n_in > 1 ? st->in[1] : NULL;
+            if (y && w && !strcmp(nd->op_type, "Conv")) {
+                /* 2 x outputs x (W elements per output channel) */
+                out[n].flops = 2.0 * (double)vp_tensor_numel(y) * (double)vp_tensor_numel(w) / (double)w->shape.d[0];
+            } else if (y && w && (!strcmp(nd->op_type, "MatMul") || !strcmp(nd->op_type, "Gemm")) &&
+                       st->in[0]->shape.rank >= 1) {
+                int64_t k = st->in[0]->shape.d[st->in[0]->shape.rank - 1];
+                if (!strcmp(nd->op_type, "Gemm") && vp_attr_i(nd, "transA", 0) && st->in[0]->shape.rank == 2)
+                    k = st->in[0]->shape.d[0];
+                out[n].flops = 2.0 * (double)vp_tensor_numel(y) * (double)k;
+            }
         }
         n++;
     }

@@ -408,9 +408,17 @@ static void print_profile(const vp_plan *p, int json)
     for (int j = 0; j < nops; j++)
         fprintf(f, "  op %-24s x%-4d %9.3f ms/run %5.1f%%\n", ops[j], op_cnt[j], runs ? op_ms[j] / (double)runs : 0,
                 total > 0 ? 100 * op_ms[j] / total : 0);
-    for (int i = 0; i < n && i < 15; i++)
-        fprintf(f, "  step %-40.40s %-14s%s %9.3f ms/run %5.1f%%\n", st[i].node, st[i].op, st[i].n_post ? "+post" : "     ",
-                runs ? st[i].total_ms / (double)runs : 0, total > 0 ? 100 * st[i].total_ms / total : 0);
+    fprintf(f, "  slowest steps, with what their time achieves: GFLOP/s of Conv/MatMul work, GB/s of the\n"
+               "  bytes they must read and write once (compare with the device's peak)\n");
+    for (int i = 0; i < n && i < 20; i++) {
+        double ms = runs ? st[i].total_ms / (double)runs : 0;
+        fprintf(f, "  step %-36.36s %-9s%s %8.3f ms %5.1f%%  %8.1f MB %8.0f GB/s", st[i].node, st[i].op,
+                st[i].n_post ? "+post" : "     ", ms, total > 0 ? 100 * st[i].total_ms / total : 0, st[i].bytes / 1e6,
+                ms > 0 ? st[i].bytes / (ms * 1e6) : 0);
+        if (st[i].flops > 0)
+            fprintf(f, " %8.1f GFLOP %7.1f TFLOP/s", st[i].flops / 1e9, ms > 0 ? st[i].flops / (ms * 1e9) : 0);
+        fputc('\n', f);
+    }
     free(st);
 }
 

@@ -74,6 +74,7 @@ static int cuda_init(vp_cuda_ctx *c, const vp_engine_options *opt, char *err, si
     }
     c->device = 0;
     c->fp16 = opt->precision == VP_PRECISION_FP16;
+    c->profile = opt->profile;
     struct cudaDeviceProp prop;
     VP_CUDA(cudaSetDevice(c->device));
     VP_CUDA(cudaGetDeviceProperties(&prop, c->device));
@@ -108,6 +109,12 @@ static int cuda_create(const vp_engine_options *opt, void **ctx, char *err, size
         return rc;
     }
     *ctx = c;
+    return VP_OK;
+}
+
+static int cuda_sync(void *ctx)
+{
+    VP_CUDA(cudaStreamSynchronize(((vp_cuda_ctx *)ctx)->stream));
     return VP_OK;
 }
 
@@ -172,7 +179,7 @@ static int cuda_run_begin(void *ctx, void **ps)
         VP_CUDA(cudaGraphLaunch(g->exec, c->stream));
         return 1; /* replayed */
     }
-    if (g->runs >= 1 && !g->disabled && !getenv("VP_CUDA_NO_GRAPHS")) {
+    if (g->runs >= 1 && !g->disabled && !c->profile && !getenv("VP_CUDA_NO_GRAPHS")) {
         VP_CUDA(cudaStreamBeginCapture(c->stream, cudaStreamCaptureModeThreadLocal));
         g->capturing = 1;
     }
@@ -229,6 +236,7 @@ static const vp_backend backend = {
     .plan_state_free = cuda_plan_state_free,
     .describe = cuda_describe,
     .cache_attach = vp_cuda_cache_attach,
+    .sync = cuda_sync,
 };
 
 __attribute__((visibility("default"))) const vp_backend *vp_cuda_backend(void);

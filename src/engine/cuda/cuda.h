@@ -25,6 +25,7 @@ typedef struct vp_cuda_ctx {
     int device;
     int sm;                    /* compute capability, e.g. 90 */
     int fp16;                  /* engine precision is FP16 */
+    int profile;               /* per-step timing: no graph capture, steps synchronised */
     cudaStream_t stream;
     cudnnHandle_t cudnn;
     cublasHandle_t cublas;

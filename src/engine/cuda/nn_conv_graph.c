@@ -23,7 +23,7 @@
 
 #define G_MAX_T 12    /* tensors with a unique id: x, w, b, addends, y */
 #define G_MAX_OPS 10
-#define G_TRY 6       /* engine configurations timed */
+#define G_TRY 2       /* engine configurations timed (each may be compiled at run time: slow) */
 
 struct vp_conv_graph {
     cudnnBackendDescriptor_t plan;
