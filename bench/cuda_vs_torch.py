@@ -15,8 +15,9 @@ For each row (model, batch B):
       graph    the eager forward captured once in a CUDA graph and replayed;
       compile  torch.compile(mode="reduce-overhead") (inductor + CUDA graphs);
   - vidpipe: BIN bench --model DIR/<model>.onnx --backend cuda --precision
-    fp16 --io device --batch B --json (the same input shape; its own
-    device buffers, no host copies, like the PyTorch rows).
+    fp16 --io device --batch B --json: the same input shape, in the plan's
+    own device buffers and in its own form (FP16, channels-last), as the
+    GPU preprocessing writes it and as the PyTorch rows get it.
 Weights are random in both (same architecture; timing does not depend on
 the values). Each time is the mean over N runs after warm-up, measured with
 CUDA events (PyTorch) and by vidpipe itself (wall clock around a synchronous

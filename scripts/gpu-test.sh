@@ -161,7 +161,7 @@ if [ "$what" = sanitize ] || [ "$what" = all ]; then
   mkdir -p /tmp/vp-onnx && tar -xJf .devcarry/nodetests.tar.xz -C /tmp/vp-onnx
   gen_models
   cs=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
-  for tool in memcheck racecheck; do
+  for tool in ${VP_SANITIZE_TOOLS:-memcheck racecheck}; do
     for prec in ${VP_GPU_PRECS:-fp32 fp16}; do
       note "compute-sanitizer --tool $tool: node tests (conv, pool, resize, softmax, matmul...), $prec"
       timeout "${VP_SANITIZE_TIMEOUT:-900}" "$cs" --tool $tool --error-exitcode 9 --print-limit 20 "$bin/vp_node_tests" --backend cuda --precision $prec \

@@ -90,6 +90,12 @@ typedef struct vp_engine_options {
      * search. NULL: $VIDPIPE_CACHE_DIR, else $XDG_CACHE_HOME/vidpipe, else
      * ~/.cache/vidpipe; "": no cache. */
     const char *cache_dir;
+    /* 1: 4-D float model inputs take the plan's internal form, FP16 and
+     * channels-last ([N,H,W,C]) when the plan uses those, instead of the
+     * model's float32 NCHW: what the GPU preprocessing writes, with no
+     * conversion step. vp_plan_binding() / vp_plan_run() then expect that
+     * dtype and physical shape. */
+    int native_input;
 } vp_engine_options;
 
 typedef struct vp_engine vp_engine;
@@ -156,6 +162,8 @@ typedef struct vp_step_profile {
 } vp_step_profile;
 /* Fills out[0..max) in step order; returns the number of steps. */
 int vp_plan_profile(const vp_plan *p, vp_step_profile *out, int max);
+/* Forget the times so far (e.g. after warm-up runs). */
+void vp_plan_profile_reset(vp_plan *p);
 
 /* Run: inputs[i].data points to host memory of the planned shape; outputs
  * are written to outputs[i].data (caller-allocated, shape per

@@ -26,7 +26,9 @@
  * are converted once (except Resize's roi and scales, which stay float32),
  * a Cast to float16 follows each float32 model input and a Cast back to
  * float32 precedes each float32 model output, so callers see the model's
- * own types. Kernels take their output type from the output tensor.
+ * own types (inputs: unless options.native_input asks for FP16 and
+ * channels-last inputs, as the GPU preprocessing writes them). Kernels
+ * take their output type from the output tensor.
  */
 #include "engine/engine_impl.h"
 #include "engine/backend.h"
@@ -412,6 +414,14 @@ int vp_plan_layout(vp_plan *p)
         return VP_OK;
     lay L = {p, NULL, NULL, 0};
     int rc = lay_grow(&L), moved = 0, transposes = 0;
+    /* native inputs arrive channels-last */
+    for (int i = 0; i < p->e->g.n_inputs && rc == VP_OK && p->e->opt.native_input; i++) {
+        int v = p->e->g.inputs[i];
+        if (movable(p, v)) {
+            p->v[v].t.shape = to_phys(&p->v[v].t.shape);
+            L.nhwc[v] = 1;
+        }
+    }
     for (int k = 0; k < p->n_nodes && rc == VP_OK; k++) {
         if (!p->active[k] || !strcmp(p->nodes[k].name, "vidpipe.layout"))
             continue; /* inserted: already in the layout it needs */
@@ -482,6 +492,12 @@ int vp_plan_precision(vp_plan *p)
     for (int i = 0; i < cap; i++)
         half[i] = -1;
     int rc = VP_OK;
+    /* native inputs arrive in FP16 */
+    for (int i = 0; i < p->e->g.n_inputs && p->e->opt.native_input; i++) {
+        vp_pval *pv = &p->v[p->e->g.inputs[i]];
+        if (pv->store == VP_STORE_INPUT && pv->t.dtype == VP_DT_FLOAT)
+            pv->t.dtype = VP_DT_FLOAT16;
+    }
     for (int k = 0; k < p->n_nodes && rc == VP_OK; k++) {
         if (!p->active[k] || !strcmp(p->nodes[k].name, "vidpipe.precision"))
             continue;

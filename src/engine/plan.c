@@ -895,6 +895,14 @@ int vp_plan_run_bound(vp_plan *p)
     return execute(p);
 }
 
+void vp_plan_profile_reset(vp_plan *p)
+{
+    for (int s = 0; s < p->n_steps; s++) {
+        p->steps[s].ns = 0;
+        p->steps[s].runs = 0;
+    }
+}
+
 int vp_plan_profile(const vp_plan *p, vp_step_profile *out, int max)
 {
     int n = 0;
