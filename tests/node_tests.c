@@ -162,6 +162,62 @@ static int compare(const vp_tensor *got, const vp_tensor *want, int fp16, char *
 
 enum { R_PASS, R_FAIL, R_SKIP, R_NA };
 
+/* FP16 mode, after a mismatch: is the test meaningful at that precision at
+ * all? Runs the model on the CPU in float32 with the float inputs rounded
+ * to float16 first; if even that misses the expected outputs (within the
+ * FP16 tolerance), the inputs carry information float16 cannot hold (e.g.
+ * softmax of 10000, 10001, 10002: one value in float16), and the test says
+ * nothing about the FP16 kernels. Returns 1 when it is meaningful. */
+static int fp16_inputs_meaningful(char *path, size_t plen, const char *dir, const char *name, vp_tensor **ins,
+                                  int nin, vp_tensor **want, int nout)
+{
+    vp_engine *e = NULL;
+    vp_engine_options opt;
+    char err[256];
+    int meaningful = 1;
+    vp_engine_options_default(&opt);
+    snprintf(path, plen, "%s/%s/model.onnx", dir, name);
+    if (vp_engine_load(path, &opt, &e, err, sizeof err))
+        return 1;
+    vp_tensor *inv = calloc((size_t)nin + 1, sizeof *inv), *outv = calloc((size_t)nout + 1, sizeof *outv);
+    vp_shape *shapes = calloc((size_t)nin + 1, sizeof *shapes);
+    float **rounded = calloc((size_t)nin + 1, sizeof *rounded);
+    vp_plan *p = NULL;
+    int ok = inv && outv && shapes && rounded;
+    for (int i = 0; i < nin && ok; i++) {
+        inv[i] = *ins[i];
+        shapes[i] = ins[i]->shape;
+        if (ins[i]->dtype != VP_DT_FLOAT)
+            continue;
+        int64_t n = vp_shape_numel(&ins[i]->shape);
+        if (!(rounded[i] = malloc(sizeof(float) * (size_t)(n > 0 ? n : 1)))) {
+            ok = 0;
+            break;
+        }
+        for (int64_t k = 0; k < n; k++)
+            rounded[i][k] = vp_half_to_float(vp_float_to_half(((const float *)ins[i]->data)[k]));
+        inv[i].data = rounded[i];
+    }
+    if (ok && vp_engine_plan(e, shapes, &p) == VP_OK) {
+        for (int i = 0; i < nout && ok; i++) {
+            vp_plan_output_shape(p, i, &outv[i].shape);
+            ok = (outv[i].data = calloc((size_t)(vp_shape_numel(&outv[i].shape) > 0 ? vp_shape_numel(&outv[i].shape) : 1), 8)) != NULL;
+        }
+        if (ok && vp_plan_run(p, inv, outv) == VP_OK)
+            for (int i = 0; i < nout && meaningful; i++) {
+                char msg[256];
+                meaningful = !compare(&outv[i], want[i], 1, msg, sizeof msg);
+            }
+    }
+    for (int i = 0; i < nout && outv; i++)
+        free(outv[i].data);
+    for (int i = 0; i < nin && rounded; i++)
+        free(rounded[i]);
+    free(inv), free(outv), free(shapes), free(rounded);
+    vp_engine_free(&e);
+    return meaningful;
+}
+
 static int run_test(const char *dir, const char *name, const run_opts *ro, int *n_fixed, char *why, size_t wlen)
 {
     char path[4096], err[1024];
@@ -261,6 +317,11 @@ static int run_test(const char *dir, const char *name, const run_opts *ro, int *
                     snprintf(why, wlen, "%s output %d: %s", sets[s], i, msg);
                     result = R_FAIL;
                 }
+            }
+            if (result == R_FAIL && fp16 && !fp16_inputs_meaningful(path, sizeof path, dir, name, ins, nin, want, nout)) {
+                snprintf(why, wlen, "%s: the expected output cannot be reached from inputs rounded to float16 "
+                                    "(checked in float32 on the CPU)", sets[s]);
+                result = R_SKIP;
             }
             for (int i = 0; i < nout; i++)
                 free(outv[i].data);
