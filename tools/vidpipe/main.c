@@ -11,6 +11,7 @@
 #include "cmd_media.h"
 #include "engine/graph.h" /* vp_float_to_half */
 #include "vidpipe/engine.h"
+#include "vidpipe/media.h"
 #include "vidpipe/vidpipe.h"
 
 #include <oneapi/dnnl/dnnl.h>
@@ -28,7 +29,8 @@ static const char usage_text[] =
     "usage: vidpipe COMMAND [OPTIONS]\n"
     "\n"
     "commands:\n"
-    "  info  [--json]                      versions, backends and supported operators\n"
+    "  info  [--json]                      versions, backends, supported operators,\n"
+    "                                      NVDEC codecs\n"
     "  infer --model M.onnx --input NAME=FILE [--input ...] --outdir DIR\n"
     "        [--backend cpu|cuda] [--precision fp32|fp16] [--layout auto|nchw|nhwc] [--threads N]\n"
     "                                      run the engine once; inputs are .npy or ONNX\n"
@@ -157,6 +159,26 @@ static int load_engine(const common_opts *o, vp_engine **e)
 }
 
 /* info ------------------------------------------------------------------ */
+/* NVDEC support per codec ("h264 hevc hevc-10bit ..."), or why none. */
+static void nvdec_caps(char *buf, size_t len, int *usable)
+{
+    static const struct { vp_codec c; int bits; const char *name; } cs[] = {
+        {VP_CODEC_H264, 8, "h264"}, {VP_CODEC_HEVC, 8, "hevc"}, {VP_CODEC_HEVC, 10, "hevc-10bit"},
+        {VP_CODEC_AV1, 8, "av1"},   {VP_CODEC_VP9, 8, "vp9"},
+    };
+    char why[256];
+    *usable = vp_nvdec_probe(0, VP_CODEC_NONE, 8, why, sizeof why) == 0;
+    if (!*usable) {
+        snprintf(buf, len, "%s", why);
+        return;
+    }
+    size_t n = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < sizeof cs / sizeof cs[0] && n < len; i++)
+        if (vp_nvdec_probe(0, cs[i].c, cs[i].bits, why, sizeof why) == 0)
+            n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? " " : "", cs[i].name);
+}
+
 static int cmd_info(int argc, char **argv)
 {
     int json = 0;
@@ -182,7 +204,12 @@ static int cmd_info(int argc, char **argv)
         printf("]}],\"cuda\":\"");
         for (const char *c = line; *c; c++)
             printf(*c == '"' || *c == '\\' ? "\\%c" : "%c", *c);
-        printf("\"}\n");
+        int ok;
+        nvdec_caps(line, sizeof line, &ok);
+        printf("\",\"nvdec\":{\"usable\":%s,\"%s\":\"", ok ? "true" : "false", ok ? "codecs" : "reason");
+        for (const char *c = line; *c; c++)
+            printf(*c == '"' || *c == '\\' ? "\\%c" : "%c", *c);
+        printf("\"}}\n");
         return 0;
     }
     printf("vidpipe %s\n", vp_version());
@@ -193,6 +220,9 @@ static int cmd_info(int argc, char **argv)
         printf("%s%s", ops[i], i + 1 < nops ? " " : "\n");
     vp_engine_describe_backend(VP_BACKEND_CUDA, line, sizeof line);
     printf("backend cuda: %s\n", line);
+    int ok;
+    nvdec_caps(line, sizeof line, &ok);
+    printf("nvdec: %s\n", line);
     return 0;
 }
 
