@@ -11,8 +11,10 @@
 #   scripts/gpu-test.sh run [tests|bench|sanitize|all]
 #       on the GPU machine, in the repository root with .devcarry/ present:
 #       tests:    ONNX node tests through the CUDA backend in FP32 and FP16;
-#                 CUDA-vs-CPU parity of every model at batch 1 and 16 in FP32
-#                 and FP16; plan-cache reuse; NVDEC and preprocessing tests;
+#                 plan-cache reuse; NVDEC and preprocessing tests;
+#       parity:   CUDA-vs-CPU parity of every model (VP_GPU_MODELS: a subset)
+#                 at batch 1 and 16 in FP32 and FP16 (VP_GPU_PRECS) -- over
+#                 10 minutes for all, since every first plan searches cuDNN;
 #       bench:    bench/cuda_vs_torch.py (PyTorch eager, CUDA graph,
 #                 torch.compile in the same run) and a per-layer profile;
 #       sanitize: compute-sanitizer memcheck and racecheck over node tests
@@ -60,7 +62,7 @@ EOF
 fi
 
 if [ "$mode" != run ]; then
-  echo "usage: $0 prepare [ARCHS] | run [tests|bench|sanitize|profile|all]" >&2
+  echo "usage: $0 prepare [ARCHS] | run [tests|parity|bench|sanitize|profile|all]" >&2
   exit 2
 fi
 what=${2:-tests}
@@ -124,8 +126,13 @@ if [ "$what" = tests ] || [ "$what" = all ]; then
   fi
   note "CUDA FP16 benchmark, YOLOv8n 640"
   "$bin/vidpipe" bench --backend cuda --precision fp16 --model "$models/yolov8n.onnx" --batch 1,8,32 --iters 200
+fi
+
+if [ "$what" = parity ] || [ "$what" = all ]; then
+  gen_models
   for f in "$models"/*.onnx; do
     m=$(basename "$f" .onnx)
+    case " ${VP_GPU_MODELS:-$m} " in *" $m "*) ;; *) continue ;; esac
     for prec in ${VP_GPU_PRECS:-fp32 fp16}; do
       for b in 1 16; do
         python3 tests/parity_backends.py --vidpipe "$bin/vidpipe" --models "$models" --model "$m" --batch $b --precision $prec
