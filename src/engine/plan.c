@@ -90,6 +90,7 @@ void *vp_plan_alloc(vp_plan *p, size_t bytes)
 
 int vp_plan_new_value(vp_plan *p, vp_dtype dt, const vp_shape *s)
 {
+    const vp_shape shape = *s; /* s may point into p->v, which may move */
     if (p->n_v == p->cap_v) {
         int cap = 2 * p->cap_v;
         vp_pval *v = realloc(p->v, sizeof *v * (size_t)cap);
@@ -102,7 +103,7 @@ int vp_plan_new_value(vp_plan *p, vp_dtype dt, const vp_shape *s)
     vp_pval *pv = &p->v[id];
     memset(pv, 0, sizeof *pv);
     pv->t.dtype = dt;
-    pv->t.shape = *s;
+    pv->t.shape = shape;
     pv->alias = -1;
     return id;
 }
