@@ -1,0 +1,167 @@
+/*
+ * The multi-stream pipeline: sources -> decoders -> dynamic batcher ->
+ * fused preprocessing -> engine -> post-processing -> sinks.
+ *
+ *   vp_pipeline_config   everything a run needs, as plain data. Filled with
+ *                        defaults by vp_pipeline_config_default(), from JSON
+ *                        by vp_pipeline_config_parse() (every error with its
+ *                        JSON path), from command-line flags by the CLI.
+ *   vp_pipeline          the running pipeline: one thread per source (demux +
+ *                        decode), one inference thread (batching,
+ *                        preprocessing, engine, post-processing), results
+ *                        handed to the sinks in order per stream.
+ *
+ * Strings in a config are owned by the config (freed by
+ * vp_pipeline_config_free); the pipeline copies what it keeps.
+ */
+#ifndef VIDPIPE_PIPELINE_H
+#define VIDPIPE_PIPELINE_H
+
+#include "vidpipe/engine.h"
+#include "vidpipe/media.h"
+#include "vidpipe/vidpipe.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VP_PIPE_MAX_SOURCES 256
+#define VP_PIPE_MAX_SINKS 8
+#define VP_PIPE_MAX_BATCH 256
+
+typedef struct vp_pipe_source {
+    char *id;                  /* unique; default "s<index>" */
+    char *uri;                 /* file path or URL */
+    int live;                  /* -1 auto (network URL), 0 file, 1 live */
+    int reconnect;             /* live: reconnect after a drop (default 1) */
+    int max_reconnects;        /* 0 = forever */
+    int loop;                  /* files: start again at the end, N more times (-1 forever; default 0) */
+} vp_pipe_source;
+
+typedef enum vp_sink_kind {
+    VP_SINK_JSONL = 0,         /* one JSON object per frame per line */
+    VP_SINK_VIDEO = 1,         /* annotated video (not yet implemented) */
+    VP_SINK_SNAPSHOT = 2,      /* annotated pictures (not yet implemented) */
+} vp_sink_kind;
+
+typedef struct vp_pipe_sink {
+    vp_sink_kind kind;
+    char *path;                /* output file ("-" = stdout for jsonl) */
+} vp_pipe_sink;
+
+typedef enum vp_batch_mode {
+    VP_BATCH_THROUGHPUT = 0,   /* full batches: max and timeout as configured */
+    VP_BATCH_LATENCY = 1,      /* batch <= 2 and a short timeout (2 ms) */
+} vp_batch_mode;
+
+typedef struct vp_pipeline_config {
+    /* device */
+    int gpu;                   /* CUDA device ordinal (default 0) */
+    int gpu_only;              /* any CPU fallback or pixel-sized host copy is an error */
+    /* decode */
+    vp_hw decode_hw;           /* auto|nvdec|cpu */
+    int cpu_fallback;          /* auto: fall back to CPU decode when NVDEC is unusable (default 1) */
+    int decode_threads;        /* CPU decoder threads per stream, 0 = libavcodec's choice */
+    /* sources */
+    vp_pipe_source *sources;
+    int n_sources;
+    /* model */
+    char *model_path;
+    int task;                  /* vp_task (vision/postprocess.h); -1 = from the model's outputs */
+    vp_backend_kind backend;   /* default: cuda when decode is not cpu and a GPU is usable, else cpu */
+    int backend_set;           /* 1: backend given explicitly */
+    vp_precision precision;    /* default fp16 on cuda, fp32 on cpu */
+    int precision_set;
+    int input_width, input_height; /* 0 = from the model (640 when dynamic) */
+    int letterbox;             /* 1 letterbox (default), 0 stretch */
+    float pad;                 /* letterbox pad value, 8-bit units (default 114) */
+    int bgr;                   /* 1: the model wants BGR */
+    float scale, mean[3], std[3];  /* normalisation: (x * scale - mean) / std */
+    int num_classes;           /* 0 = from the output shape */
+    char **class_names;        /* NULL or num_class_names names */
+    int num_class_names;
+    float conf_threshold, iou_threshold;
+    int max_det;
+    int class_agnostic;
+    int threads;               /* CPU engine threads, 0 = all cores */
+    /* batch */
+    int max_batch;             /* 1..VP_PIPE_MAX_BATCH (default 8; latency mode: min(max, 2)) */
+    double timeout_ms;         /* wait for a full batch at most this long after its first frame (default 10; latency 2) */
+    vp_batch_mode batch_mode;
+    int queue_frames;          /* per-source frame queue capacity (default 4) */
+    /* sinks */
+    vp_pipe_sink sinks[VP_PIPE_MAX_SINKS];
+    int n_sinks;
+    /* limits */
+    long max_frames;           /* per source, 0 = all */
+} vp_pipeline_config;
+
+void vp_pipeline_config_default(vp_pipeline_config *c);
+void vp_pipeline_config_free(vp_pipeline_config *c);
+/* Parses a JSON config (text of len bytes, name for messages). On errors
+ * returns VP_ERR_INVALID and writes every error, one per line, each with its
+ * JSON path ("$.sources[1].uri: expected a string"), into err (truncated to
+ * errlen). Unknown keys and impossible combinations are errors. */
+int vp_pipeline_config_parse(const char *text, size_t len, const char *name, vp_pipeline_config *c, char *err,
+                             size_t errlen);
+int vp_pipeline_config_load(const char *path, vp_pipeline_config *c, char *err, size_t errlen);
+/* Checks a filled config for impossible combinations (gpu_only with
+ * decode=cpu, no sources, duplicate ids, ...); same error format. */
+int vp_pipeline_config_validate(const vp_pipeline_config *c, char *err, size_t errlen);
+
+typedef struct vp_pipeline vp_pipeline;
+
+/* Per-stage latency summary in milliseconds. */
+typedef struct vp_latency {
+    long n;
+    double mean, p50, p99, max;
+} vp_latency;
+
+typedef struct vp_stream_stats {
+    const char *id;
+    long frames_decoded;
+    long frames_processed;     /* through the engine and the sinks */
+    long frames_dropped;       /* live sources: dropped when the queue was full */
+    long decode_errors;        /* corrupt packets skipped */
+    long reconnects;
+    long detections;
+    int finished;              /* 1: the source ended (EOF or gave up) */
+    int failed;                /* 1: ended by an error (message in error) */
+    const char *error;         /* "" if none */
+    vp_hw decoder;             /* what decoded it */
+    vp_latency latency;        /* packet read -> results written, ms */
+} vp_stream_stats;
+
+typedef struct vp_pipeline_stats {
+    double wall_s;
+    double cpu_s;              /* process CPU time (user + system) */
+    long frames;               /* processed, all streams */
+    long batches;
+    double mean_batch;
+    long h2d_bytes, d2h_bytes; /* explicit host<->device copies (GPU path) */
+    vp_latency stage[5];       /* VP_STAGE_*: ms per frame (decode) or per batch */
+    long engine_errors;        /* batches whose engine run failed (their frames are reported, not lost) */
+    long sink_errors;
+} vp_pipeline_stats;
+
+enum { VP_STAGE_DECODE = 0, VP_STAGE_PREPROCESS, VP_STAGE_INFER, VP_STAGE_POSTPROCESS, VP_STAGE_SINK, VP_STAGE_COUNT };
+const char *vp_stage_name(int stage);
+
+/* Builds everything (engine and plans, sinks) without starting threads. */
+int vp_pipeline_create(const vp_pipeline_config *c, vp_pipeline **out, char *err, size_t errlen);
+int vp_pipeline_start(vp_pipeline *p);
+/* Asks every source to stop; what was decoded is still processed and
+ * written. Async-signal-safe (a flag and a write to a pipe). */
+void vp_pipeline_stop(vp_pipeline *p);
+/* Waits until every source ended and every result was written. */
+int vp_pipeline_wait(vp_pipeline *p);
+int vp_pipeline_num_streams(const vp_pipeline *p);
+/* Snapshot of the statistics; streams gets vp_pipeline_num_streams entries
+ * (may be NULL). Strings stay valid until vp_pipeline_free. */
+void vp_pipeline_get_stats(vp_pipeline *p, vp_pipeline_stats *s, vp_stream_stats *streams);
+void vp_pipeline_free(vp_pipeline **p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,2 @@
+/* Pipeline configuration: JSON parsing and validation (see vidpipe/pipeline.h). */
+#include "vidpipe/pipeline.h"

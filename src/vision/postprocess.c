@@ -1,0 +1,2 @@
+/* YOLO post-processing, CPU implementation (see postprocess.h). */
+#include "vision/postprocess.h"
