@@ -60,7 +60,10 @@ typedef struct vp_pipeline_config {
     int gpu_only;              /* any CPU fallback or pixel-sized host copy is an error */
     /* decode */
     vp_hw decode_hw;           /* auto|nvdec|cpu */
-    int cpu_fallback;          /* auto: fall back to CPU decode when NVDEC is unusable (default 1) */
+    int cpu_fallback;          /* auto: fall back to CPU decode when NVDEC is unusable (default 1;
+                                  resolved to 0 by the parser when gpu_only is set and it is not given) */
+    int cpu_fallback_set;      /* 1: cpu_fallback given explicitly (validate rejects it with gpu_only
+                                  or with decode_hw other than auto) */
     int decode_threads;        /* CPU decoder threads per stream, 0 = libavcodec's choice */
     /* sources */
     vp_pipe_source *sources;
@@ -85,7 +88,9 @@ typedef struct vp_pipeline_config {
     int class_agnostic;
     int threads;               /* CPU engine threads, 0 = all cores */
     /* batch */
-    int max_batch;             /* 1..VP_PIPE_MAX_BATCH (default 8; latency mode: min(max, 2)) */
+    int max_batch;             /* 1..VP_PIPE_MAX_BATCH (default 8; latency mode: min(max, 2); the
+                                  parser writes 2 there when batch.max is not given) */
+    int max_batch_set;         /* 1: max_batch given explicitly (validate rejects > 2 in latency mode) */
     double timeout_ms;         /* wait for a full batch at most this long after its first frame (default 10; latency 2) */
     vp_batch_mode batch_mode;
     int queue_frames;          /* per-source frame queue capacity (default 4) */
