@@ -5,6 +5,7 @@
 #include <oneapi/dnnl/dnnl.h>
 #include "engine/backend.h"
 #include "base/log.h"
+#include "gpu/gpu.h"
 
 #include <dlfcn.h>
 #include <libgen.h>
@@ -34,37 +35,11 @@ int vp_engine_set_error(vp_engine *e, int status, const char *fmt, ...)
 
 const char *vp_engine_last_error(const vp_engine *e) { return e ? e->err : ""; }
 
-/* Load the CUDA backend plugin: next to the executable, then the loader's
- * search path (LD_LIBRARY_PATH), or where VP_CUDA_PLUGIN points. */
+/* Load the CUDA backend plugin (gpu/gpu.h says where it is looked for). */
 static const vp_backend *load_cuda_plugin(void **handle, char *err, size_t errlen)
 {
-    char path[4096];
-    const char *env = getenv("VP_CUDA_PLUGIN");
-    const char *tried[3];
-    int n = 0;
-    if (env && *env)
-        tried[n++] = env;
-    ssize_t len = readlink("/proc/self/exe", path, sizeof path - 64);
-    if (len > 0) {
-        path[len] = 0;
-        char *slash = strrchr(path, '/');
-        if (slash) {
-            strcpy(slash + 1, VP_CUDA_PLUGIN_FILE);
-            tried[n++] = path;
-        }
-    }
-    tried[n++] = VP_CUDA_PLUGIN_FILE;
-    const char *why = "";
-    *handle = NULL;
-    for (int i = 0; i < n && !*handle; i++) {
-        *handle = dlopen(tried[i], RTLD_NOW | RTLD_LOCAL);
-        if (!*handle)
-            why = dlerror();
-    }
-    if (!*handle) {
-        snprintf(err, errlen, "CUDA backend not available: %s", why ? why : "plugin not found");
+    if (!(*handle = vp_gpu_plugin_open(err, errlen)))
         return NULL;
-    }
     vp_backend_get_fn get = (vp_backend_get_fn)(uintptr_t)dlsym(*handle, VP_CUDA_PLUGIN_SYMBOL);
     const vp_backend *be = get ? get() : NULL;
     if (!be || be->abi != VP_BACKEND_ABI) {

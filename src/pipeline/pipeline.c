@@ -1,2 +1,1488 @@
-/* The multi-stream pipeline runtime (see vidpipe/pipeline.h). */
+/*
+ * The multi-stream pipeline runtime (vidpipe/pipeline.h).
+ *
+ * Threads and queues:
+ *
+ *   reader thread per source:  vp_source_read -> vp_decoder_send/receive
+ *                              -> the stream's bounded frame queue
+ *   inference thread (one):    dynamic batcher over all queues (max batch +
+ *                              timeout after the oldest queued frame, one
+ *                              frame per stream per round, so a busy stream
+ *                              cannot starve the others) -> preprocessing
+ *                              into the batch tensor -> engine -> post-
+ *                              processing -> sinks, in order per stream.
+ *
+ * The frame queue is the only thread boundary; one mutex guards all queues
+ * and statistics (a few operations per frame, no contention worth more).
+ * Files block their reader when the queue is full (back-pressure); live
+ * sources drop their oldest queued frame and count it.
+ *
+ * Paths: with the CPU engine, frames (host, or downloaded NVDEC surfaces)
+ * are preprocessed by vp_preprocess_cpu into a host batch tensor. With the
+ * CUDA engine, the fused preprocessing kernel reads the decoded surface in
+ * device memory and writes straight into the plan's input binding (in the
+ * plan's own FP16 channels-last form), post-processing runs on the GPU, and
+ * only the final detections are copied back (counted by vp_gpu_copy; in
+ * gpu_only mode a pixel-sized copy is an error).
+ *
+ * Failures: a source that cannot be opened or dies is reported once with
+ * its cause and ends that stream only; a failed engine run loses no frame
+ * (each of its frames gets a result line with the error); a sink that
+ * cannot write (full disk) is reported once and closed while the others
+ * go on.
+ */
 #include "vidpipe/pipeline.h"
+#include "base/log.h"
+#include "engine/graph.h" /* vp_half_to_float */
+#include "gpu/gpu.h"
+#include "vision/postprocess.h"
+#include "vision/preprocess.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+/* ------------------------------------------------------------ utilities */
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static double cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+           (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static char *dupstr(const char *s)
+{
+    if (!s)
+        return NULL;
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+/* Latency histogram: log-spaced bins from 1 us to 1000 s, 40 per decade
+ * (about 6 % wide), so quantiles cost no per-sample storage. */
+#define HIST_PER_DECADE 40
+#define HIST_BINS (9 * HIST_PER_DECADE)
+typedef struct hist {
+    long n;
+    double sum, max;
+    uint32_t bin[HIST_BINS];
+} hist;
+
+static void hist_add(hist *h, double ms)
+{
+    if (!(ms >= 0))
+        ms = 0;
+    int b = ms <= 1e-3 ? 0 : (int)(log10(ms / 1e-3) * HIST_PER_DECADE);
+    if (b >= HIST_BINS)
+        b = HIST_BINS - 1;
+    h->bin[b]++;
+    h->n++;
+    h->sum += ms;
+    if (ms > h->max)
+        h->max = ms;
+}
+
+/* Upper edge of the bin holding quantile q, capped at the maximum seen. */
+static double hist_quantile(const hist *h, double q)
+{
+    if (!h->n)
+        return 0;
+    long want = (long)ceil(q * (double)h->n), seen = 0;
+    if (want < 1)
+        want = 1;
+    for (int b = 0; b < HIST_BINS; b++) {
+        seen += h->bin[b];
+        if (seen >= want) {
+            double edge = 1e-3 * pow(10.0, (double)(b + 1) / HIST_PER_DECADE);
+            return edge < h->max ? edge : h->max;
+        }
+    }
+    return h->max;
+}
+
+static void hist_summary(const hist *h, vp_latency *l)
+{
+    l->n = h->n;
+    l->mean = h->n ? h->sum / (double)h->n : 0;
+    l->p50 = hist_quantile(h, 0.50);
+    l->p99 = hist_quantile(h, 0.99);
+    l->max = h->max;
+}
+
+const char *vp_stage_name(int stage)
+{
+    static const char *const names[VP_STAGE_COUNT] = {"decode", "preprocess", "infer", "postprocess", "sink"};
+    return stage >= 0 && stage < VP_STAGE_COUNT ? names[stage] : "?";
+}
+
+/* ---------------------------------------------------------------- state */
+
+typedef struct qitem {
+    vp_frame *f;
+    double t_read;   /* its packet was read (ms, monotonic) */
+    double t_queued; /* decoded and queued */
+} qitem;
+
+/* Packet read times by pts, to measure latency from the packet (decoders
+ * reorder, so a frame's packet may be several packets back). */
+#define PENDING 64
+
+typedef struct pstream {
+    struct vp_pipeline *pl;
+    int idx;
+    char *id, *uri;
+    vp_pipe_source cfg;
+    pthread_t thread;
+    int started;
+    vp_source *src;          /* set and cleared under pl->mu, for vp_source_interrupt */
+    vp_rational tb;
+    qitem *q;
+    int qcap, qhead, qlen;
+    int done;                /* the reader will queue nothing more */
+    struct {
+        int64_t pts;
+        double t;
+    } pend[PENDING];
+    int pend_next;
+    /* statistics (under pl->mu) */
+    long decoded, processed, dropped, dec_errors, reconnects, detections;
+    int failed;
+    char error[512];
+    vp_hw hw;
+    hist lat;
+} pstream;
+
+typedef struct sink {
+    vp_sink_kind kind;
+    char *path;
+    FILE *f;
+    int failed;
+} sink;
+
+/* One engine plan per batch size used (1 and the maximum: a partial batch
+ * runs in the next larger plan, its spare slots ignored). */
+#define MAX_PLANS 2
+
+struct vp_pipeline {
+    vp_pipeline_config cfg;  /* scalars copied; strings below are our copies */
+    char *model_path;
+    char **class_names;
+    int n_class_names;
+    pthread_mutex_t mu;
+    pthread_cond_t cv_frames, cv_space;
+    atomic_int stop;
+    int interrupted;
+    pstream *st;
+    int ns;
+    int rr;                  /* round-robin start of the next batch */
+    pthread_t infer_thread;
+    int infer_started, started;
+    /* engine */
+    vp_engine *eng;
+    int gpu_path;            /* CUDA engine, GPU preprocessing and post-processing */
+    vp_plan *plan[MAX_PLANS];
+    int plan_batch[MAX_PLANS];
+    int n_plans;
+    int max_batch;
+    int in_w, in_h;
+    vp_pre_params pre;
+    vp_post_params post;
+    vp_post_layout lo;       /* resolved with the largest plan's shapes */
+    int n_out;               /* model outputs post-processing reads (1, or 2 for segment) */
+    /* CPU path buffers (largest plan) */
+    void *in_host;
+    void *out_host[2];
+    vp_shape out_shape[2];
+    void *post_scratch;
+    vp_post_results res;     /* host results */
+    uint8_t *mask;           /* segment / semseg scratch: proto_h * proto_w bytes */
+    /* GPU path */
+    vp_gpu *gpu;
+    struct CUstream_st *stream;
+    void *dscratch;
+    vp_post_results dres;    /* device results */
+    void *upload;            /* device staging for host frames (CPU-decoded) */
+    size_t upload_bytes;
+    int warned_host_frames;
+    /* sinks */
+    sink sinks[VP_PIPE_MAX_SINKS];
+    int n_sinks;
+    /* statistics (under mu) */
+    long frames, batches, batch_frames, engine_errors, sink_errors;
+    hist stage[VP_STAGE_COUNT];
+    double t_start, t_end, cpu_start, cpu_end;
+    char err[512];
+};
+
+int vp_pipeline_num_streams(const vp_pipeline *p) { return p ? p->ns : 0; }
+
+/* ------------------------------------------------------------- creation */
+
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...) VP_PRINTF(4, 5);
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+static size_t tensor_bytes(vp_dtype dt, const vp_shape *s)
+{
+    int64_t n = vp_shape_numel(s);
+    return n < 0 ? 0 : (size_t)n * vp_dtype_size(dt);
+}
+
+/* The preprocessing's view of a model input of this dtype and shape:
+ * [N,3,H,W] -> NCHW, [N,H,W,3] -> NHWC; float32 or float16. */
+static int input_form(vp_dtype dt, const vp_shape *s, vp_pre_params *pre, int *w, int *h)
+{
+    if (s->rank != 4 || (dt != VP_DT_FLOAT && dt != VP_DT_FLOAT16))
+        return -1;
+    pre->dtype = dt == VP_DT_FLOAT16 ? VP_PRE_FP16 : VP_PRE_FP32;
+    if (s->d[1] == 3) {
+        pre->layout = VP_PRE_NCHW;
+        *h = (int)s->d[2], *w = (int)s->d[3];
+    } else if (s->d[3] == 3) {
+        pre->layout = VP_PRE_NHWC;
+        *h = (int)s->d[1], *w = (int)s->d[2];
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
+static int post_tensor(vp_dtype dt, const vp_shape *s, const void *data, vp_post_tensor *t)
+{
+    if (s->rank < 2 || s->rank > 4 || (dt != VP_DT_FLOAT && dt != VP_DT_FLOAT16))
+        return -1;
+    t->data = data;
+    t->dtype = dt == VP_DT_FLOAT16 ? VP_PRE_FP16 : VP_PRE_FP32;
+    t->rank = s->rank;
+    for (int i = 0; i < s->rank; i++)
+        t->d[i] = s->d[i];
+    return 0;
+}
+
+/* The task from the model's outputs when the config says auto: two outputs
+ * with a 4-D second -> segment; one 4-D output -> semseg; 56 features
+ * (4 box + 1 class + 17 x 3 keypoints) -> pose; else detect. */
+static int guess_task(vp_engine *e)
+{
+    vp_shape s0, s1;
+    vp_dtype dt;
+    const char *name;
+    int n = vp_engine_num_outputs(e);
+    vp_engine_output_info(e, 0, &name, &dt, &s0);
+    if (n >= 2 && vp_engine_output_info(e, 1, &name, &dt, &s1) == VP_OK && s1.rank == 4 && s0.rank == 3)
+        return VP_TASK_SEGMENT;
+    if (s0.rank == 4)
+        return VP_TASK_SEMSEG;
+    if (s0.rank == 3 && (s0.d[1] == 56 || s0.d[2] == 56))
+        return VP_TASK_POSE;
+    return VP_TASK_DETECT;
+}
+
+static int alloc_results(vp_post_results *r, const vp_post_layout *lo, const vp_post_params *pp, int batch,
+                         int device, vp_gpu *g)
+{
+    size_t nd = (size_t)batch * (size_t)pp->max_det;
+    size_t sizes[4] = {(size_t)batch * sizeof(int32_t), nd * sizeof(vp_det),
+                       lo->num_keypoints ? nd * (size_t)(lo->num_keypoints * lo->keypoint_dims) * sizeof(float) : 0,
+                       lo->num_masks ? nd * (size_t)lo->num_masks * sizeof(float) : 0};
+    void *p[4] = {0};
+    for (int i = 0; i < 4; i++) {
+        if (!sizes[i])
+            continue;
+        if (device) {
+            if (g->api->dev_alloc(sizes[i], &p[i]))
+                return VP_ERR_BACKEND;
+        } else if (!(p[i] = calloc(1, sizes[i]))) {
+            return VP_ERR_NOMEM;
+        }
+    }
+    r->count = p[0], r->det = p[1], r->keypoints = p[2], r->coefs = p[3];
+    return VP_OK;
+}
+
+static void free_results(vp_post_results *r, int device, vp_gpu *g)
+{
+    void *p[4] = {r->count, r->det, r->keypoints, r->coefs};
+    for (int i = 0; i < 4; i++) {
+        if (device && g)
+            g->api->dev_free(p[i]);
+        else
+            free(p[i]);
+    }
+    memset(r, 0, sizeof *r);
+}
+
+static int engine_setup(vp_pipeline *p, char *err, size_t errlen)
+{
+    vp_pipeline_config *c = &p->cfg;
+    vp_engine_options eo;
+    vp_engine_options_default(&eo);
+    eo.num_threads = c->threads;
+    if (!c->backend_set) {
+        /* auto: CUDA when decode is not forced onto the CPU and a GPU is usable */
+        char why[256];
+        c->backend = VP_BACKEND_CPU;
+        if (c->decode_hw != VP_HW_CPU && vp_engine_describe_backend(VP_BACKEND_CUDA, why, sizeof why) == VP_OK)
+            c->backend = VP_BACKEND_CUDA;
+    }
+    if (!c->precision_set)
+        c->precision = c->backend == VP_BACKEND_CUDA ? VP_PRECISION_FP16 : VP_PRECISION_FP32;
+    eo.backend = c->backend;
+    eo.precision = c->precision;
+    eo.native_input = c->backend == VP_BACKEND_CUDA;
+    char why[1024];
+    int rc = vp_engine_load(p->model_path, &eo, &p->eng, why, sizeof why);
+    if (rc)
+        return fail(err, errlen, rc, "model: %s", why);
+    if (vp_engine_num_inputs(p->eng) != 1)
+        return fail(err, errlen, VP_ERR_UNSUPPORTED, "model %s: %d inputs; the pipeline feeds models with one image input",
+                    p->model_path, vp_engine_num_inputs(p->eng));
+    const char *iname;
+    vp_dtype idt;
+    vp_shape ishape;
+    vp_engine_input_info(p->eng, 0, &iname, &idt, &ishape);
+    if (ishape.rank != 4 || (ishape.d[1] != 3 && ishape.d[1] != -1))
+        return fail(err, errlen, VP_ERR_UNSUPPORTED, "model %s: input '%s' is not an image batch [N,3,H,W]",
+                    p->model_path, iname);
+    p->in_w = c->input_width ? c->input_width : ishape.d[3] > 0 ? (int)ishape.d[3] : 640;
+    p->in_h = c->input_height ? c->input_height : ishape.d[2] > 0 ? (int)ishape.d[2] : 640;
+    if ((ishape.d[3] > 0 && ishape.d[3] != p->in_w) || (ishape.d[2] > 0 && ishape.d[2] != p->in_h))
+        return fail(err, errlen, VP_ERR_INVALID, "model %s: input is %lldx%lld, the config asks for %dx%d",
+                    p->model_path, (long long)ishape.d[3], (long long)ishape.d[2], p->in_w, p->in_h);
+    p->gpu_path = c->backend == VP_BACKEND_CUDA;
+    if (p->gpu_path && (rc = vp_gpu_open(c->gpu, c->gpu_only, &p->gpu, why, sizeof why)))
+        return fail(err, errlen, rc, "device: %s", why);
+
+    /* plans: batch 1 and the maximum */
+    p->plan_batch[p->n_plans++] = 1;
+    if (p->max_batch > 1)
+        p->plan_batch[p->n_plans++] = p->max_batch;
+    for (int k = 0; k < p->n_plans; k++) {
+        vp_shape s = {4, {p->plan_batch[k], 3, p->in_h, p->in_w}};
+        if ((rc = vp_engine_plan(p->eng, &s, &p->plan[k])))
+            return fail(err, errlen, rc, "model %s: plan for batch %d: %s", p->model_path, p->plan_batch[k],
+                        vp_engine_last_error(p->eng));
+    }
+    vp_plan *big = p->plan[p->n_plans - 1];
+
+    /* preprocessing parameters */
+    vp_pre_params_default(&p->pre);
+    p->pre.dst_width = p->in_w, p->pre.dst_height = p->in_h;
+    p->pre.mode = c->letterbox ? VP_PRE_LETTERBOX : VP_PRE_STRETCH;
+    p->pre.pad[0] = p->pre.pad[1] = p->pre.pad[2] = c->pad;
+    p->pre.order = c->bgr ? VP_PRE_BGR : VP_PRE_RGB;
+    p->pre.scale = c->scale;
+    for (int i = 0; i < 3; i++)
+        p->pre.mean[i] = c->mean[i], p->pre.std[i] = c->std[i];
+    int w = 0, h = 0;
+    vp_tensor tin;
+    if (p->gpu_path) {
+        if ((rc = vp_plan_binding(big, 0, 0, &tin)))
+            return fail(err, errlen, rc, "model %s: input binding: %s", p->model_path, vp_engine_last_error(p->eng));
+        if (input_form(tin.dtype, &tin.shape, &p->pre, &w, &h))
+            return fail(err, errlen, VP_ERR_UNSUPPORTED, "model %s: input binding is not a 3-channel float image batch",
+                        p->model_path);
+    } else {
+        vp_shape s = {4, {p->max_batch, 3, p->in_h, p->in_w}};
+        input_form(VP_DT_FLOAT, &s, &p->pre, &w, &h);
+        if (!(p->in_host = calloc(1, tensor_bytes(VP_DT_FLOAT, &s))))
+            return fail(err, errlen, VP_ERR_NOMEM, "out of memory for the input batch");
+    }
+
+    /* post-processing: outputs of the largest plan */
+    vp_post_params_default(&p->post);
+    p->post.task = c->task >= 0 ? c->task : guess_task(p->eng);
+    p->post.num_classes = c->num_classes;
+    p->post.conf_threshold = c->conf_threshold;
+    p->post.iou_threshold = c->iou_threshold;
+    p->post.max_det = c->max_det;
+    if (p->post.max_candidates < p->post.max_det)
+        p->post.max_candidates = p->post.max_det;
+    p->post.class_agnostic = c->class_agnostic;
+    p->n_out = p->post.task == VP_TASK_SEGMENT ? 2 : 1;
+    if (vp_engine_num_outputs(p->eng) < p->n_out)
+        return fail(err, errlen, VP_ERR_INVALID, "model %s: task %s needs %d outputs, the model has %d", p->model_path,
+                    vp_task_name(p->post.task), p->n_out, vp_engine_num_outputs(p->eng));
+    vp_post_tensor pt[2];
+    for (int i = 0; i < p->n_out; i++) {
+        vp_tensor t;
+        const char *oname;
+        vp_shape decl;
+        vp_engine_output_info(p->eng, i, &oname, &t.dtype, &decl);
+        if (p->gpu_path) {
+            if ((rc = vp_plan_binding(big, 1, i, &t)))
+                return fail(err, errlen, rc, "model %s: output binding %d: %s", p->model_path, i,
+                            vp_engine_last_error(p->eng));
+        } else {
+            vp_plan_output_shape(big, i, &t.shape);
+            t.data = NULL;
+        }
+        p->out_shape[i] = t.shape;
+        if (post_tensor(t.dtype, &t.shape, t.data, &pt[i]))
+            return fail(err, errlen, VP_ERR_UNSUPPORTED, "model %s: output '%s' is not a float tensor of rank 2..4",
+                        p->model_path, oname);
+        if (!p->gpu_path) {
+            if (!(p->out_host[i] = malloc(tensor_bytes(t.dtype, &t.shape))))
+                return fail(err, errlen, VP_ERR_NOMEM, "out of memory for output %d", i);
+            pt[i].data = p->out_host[i];
+        }
+    }
+    if ((rc = vp_post_resolve(&p->post, pt, p->n_out, &p->lo)))
+        return fail(err, errlen, VP_ERR_INVALID, "model %s: its outputs do not fit task %s (see the message above)",
+                    p->model_path, vp_task_name(p->post.task));
+    if (p->post.task == VP_TASK_SEMSEG) {
+        if (!(p->mask = malloc((size_t)p->lo.proto_h * (size_t)p->lo.proto_w)))
+            return fail(err, errlen, VP_ERR_NOMEM, "out of memory");
+        return VP_OK;
+    }
+    if (p->post.task == VP_TASK_SEGMENT && !(p->mask = malloc((size_t)p->lo.proto_h * (size_t)p->lo.proto_w)))
+        return fail(err, errlen, VP_ERR_NOMEM, "out of memory");
+    if ((rc = alloc_results(&p->res, &p->lo, &p->post, p->max_batch, 0, NULL)))
+        return fail(err, errlen, rc, "out of memory for results");
+    if (!p->gpu_path) {
+        size_t sb = vp_post_scratch_bytes(&p->post, &p->lo);
+        if (sb && !(p->post_scratch = malloc(sb)))
+            return fail(err, errlen, VP_ERR_NOMEM, "out of memory for post-processing");
+        return VP_OK;
+    }
+    if ((rc = p->gpu->api->stream_create(&p->stream)))
+        return fail(err, errlen, rc, "device: cannot create a stream");
+    if ((rc = alloc_results(&p->dres, &p->lo, &p->post, p->max_batch, 1, p->gpu)))
+        return fail(err, errlen, rc, "device: out of memory for results");
+    if ((rc = p->gpu->api->dev_alloc(p->gpu->api->post_scratch(&p->post, &p->lo), &p->dscratch)))
+        return fail(err, errlen, rc, "device: out of memory for post-processing");
+    return VP_OK;
+}
+
+static int sinks_open(vp_pipeline *p, char *err, size_t errlen)
+{
+    for (int i = 0; i < p->cfg.n_sinks; i++) {
+        sink *s = &p->sinks[p->n_sinks++];
+        s->kind = p->cfg.sinks[i].kind;
+        if (s->kind != VP_SINK_JSONL)
+            return fail(err, errlen, VP_ERR_UNSUPPORTED, "sinks[%d]: only jsonl sinks are implemented", i);
+        if (!(s->path = dupstr(p->cfg.sinks[i].path)))
+            return fail(err, errlen, VP_ERR_NOMEM, "out of memory");
+        if (!strcmp(s->path, "-")) {
+            s->f = stdout;
+        } else if (!(s->f = fopen(s->path, "w"))) {
+            return fail(err, errlen, VP_ERR_IO, "sinks[%d]: cannot write '%s': %s", i, s->path, strerror(errno));
+        }
+    }
+    return VP_OK;
+}
+
+int vp_pipeline_create(const vp_pipeline_config *c, vp_pipeline **out, char *err, size_t errlen)
+{
+    char dummy[8];
+    if (!err || !errlen)
+        err = dummy, errlen = sizeof dummy;
+    *out = NULL;
+    int rc = vp_pipeline_config_validate(c, err, errlen);
+    if (rc)
+        return rc;
+    vp_pipeline *p = calloc(1, sizeof *p);
+    if (!p)
+        return fail(err, errlen, VP_ERR_NOMEM, "out of memory");
+    p->cfg = *c;
+    /* the caller's strings are not kept: what we need is copied below */
+    p->cfg.sources = NULL, p->cfg.model_path = NULL, p->cfg.class_names = NULL;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->cv_frames, &ca);
+    pthread_cond_init(&p->cv_space, &ca);
+    pthread_condattr_destroy(&ca);
+    atomic_init(&p->stop, 0);
+    *out = p; /* freed by the caller's vp_pipeline_free on failure too */
+
+    p->max_batch = c->batch_mode == VP_BATCH_LATENCY && c->max_batch > 2 ? 2 : c->max_batch;
+    if (c->batch_mode == VP_BATCH_LATENCY && p->cfg.timeout_ms > 2)
+        p->cfg.timeout_ms = 2;
+    if (!(p->model_path = dupstr(c->model_path)))
+        return fail(err, errlen, VP_ERR_NOMEM, "out of memory");
+    if (c->num_class_names) {
+        if (!(p->class_names = calloc((size_t)c->num_class_names, sizeof *p->class_names)))
+            return fail(err, errlen, VP_ERR_NOMEM, "out of memory");
+        p->n_class_names = c->num_class_names;
+        for (int i = 0; i < c->num_class_names; i++)
+            if (!(p->class_names[i] = dupstr(c->class_names[i])))
+                return fail(err, errlen, VP_ERR_NOMEM, "out of memory");
+    }
+    if (!(p->st = calloc((size_t)c->n_sources, sizeof *p->st)))
+        return fail(err, errlen, VP_ERR_NOMEM, "out of memory");
+    p->ns = c->n_sources;
+    for (int i = 0; i < p->ns; i++) {
+        pstream *s = &p->st[i];
+        s->pl = p;
+        s->idx = i;
+        s->cfg = c->sources[i];
+        s->qcap = c->queue_frames > 0 ? c->queue_frames : 4;
+        s->id = dupstr(c->sources[i].id);
+        s->uri = dupstr(c->sources[i].uri);
+        s->q = calloc((size_t)s->qcap, sizeof *s->q);
+        s->hw = VP_HW_AUTO;
+        if (!s->id || !s->uri || !s->q)
+            return fail(err, errlen, VP_ERR_NOMEM, "out of memory");
+        s->cfg.id = s->id, s->cfg.uri = s->uri;
+    }
+    if ((rc = engine_setup(p, err, errlen)))
+        return rc;
+    if ((rc = sinks_open(p, err, errlen)))
+        return rc;
+    VP_LOGI("pipeline: %d source(s), model %s (%s, %s%s), task %s, input %dx%d, batch <= %d, timeout %.1f ms",
+            p->ns, p->model_path, p->cfg.backend == VP_BACKEND_CUDA ? "cuda" : "cpu",
+            p->cfg.precision == VP_PRECISION_FP16 ? "fp16" : "fp32", p->gpu_path ? ", GPU pre/post-processing" : "",
+            vp_task_name(p->post.task), p->in_w, p->in_h, p->max_batch, p->cfg.timeout_ms);
+    return VP_OK;
+}
+
+/* ------------------------------------------------------------- readers */
+
+static int stopping(const vp_pipeline *p) { return atomic_load(&((vp_pipeline *)p)->stop); }
+
+static void stream_fail(pstream *s, const char *fmt, ...) VP_PRINTF(2, 3);
+static void stream_fail(pstream *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    pthread_mutex_lock(&s->pl->mu);
+    if (!s->failed) {
+        vsnprintf(s->error, sizeof s->error, fmt, ap);
+        s->failed = 1;
+        VP_LOGE("stream %s: %s", s->id, s->error);
+    }
+    pthread_mutex_unlock(&s->pl->mu);
+    va_end(ap);
+}
+
+static double take_read_time(pstream *s, int64_t pts)
+{
+    for (int i = 0; i < PENDING; i++)
+        if (s->pend[i].t > 0 && s->pend[i].pts == pts) {
+            double t = s->pend[i].t;
+            s->pend[i].t = 0;
+            return t;
+        }
+    return now_ms();
+}
+
+/* Queues a decoded frame: files wait for space, live sources drop their
+ * oldest frame. Takes the caller's reference. */
+static void push_frame(pstream *s, vp_frame *f)
+{
+    vp_pipeline *p = s->pl;
+    double t_read = take_read_time(s, f->pts), t = now_ms();
+    pthread_mutex_lock(&p->mu);
+    hist_add(&p->stage[VP_STAGE_DECODE], t - t_read);
+    while (s->qlen == s->qcap) {
+        if (s->cfg.live == 1 || (s->cfg.live == -1 && strstr(s->uri, "://"))) {
+            qitem *old = &s->q[s->qhead];
+            vp_frame_unref(&old->f);
+            s->qhead = (s->qhead + 1) % s->qcap;
+            s->qlen--;
+            s->dropped++;
+            break;
+        }
+        pthread_cond_wait(&p->cv_space, &p->mu);
+    }
+    qitem *it = &s->q[(s->qhead + s->qlen) % s->qcap];
+    it->f = f;
+    it->t_read = t_read;
+    it->t_queued = t;
+    s->qlen++;
+    s->decoded++;
+    pthread_cond_signal(&p->cv_frames);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Receives every frame the decoder has: VP_OK when it wants more input,
+ * VP_ERR_EOF when drained after a flush or when max_frames is reached. */
+static int drain_decoder(pstream *s, vp_decoder *dec)
+{
+    for (;;) {
+        if (s->pl->cfg.max_frames > 0 && s->decoded >= s->pl->cfg.max_frames)
+            return VP_ERR_EOF;
+        vp_frame *f = NULL;
+        int rc = vp_decoder_receive(dec, &f);
+        if (rc == VP_ERR_AGAIN)
+            return VP_OK;
+        if (rc)
+            return rc;
+        push_frame(s, f);
+    }
+}
+
+/* One pass over the source: open, decode to the end (or stop), flush.
+ * Returns 0 at a normal end, -1 when the stream failed. */
+static int read_once(pstream *s)
+{
+    vp_pipeline *p = s->pl;
+    const vp_pipeline_config *c = &p->cfg;
+    vp_source_options so;
+    vp_source_options_default(&so);
+    so.id = s->id;
+    so.live = s->cfg.live;
+    if (!s->cfg.reconnect)
+        so.max_reconnects = 1;
+    else
+        so.max_reconnects = s->cfg.max_reconnects;
+    char err[512];
+    vp_source *src = NULL;
+    int rc = vp_source_open(s->uri, &so, &src, err, sizeof err);
+    if (rc) {
+        stream_fail(s, "%s", err);
+        return -1;
+    }
+    vp_stream_info info;
+    vp_source_info(src, &info);
+    s->tb = info.time_base;
+    pthread_mutex_lock(&p->mu);
+    s->src = src;
+    int stop_now = stopping(p);
+    pthread_mutex_unlock(&p->mu);
+
+    vp_decoder_options dopt;
+    vp_decoder_options_default(&dopt);
+    dopt.name = s->id;
+    dopt.codec = info.codec;
+    dopt.hw = c->decode_hw == VP_HW_AUTO && !c->cpu_fallback ? VP_HW_NVDEC : c->decode_hw;
+    dopt.gpu_only = c->gpu_only;
+    dopt.device = c->gpu;
+    dopt.thread_count = c->decode_threads;
+    vp_decoder *dec = NULL;
+    int result = 0;
+    if ((rc = vp_decoder_create(&dopt, &dec, err, sizeof err))) {
+        stream_fail(s, "%s", err);
+        result = -1;
+        goto done;
+    }
+    s->hw = vp_decoder_hw(dec);
+    int ended = 0;
+    while (!ended && !stop_now) {
+        vp_packet pkt;
+        rc = vp_source_read(src, &pkt);
+        if (rc == VP_ERR_EOF) {
+            const char *why = vp_source_last_error(src);
+            if (why[0] && !stopping(p)) { /* a live source that gave up reconnecting */
+                stream_fail(s, "%s", why);
+                result = -1;
+            }
+            break;
+        }
+        if (rc) {
+            stream_fail(s, "%s", vp_source_last_error(src));
+            result = -1;
+            break;
+        }
+        if (pkt.discontinuity) {
+            pthread_mutex_lock(&p->mu);
+            s->reconnects++;
+            pthread_mutex_unlock(&p->mu);
+        }
+        s->pend[s->pend_next].pts = pkt.pts;
+        s->pend[s->pend_next].t = now_ms();
+        s->pend_next = (s->pend_next + 1) % PENDING;
+        while ((rc = vp_decoder_send(dec, &pkt)) == VP_ERR_AGAIN)
+            if ((rc = drain_decoder(s, dec)))
+                break;
+        if (rc == VP_OK)
+            rc = drain_decoder(s, dec);
+        if (rc == VP_ERR_EOF) {
+            ended = 1; /* max_frames reached */
+        } else if (rc) {
+            stream_fail(s, "%s", vp_decoder_last_error(dec));
+            result = -1;
+            break;
+        }
+        stop_now = stopping(p);
+    }
+    if (!ended) {
+        /* flush: the frames the decoder still holds are results too, also
+         * after a failure or a stop */
+        rc = vp_decoder_send(dec, NULL);
+        while (rc == VP_OK)
+            rc = drain_decoder(s, dec);
+    }
+done:
+    pthread_mutex_lock(&p->mu);
+    if (dec)
+        s->dec_errors += vp_decoder_errors(dec);
+    s->src = NULL;
+    pthread_mutex_unlock(&p->mu);
+    vp_decoder_free(&dec);
+    vp_source_close(&src);
+    return result ? result : ended ? 1 : 0;
+}
+
+static void *reader_main(void *arg)
+{
+    pstream *s = arg;
+    vp_pipeline *p = s->pl;
+    int loops = s->cfg.loop;
+    for (;;) {
+        int r = read_once(s);
+        if (r != 0 || stopping(p) || loops == 0)
+            break;
+        if (loops > 0)
+            loops--;
+    }
+    pthread_mutex_lock(&p->mu);
+    s->done = 1;
+    pthread_cond_broadcast(&p->cv_frames);
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+/* ------------------------------------------------------------ batching */
+
+typedef struct batch_item {
+    pstream *s;
+    qitem it;
+    vp_pre_geom g;
+    int ok;                  /* preprocessed into its slot */
+} batch_item;
+
+/* Waits for a batch per the max/timeout rule; returns its size, 0 when
+ * every stream ended and every queue is empty. Called with mu held. */
+static int gather(vp_pipeline *p, batch_item *b)
+{
+    for (;;) {
+        int total = 0, all_done = 1;
+        double oldest = 0;
+        for (int i = 0; i < p->ns; i++) {
+            pstream *s = &p->st[i];
+            total += s->qlen;
+            all_done &= s->done;
+            if (s->qlen && (!oldest || s->q[s->qhead].t_queued < oldest))
+                oldest = s->q[s->qhead].t_queued;
+        }
+        if (stopping(p) && !p->interrupted) {
+            for (int i = 0; i < p->ns; i++)
+                if (p->st[i].src)
+                    vp_source_interrupt(p->st[i].src);
+            p->interrupted = 1;
+            pthread_cond_broadcast(&p->cv_space);
+        }
+        double t = now_ms();
+        if (total >= p->max_batch || (total && (all_done || t - oldest >= p->cfg.timeout_ms)))
+            break;
+        if (!total && all_done)
+            return 0;
+        double until = total ? oldest + p->cfg.timeout_ms : t + 50;
+        if (until > t + 50)
+            until = t + 50;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        long ns = (long)((until - t) * 1e6);
+        ts.tv_sec += ns / 1000000000L;
+        ts.tv_nsec += ns % 1000000000L;
+        if (ts.tv_nsec >= 1000000000L)
+            ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+        pthread_cond_timedwait(&p->cv_frames, &p->mu, &ts);
+    }
+    int n = 0;
+    while (n < p->max_batch) {
+        int took = 0;
+        for (int k = 0; k < p->ns && n < p->max_batch; k++) {
+            pstream *s = &p->st[(p->rr + k) % p->ns];
+            if (!s->qlen)
+                continue;
+            b[n].s = s;
+            b[n].it = s->q[s->qhead];
+            b[n].ok = 0;
+            s->qhead = (s->qhead + 1) % s->qcap;
+            s->qlen--;
+            n++, took++;
+        }
+        if (!took)
+            break;
+    }
+    p->rr = (p->rr + 1) % p->ns;
+    pthread_cond_broadcast(&p->cv_space);
+    return n;
+}
+
+/* ----------------------------------------------------------- processing */
+
+static int frame_src(const vp_frame *f, vp_pre_src *src)
+{
+    memset(src, 0, sizeof *src);
+    switch (f->format) {
+    case VP_PIX_NV12: src->format = VP_PRE_NV12; break;
+    case VP_PIX_P016: src->format = VP_PRE_P016; break;
+    case VP_PIX_YUV420P: src->format = VP_PRE_YUV420P; break;
+    case VP_PIX_YUV420P10: src->format = VP_PRE_YUV420P10; break;
+    default: return VP_ERR_UNSUPPORTED;
+    }
+    src->width = f->width, src->height = f->height;
+    src->bit_depth = f->bit_depth;
+    for (int i = 0; i < f->num_planes && i < 3; i++)
+        src->plane[i] = f->data[i], src->pitch[i] = (size_t)f->pitch[i];
+    src->matrix = (vp_pre_matrix)f->matrix;
+    src->range = (vp_pre_range)f->range;
+    return VP_OK;
+}
+
+/* Bytes of plane i of a host frame (pitch x rows). */
+static size_t plane_bytes(const vp_frame *f, int i)
+{
+    int rows = i == 0 ? f->height : (f->height + 1) / 2;
+    return (size_t)f->pitch[i] * (size_t)rows;
+}
+
+/* GPU path, a frame in host memory (CPU-decoded): upload its planes into
+ * the staging buffer (a pixel-sized copy: counted, refused in gpu_only). */
+static int upload_frame(vp_pipeline *p, const vp_frame *f, vp_pre_src *src)
+{
+    size_t need = 0;
+    for (int i = 0; i < f->num_planes; i++)
+        need += plane_bytes(f, i);
+    if (need > p->upload_bytes) {
+        /* grows only when a stream's size goes up: not per frame */
+        p->gpu->api->dev_free(p->upload);
+        p->upload = NULL, p->upload_bytes = 0;
+        if (p->gpu->api->dev_alloc(need, &p->upload))
+            return VP_ERR_BACKEND;
+        p->upload_bytes = need;
+    }
+    if (!p->warned_host_frames) {
+        VP_LOGW("pipeline: frames decoded on the CPU are copied to the GPU (%zu bytes each)", need);
+        p->warned_host_frames = 1;
+    }
+    size_t off = 0;
+    for (int i = 0; i < f->num_planes; i++) {
+        int rc = vp_gpu_copy(p->gpu, (char *)p->upload + off, f->data[i], plane_bytes(f, i), VP_COPY_H2D, p->stream,
+                             "a CPU-decoded frame");
+        if (rc)
+            return rc;
+        src->plane[i] = (char *)p->upload + off;
+        off += plane_bytes(f, i);
+    }
+    return VP_OK;
+}
+
+/* Preprocesses item i into slot i; marks it ok. CPU path: host tensor; GPU
+ * path: the plan's input binding. */
+static int preprocess_item(vp_pipeline *p, batch_item *b, int slot, void *dst)
+{
+    vp_frame *f = b->it.f;
+    vp_frame *host = NULL;
+    vp_pre_src src;
+    int rc = frame_src(f, &src);
+    if (rc) {
+        VP_LOGE("stream %s: frame %lld: pixel format %s cannot be preprocessed", b->s->id, (long long)f->index,
+                vp_pixfmt_name(f->format));
+        return rc;
+    }
+    if ((rc = vp_pre_geometry(f->width, f->height, &p->pre, &b->g)))
+        return rc;
+    if (p->gpu_path) {
+        if (f->memory == VP_MEM_HOST && (rc = upload_frame(p, f, &src)))
+            return rc;
+        rc = p->gpu->api->preprocess(&src, &p->pre, dst, slot, p->stream);
+        if (rc == VP_OK && f->memory == VP_MEM_HOST)
+            rc = p->gpu->api->stream_sync(p->stream); /* the staging buffer is reused by the next frame */
+    } else {
+        if (f->memory != VP_MEM_HOST) {
+            if ((rc = vp_frame_to_host(f, &host)))
+                return rc;
+            frame_src(host, &src);
+        }
+        rc = vp_preprocess_cpu(&src, &p->pre, dst, slot, 0);
+        vp_frame_unref(&host);
+    }
+    if (rc == VP_OK)
+        b->ok = 1;
+    return rc;
+}
+
+/* A growable line buffer for the JSON Lines sink. */
+typedef struct line {
+    char *s;
+    size_t len, cap;
+    int oom;
+} line;
+
+static void put(line *l, const char *fmt, ...) VP_PRINTF(2, 3);
+static void put(line *l, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        size_t room = l->cap - l->len;
+        int n = vsnprintf(l->s ? l->s + l->len : NULL, l->s ? room : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            return;
+        if ((size_t)n < room) {
+            l->len += (size_t)n;
+            return;
+        }
+        size_t cap = l->cap ? l->cap * 2 : 4096;
+        while (cap < l->len + (size_t)n + 1)
+            cap *= 2;
+        char *s = realloc(l->s, cap);
+        if (!s) {
+            l->oom = 1;
+            return;
+        }
+        l->s = s, l->cap = cap;
+    }
+}
+
+static void put_str(line *l, const char *s)
+{
+    put(l, "\"");
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            put(l, "\\%c", c);
+        else if (c < 0x20)
+            put(l, "\\u%04x", c);
+        else
+            put(l, "%c", c);
+    }
+    put(l, "\"");
+}
+
+static void put_num(line *l, double v)
+{
+    if (isfinite(v))
+        put(l, "%.2f", v);
+    else
+        put(l, "null");
+}
+
+/* Run lengths of a 0/1 mask in row-major order, starting with a run of 0s. */
+static void put_rle(line *l, const uint8_t *m, int w, int h)
+{
+    put(l, "{\"w\":%d,\"h\":%d,\"rle\":[", w, h);
+    long run = 0;
+    uint8_t cur = 0;
+    int first = 1;
+    for (long i = 0; i < (long)w * h; i++) {
+        if (m[i] != cur) {
+            put(l, first ? "%ld" : ",%ld", run);
+            first = 0;
+            run = 0;
+            cur = m[i];
+        }
+        run++;
+    }
+    put(l, first ? "%ld" : ",%ld", run);
+    put(l, "]}");
+}
+
+typedef struct batch_times {
+    double pre, infer, post; /* ms for the whole batch */
+} batch_times;
+
+/* Writes one result line for item b (slot i of the batch) into every sink. */
+static void emit(vp_pipeline *p, batch_item *b, int slot, const batch_times *bt, const char *error, line *l)
+{
+    vp_frame *f = b->it.f;
+    pstream *s = b->s;
+    l->len = 0;
+    put(l, "{\"stream\":");
+    put_str(l, s->id);
+    put(l, ",\"frame\":%lld,\"pts\":", (long long)f->index);
+    if (f->pts != VP_NOPTS && s->tb.den > 0)
+        put(l, "%.6f", (double)f->pts * s->tb.num / s->tb.den);
+    else
+        put(l, "null");
+    put(l, ",\"width\":%d,\"height\":%d", f->width, f->height);
+    int ndet = 0;
+    if (error) {
+        put(l, ",\"error\":");
+        put_str(l, error);
+    } else if (p->post.task == VP_TASK_SEMSEG) {
+        /* class share of the picture (the letterbox padding excluded) */
+        const vp_post_layout *lo = &p->lo;
+        long counts[256] = {0}, total = 0;
+        int x0 = (int)((double)b->g.x0 * lo->proto_w / p->in_w), x1 = (int)((double)(b->g.x0 + b->g.w) * lo->proto_w / p->in_w);
+        int y0 = (int)((double)b->g.y0 * lo->proto_h / p->in_h), y1 = (int)((double)(b->g.y0 + b->g.h) * lo->proto_h / p->in_h);
+        for (int y = y0; y < y1; y++)
+            for (int x = x0; x < x1; x++)
+                counts[p->mask[(size_t)y * lo->proto_w + x]]++, total++;
+        put(l, ",\"classes\":[");
+        int first = 1;
+        for (int c = 0; c < 256; c++) {
+            if (!counts[c])
+                continue;
+            put(l, "%s{\"cls\":%d,", first ? "" : ",", c);
+            if (c < p->n_class_names) {
+                put(l, "\"label\":");
+                put_str(l, p->class_names[c]);
+                put(l, ",");
+            }
+            put(l, "\"fraction\":%.5f}", (double)counts[c] / (double)(total ? total : 1));
+            first = 0;
+        }
+        put(l, "]");
+    } else {
+        const vp_post_layout *lo = &p->lo;
+        ndet = p->res.count[slot];
+        put(l, ",\"detections\":[");
+        for (int k = 0; k < ndet; k++) {
+            size_t at = (size_t)slot * (size_t)p->post.max_det + (size_t)k;
+            vp_det d = p->res.det[at];
+            vp_post_map_box(&b->g, f->width, f->height, &d);
+            put(l, "%s{\"box\":[", k ? "," : "");
+            put_num(l, d.x0), put(l, ","), put_num(l, d.y0), put(l, ","), put_num(l, d.x1), put(l, ",");
+            put_num(l, d.y1);
+            put(l, "],\"cls\":%d,", d.cls);
+            if (d.cls >= 0 && d.cls < p->n_class_names) {
+                put(l, "\"label\":");
+                put_str(l, p->class_names[d.cls]);
+                put(l, ",");
+            }
+            put(l, "\"score\":%.4f", d.score);
+            if (lo->num_keypoints && p->res.keypoints) {
+                int kd = lo->keypoint_dims;
+                const float *kp = p->res.keypoints + at * (size_t)(lo->num_keypoints * kd);
+                put(l, ",\"keypoints\":[");
+                for (int j = 0; j < lo->num_keypoints; j++) {
+                    float x = kp[j * kd], y = kp[j * kd + 1];
+                    vp_post_map_point(&b->g, f->width, f->height, &x, &y);
+                    put(l, "%s[", j ? "," : "");
+                    put_num(l, x), put(l, ","), put_num(l, y);
+                    if (kd == 3)
+                        put(l, ",%.3f", kp[j * kd + 2]);
+                    put(l, "]");
+                }
+                put(l, "]");
+            }
+            if (p->post.task == VP_TASK_SEGMENT && p->res.coefs && p->out_host[1]) {
+                vp_post_tensor proto;
+                post_tensor(VP_DT_FLOAT, &p->out_shape[1], p->out_host[1], &proto);
+                const float *cf = p->res.coefs + at * (size_t)lo->num_masks;
+                if (vp_post_mask_cpu(lo, &proto, slot, cf, &p->res.det[at], p->in_w, p->in_h, p->mask) == VP_OK) {
+                    put(l, ",\"mask\":");
+                    put_rle(l, p->mask, lo->proto_w, lo->proto_h);
+                }
+            }
+            put(l, "}");
+        }
+        put(l, "]");
+    }
+    double t_done = now_ms();
+    put(l, ",\"latency_ms\":{\"decode\":%.3f,\"queue\":%.3f,\"preprocess\":%.3f,\"infer\":%.3f,\"postprocess\":%.3f,"
+           "\"total\":%.3f}}\n",
+        b->it.t_queued - b->it.t_read, t_done - b->it.t_queued - bt->pre - bt->infer - bt->post, bt->pre, bt->infer,
+        bt->post, t_done - b->it.t_read);
+    if (l->oom)
+        VP_LOGE("stream %s: frame %lld: out of memory for its result line", s->id, (long long)f->index);
+    for (int i = 0; i < p->n_sinks && !l->oom; i++) {
+        sink *k = &p->sinks[i];
+        if (k->failed)
+            continue;
+        if (fwrite(l->s, 1, l->len, k->f) != l->len) {
+            k->failed = 1;
+            pthread_mutex_lock(&p->mu);
+            p->sink_errors++;
+            pthread_mutex_unlock(&p->mu);
+            VP_LOGE("sink %s: cannot write: %s; this sink is closed, the others go on", k->path, strerror(errno));
+        }
+    }
+    pthread_mutex_lock(&p->mu);
+    s->processed++;
+    s->detections += ndet;
+    hist_add(&s->lat, t_done - b->it.t_read);
+    p->frames++;
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Runs the engine on the first n slots (plan k) and post-processes them into
+ * p->res (host). Returns VP_OK or the failing status (logged). */
+static int infer_and_post(vp_pipeline *p, int k, int n, batch_times *bt)
+{
+    vp_plan *plan = p->plan[k];
+    int bs = p->plan_batch[k];
+    double t0 = now_ms();
+    int rc;
+    vp_post_tensor pt[2];
+    vp_post_layout lo = p->lo;
+    lo.batch = n;
+    if (!p->gpu_path) {
+        vp_tensor in = {VP_DT_FLOAT, {4, {bs, 3, p->in_h, p->in_w}}, p->in_host};
+        vp_tensor out[2];
+        int nout = vp_engine_num_outputs(p->eng);
+        vp_tensor all[16];
+        if (nout > 16)
+            return VP_ERR_UNSUPPORTED;
+        for (int i = 0; i < nout; i++) {
+            const char *name;
+            vp_shape decl;
+            vp_engine_output_info(p->eng, i, &name, &all[i].dtype, &decl);
+            vp_plan_output_shape(plan, i, &all[i].shape);
+            all[i].data = i < p->n_out ? p->out_host[i] : NULL;
+        }
+        /* outputs the pipeline does not read still need room */
+        void *extra[16] = {0};
+        for (int i = p->n_out; i < nout; i++) {
+            if (!(extra[i] = malloc(tensor_bytes(all[i].dtype, &all[i].shape) + 1)))
+                return VP_ERR_NOMEM;
+            all[i].data = extra[i];
+        }
+        rc = vp_plan_run(plan, &in, all);
+        for (int i = p->n_out; i < nout; i++)
+            free(extra[i]);
+        if (rc) {
+            VP_LOGE("engine: batch of %d: %s", n, vp_engine_last_error(p->eng));
+            return rc;
+        }
+        bt->infer = now_ms() - t0;
+        t0 = now_ms();
+        for (int i = 0; i < p->n_out; i++) {
+            out[i] = all[i];
+            post_tensor(out[i].dtype, &out[i].shape, out[i].data, &pt[i]);
+            pt[i].d[0] = n;
+        }
+        if (p->post.task == VP_TASK_SEMSEG)
+            rc = VP_OK; /* per image, while emitting */
+        else
+            rc = vp_postprocess_cpu(&p->post, &lo, pt, &p->res, p->post_scratch);
+        bt->post = now_ms() - t0;
+        return rc;
+    }
+    if ((rc = vp_plan_run_bound(plan))) {
+        VP_LOGE("engine: batch of %d: %s", n, vp_engine_last_error(p->eng));
+        return rc;
+    }
+    bt->infer = now_ms() - t0;
+    t0 = now_ms();
+    for (int i = 0; i < p->n_out; i++) {
+        vp_tensor t;
+        vp_plan_binding(plan, 1, i, &t);
+        post_tensor(t.dtype, &t.shape, t.data, &pt[i]);
+        pt[i].d[0] = n;
+    }
+    const vp_gpu_api *api = p->gpu->api;
+    if (p->post.task == VP_TASK_SEMSEG || p->post.task == VP_TASK_SEGMENT) {
+        /* no GPU kernels yet for per-pixel results: the (pixel-sized) output
+         * comes to the host, counted, and is refused in gpu_only mode */
+        int idx = p->post.task == VP_TASK_SEMSEG ? 0 : 1;
+        size_t bytes = (size_t)n * tensor_bytes(VP_DT_FLOAT, &p->out_shape[idx]) / (size_t)p->out_shape[idx].d[0];
+        if (pt[idx].dtype != VP_PRE_FP32) {
+            VP_LOGE("pipeline: %s on the GPU path needs a float32 output", vp_task_name(p->post.task));
+            return VP_ERR_UNSUPPORTED;
+        }
+        if (!p->out_host[idx] && !(p->out_host[idx] = malloc(tensor_bytes(VP_DT_FLOAT, &p->out_shape[idx]))))
+            return VP_ERR_NOMEM;
+        if ((rc = vp_gpu_copy(p->gpu, p->out_host[idx], pt[idx].data, bytes, VP_COPY_D2H, p->stream,
+                              p->post.task == VP_TASK_SEMSEG ? "semantic-segmentation logits" : "mask prototypes")))
+            return rc;
+    }
+    if (p->post.task != VP_TASK_SEMSEG) {
+        if ((rc = api->postprocess(&p->post, &lo, pt, &p->dres, p->dscratch, p->stream)))
+            return rc;
+        if ((rc = vp_gpu_copy(p->gpu, p->res.count, p->dres.count, (size_t)n * sizeof(int32_t), VP_COPY_D2H,
+                              p->stream, "detection counts")) ||
+            (rc = api->stream_sync(p->stream)))
+            return rc;
+        /* only what was kept crosses: count[i] detections of each image */
+        for (int i = 0; i < n; i++) {
+            size_t c = (size_t)p->res.count[i], at = (size_t)i * (size_t)p->post.max_det;
+            if (!c)
+                continue;
+            rc = vp_gpu_copy(p->gpu, p->res.det + at, p->dres.det + at, c * sizeof(vp_det), VP_COPY_D2H, p->stream,
+                             "detections");
+            size_t kn = (size_t)(p->lo.num_keypoints * p->lo.keypoint_dims);
+            if (!rc && kn && p->dres.keypoints)
+                rc = vp_gpu_copy(p->gpu, p->res.keypoints + at * kn, p->dres.keypoints + at * kn, c * kn * sizeof(float),
+                                 VP_COPY_D2H, p->stream, "keypoints");
+            if (!rc && p->lo.num_masks && p->dres.coefs)
+                rc = vp_gpu_copy(p->gpu, p->res.coefs + at * (size_t)p->lo.num_masks,
+                                 p->dres.coefs + at * (size_t)p->lo.num_masks,
+                                 c * (size_t)p->lo.num_masks * sizeof(float), VP_COPY_D2H, p->stream, "mask coefficients");
+            if (rc)
+                return rc;
+        }
+    }
+    rc = api->stream_sync(p->stream);
+    bt->post = now_ms() - t0;
+    return rc;
+}
+
+static void process_batch(vp_pipeline *p, batch_item *b, int n, line *l)
+{
+    int k = n <= p->plan_batch[0] ? 0 : p->n_plans - 1;
+    batch_times bt = {0};
+    double t0 = now_ms();
+    void *dst = p->in_host;
+    char why[256] = "";
+    int rc = VP_OK;
+    if (p->gpu_path) {
+        vp_tensor t;
+        if ((rc = vp_plan_binding(p->plan[k], 0, 0, &t)))
+            snprintf(why, sizeof why, "engine: input binding: %s", vp_strerror(rc));
+        dst = t.data;
+    }
+    int ok = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        int r = preprocess_item(p, &b[i], i, dst);
+        if (r == VP_ERR_BACKEND || r == VP_ERR_UNSUPPORTED) {
+            rc = r;
+            snprintf(why, sizeof why, "preprocessing: %s", vp_strerror(r));
+        }
+        ok += b[i].ok;
+    }
+    if (!rc && p->gpu_path && (rc = p->gpu->api->stream_sync(p->stream)))
+        snprintf(why, sizeof why, "preprocessing: %s", vp_strerror(rc));
+    bt.pre = now_ms() - t0;
+    if (!rc && ok) {
+        if ((rc = infer_and_post(p, k, n, &bt)))
+            snprintf(why, sizeof why, "engine or post-processing failed on this batch: %s (see the log)",
+                     vp_strerror(rc));
+    }
+    pthread_mutex_lock(&p->mu);
+    hist_add(&p->stage[VP_STAGE_PREPROCESS], bt.pre);
+    hist_add(&p->stage[VP_STAGE_INFER], bt.infer);
+    hist_add(&p->stage[VP_STAGE_POSTPROCESS], bt.post);
+    p->batches++;
+    p->batch_frames += n;
+    if (rc)
+        p->engine_errors++;
+    pthread_mutex_unlock(&p->mu);
+    double ts = now_ms();
+    for (int i = 0; i < n; i++) {
+        const char *e = rc ? why : !b[i].ok ? "this frame could not be preprocessed (see the log)" : NULL;
+        if (!e && p->post.task == VP_TASK_SEMSEG) {
+            vp_post_tensor logits;
+            post_tensor(VP_DT_FLOAT, &p->out_shape[0], p->out_host[0], &logits);
+            logits.d[0] = n;
+            vp_post_layout lo = p->lo;
+            lo.batch = n;
+            if (vp_post_semseg_cpu(&lo, &logits, i, p->mask))
+                e = "semantic-segmentation post-processing failed (see the log)";
+        }
+        emit(p, &b[i], i, &bt, e, l);
+        vp_frame_unref(&b[i].it.f);
+    }
+    pthread_mutex_lock(&p->mu);
+    hist_add(&p->stage[VP_STAGE_SINK], now_ms() - ts);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void *infer_main(void *arg)
+{
+    vp_pipeline *p = arg;
+    char err[256];
+    if (p->gpu && p->gpu->api->set_device(p->cfg.gpu, err, sizeof err))
+        VP_LOGE("pipeline: %s", err);
+    batch_item *b = calloc((size_t)p->max_batch, sizeof *b);
+    line l = {0};
+    if (!b) {
+        VP_LOGE("pipeline: out of memory for the batch");
+        atomic_store(&p->stop, 1);
+    }
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        int n = b ? gather(p, b) : 0;
+        pthread_mutex_unlock(&p->mu);
+        if (!n)
+            break;
+        process_batch(p, b, n, &l);
+    }
+    if (!b) {
+        /* unblock and drain readers: drop what they queue */
+        pthread_mutex_lock(&p->mu);
+        for (;;) {
+            int all_done = 1;
+            for (int i = 0; i < p->ns; i++) {
+                pstream *s = &p->st[i];
+                while (s->qlen) {
+                    vp_frame_unref(&s->q[s->qhead].f);
+                    s->qhead = (s->qhead + 1) % s->qcap;
+                    s->qlen--;
+                }
+                all_done &= s->done;
+            }
+            pthread_cond_broadcast(&p->cv_space);
+            if (all_done)
+                break;
+            pthread_cond_wait(&p->cv_frames, &p->mu);
+        }
+        pthread_mutex_unlock(&p->mu);
+    }
+    free(l.s);
+    free(b);
+    for (int i = 0; i < p->n_sinks; i++)
+        if (p->sinks[i].f && !p->sinks[i].failed && fflush(p->sinks[i].f)) {
+            p->sinks[i].failed = 1;
+            p->sink_errors++;
+            VP_LOGE("sink %s: cannot write: %s", p->sinks[i].path, strerror(errno));
+        }
+    return NULL;
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+int vp_pipeline_start(vp_pipeline *p)
+{
+    if (!p || p->started)
+        return VP_ERR_INVALID;
+    p->started = 1;
+    p->t_start = now_ms();
+    p->cpu_start = cpu_s();
+    for (int i = 0; i < p->ns; i++) {
+        if (pthread_create(&p->st[i].thread, NULL, reader_main, &p->st[i])) {
+            stream_fail(&p->st[i], "cannot start its thread");
+            p->st[i].done = 1;
+            continue;
+        }
+        p->st[i].started = 1;
+    }
+    if (pthread_create(&p->infer_thread, NULL, infer_main, p)) {
+        VP_LOGE("pipeline: cannot start the inference thread");
+        atomic_store(&p->stop, 1);
+        return VP_ERR_NOMEM;
+    }
+    p->infer_started = 1;
+    return VP_OK;
+}
+
+void vp_pipeline_stop(vp_pipeline *p)
+{
+    if (p)
+        atomic_store(&p->stop, 1);
+}
+
+int vp_pipeline_wait(vp_pipeline *p)
+{
+    if (!p || !p->started)
+        return VP_ERR_INVALID;
+    if (p->infer_started) {
+        pthread_join(p->infer_thread, NULL);
+        p->infer_started = 0;
+    }
+    for (int i = 0; i < p->ns; i++)
+        if (p->st[i].started) {
+            pthread_join(p->st[i].thread, NULL);
+            p->st[i].started = 0;
+        }
+    if (!p->t_end) {
+        p->t_end = now_ms();
+        p->cpu_end = cpu_s();
+    }
+    for (int i = 0; i < p->ns; i++)
+        if (p->st[i].failed)
+            return VP_ERR_IO;
+    return p->engine_errors || p->sink_errors ? VP_ERR_BACKEND : VP_OK;
+}
+
+void vp_pipeline_get_stats(vp_pipeline *p, vp_pipeline_stats *s, vp_stream_stats *streams)
+{
+    memset(s, 0, sizeof *s);
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->mu);
+    double t_end = p->t_end ? p->t_end : now_ms();
+    double c_end = p->t_end ? p->cpu_end : cpu_s();
+    s->wall_s = p->started ? (t_end - p->t_start) / 1e3 : 0;
+    s->cpu_s = p->started ? c_end - p->cpu_start : 0;
+    s->frames = p->frames;
+    s->batches = p->batches;
+    s->mean_batch = p->batches ? (double)p->batch_frames / (double)p->batches : 0;
+    if (p->gpu) {
+        s->h2d_bytes = atomic_load(&p->gpu->h2d_bytes);
+        s->d2h_bytes = atomic_load(&p->gpu->d2h_bytes);
+    }
+    for (int i = 0; i < VP_STAGE_COUNT; i++)
+        hist_summary(&p->stage[i], &s->stage[i]);
+    s->engine_errors = p->engine_errors;
+    s->sink_errors = p->sink_errors;
+    for (int i = 0; streams && i < p->ns; i++) {
+        pstream *st = &p->st[i];
+        vp_stream_stats *o = &streams[i];
+        o->id = st->id;
+        o->frames_decoded = st->decoded;
+        o->frames_processed = st->processed;
+        o->frames_dropped = st->dropped;
+        o->decode_errors = st->dec_errors;
+        o->reconnects = st->reconnects;
+        o->detections = st->detections;
+        o->finished = st->done;
+        o->failed = st->failed;
+        o->error = st->error;
+        o->decoder = st->hw;
+        hist_summary(&st->lat, &o->latency);
+    }
+    pthread_mutex_unlock(&p->mu);
+}
+
+void vp_pipeline_free(vp_pipeline **pp)
+{
+    if (!pp || !*pp)
+        return;
+    vp_pipeline *p = *pp;
+    if (p->started) {
+        vp_pipeline_stop(p);
+        vp_pipeline_wait(p);
+    }
+    for (int i = 0; p->st && i < p->ns; i++) {
+        pstream *s = &p->st[i];
+        for (; s->q && s->qlen; s->qlen--) {
+            vp_frame_unref(&s->q[s->qhead].f);
+            s->qhead = (s->qhead + 1) % s->qcap;
+        }
+        free(s->q);
+        free(s->id);
+        free(s->uri);
+    }
+    free(p->st);
+    for (int i = 0; i < p->n_sinks; i++) {
+        if (p->sinks[i].f && p->sinks[i].f != stdout)
+            fclose(p->sinks[i].f);
+        free(p->sinks[i].path);
+    }
+    free_results(&p->res, 0, NULL);
+    if (p->gpu) {
+        free_results(&p->dres, 1, p->gpu);
+        p->gpu->api->dev_free(p->dscratch);
+        p->gpu->api->dev_free(p->upload);
+        p->gpu->api->stream_destroy(p->stream);
+    }
+    vp_engine_free(&p->eng); /* before the plugin handle of vp_gpu goes */
+    vp_gpu_close(&p->gpu);
+    free(p->in_host);
+    free(p->out_host[0]);
+    free(p->out_host[1]);
+    free(p->post_scratch);
+    free(p->mask);
+    for (int i = 0; i < p->n_class_names; i++)
+        free(p->class_names[i]);
+    free(p->class_names);
+    free(p->model_path);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv_frames);
+    pthread_cond_destroy(&p->cv_space);
+    free(p);
+    *pp = NULL;
+}

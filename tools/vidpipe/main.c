@@ -5,10 +5,12 @@
  *   vidpipe infer --model M.onnx --input NAME=FILE ... --outdir DIR
  *   vidpipe bench --model M.onnx [--batch 1,8,32] [--iters N] [--json]
  *   vidpipe decode / decode-bench (cmd_media.c)
+ *   vidpipe run (cmd_run.c)
  *
  * Exit codes: 0 success, 1 runtime failure, 2 bad usage or invalid input.
  */
 #include "cmd_media.h"
+#include "cmd_run.h"
 #include "engine/graph.h" /* vp_float_to_half */
 #include "vidpipe/engine.h"
 #include "vidpipe/media.h"
@@ -45,6 +47,7 @@ static const char usage_text[] =
     "                                      host adds the copies; --profile adds the\n"
     "                                      slowest steps\n"
     VP_MEDIA_USAGE
+    VP_RUN_USAGE
     "\n"
     "engine options:\n"
     "  --precision fp16  CUDA only: FP16 activations and weights, FP32 accumulation\n"
@@ -654,6 +657,10 @@ int main(int argc, char **argv)
         return vp_cmd_decode(argc, argv);
     if (!strcmp(cmd, "decode-bench"))
         return vp_cmd_decode_bench(argc, argv);
+#ifdef VP_PIPELINE_WIP
+    if (!strcmp(cmd, "run"))
+        return vp_cmd_run(argc, argv);
+#endif
     if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
         printf("vidpipe %s\n", vp_version());
         return 0;

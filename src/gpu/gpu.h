@@ -1,0 +1,91 @@
+/*
+ * The gpu layer, host side: the CUDA plugin (libvidpipe_cuda.so) found and
+ * loaded at run time, and a per-device handle through which the pipeline
+ * reaches the CUDA runtime without linking it, so one binary runs with or
+ * without NVIDIA's libraries.
+ *
+ * vp_gpu owns what the design puts in this layer for one device: the entry
+ * points of the plugin (streams, memory, copies, the vision kernels) and
+ * the copy counters of the zero-copy audit. Every explicit host<->device
+ * copy of the pipeline goes through vp_gpu_copy(), which counts bytes by
+ * direction and, in gpu_only mode, refuses pixel-sized copies.
+ *
+ * Device memory comes from cudaMalloc at start-up (worst case reserved by
+ * the caller); nothing here allocates in the hot loop.
+ */
+#ifndef VP_GPU_GPU_H
+#define VP_GPU_GPU_H
+
+#include "vidpipe/vidpipe.h"
+#include "vision/postprocess.h"
+#include "vision/preprocess.h"
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct CUstream_st;
+
+/* dlopen handle of the CUDA plugin: $VP_CUDA_PLUGIN, then beside the
+ * executable, then the loader's search path. NULL with a one-line reason in
+ * err. Release with dlclose(). */
+void *vp_gpu_plugin_open(char *err, size_t errlen);
+
+enum { VP_COPY_H2D = 0, VP_COPY_D2H = 1, VP_COPY_D2D = 2 };
+
+/* Entry points the plugin exports as one table (symbol VP_GPU_API_SYMBOL).
+ * Every function returns VP_OK or VP_ERR_BACKEND after logging the CUDA
+ * call and its error name. */
+#define VP_GPU_API_ABI 1
+#define VP_GPU_API_SYMBOL "vp_gpu_api_get"
+typedef struct vp_gpu_api {
+    int abi;
+    /* Makes device current on the calling thread (its primary context);
+     * err: a one-line reason (no device, driver too old). */
+    int (*set_device)(int device, char *err, size_t errlen);
+    int (*stream_create)(struct CUstream_st **s);
+    void (*stream_destroy)(struct CUstream_st *s);
+    int (*stream_sync)(struct CUstream_st *s);
+    int (*dev_alloc)(size_t bytes, void **p);
+    void (*dev_free)(void *p);
+    int (*host_alloc)(size_t bytes, void **p); /* pinned */
+    void (*host_free)(void *p);
+    /* Asynchronous on s; host memory must be pinned for real overlap. */
+    int (*copy)(void *dst, const void *src, size_t bytes, int dir, struct CUstream_st *s);
+    /* 2-D copy of rows (width bytes each) between pitched buffers. */
+    int (*copy2d)(void *dst, size_t dpitch, const void *src, size_t spitch, size_t width, size_t rows, int dir,
+                  struct CUstream_st *s);
+    vp_cuda_preprocess_fn preprocess;
+    vp_cuda_post_scratch_fn post_scratch;
+    vp_cuda_postprocess_fn postprocess;
+} vp_gpu_api;
+typedef const vp_gpu_api *(*vp_gpu_api_get_fn)(void);
+
+typedef struct vp_gpu {
+    const vp_gpu_api *api;
+    void *plugin;
+    int device;
+    int gpu_only;               /* refuse pixel-sized copies */
+    atomic_long h2d_bytes, d2h_bytes, copies;
+} vp_gpu;
+
+/* Copies of at most this many bytes are "results", not pixels (gpu_only). */
+#define VP_GPU_SMALL_COPY (64 * 1024)
+
+/* Loads the plugin and makes device current on this thread. */
+int vp_gpu_open(int device, int gpu_only, vp_gpu **out, char *err, size_t errlen);
+void vp_gpu_close(vp_gpu **g);
+/* Counted copy; in gpu_only mode a copy above VP_GPU_SMALL_COPY is refused
+ * (VP_ERR_UNSUPPORTED, logged with what) before anything moves. */
+int vp_gpu_copy(vp_gpu *g, void *dst, const void *src, size_t bytes, int dir, struct CUstream_st *s,
+                const char *what);
+int vp_gpu_copy2d(vp_gpu *g, void *dst, size_t dpitch, const void *src, size_t spitch, size_t width, size_t rows,
+                  int dir, struct CUstream_st *s, const char *what);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,20 @@
+/* vidpipe run (tools/vidpipe/cmd_run.c). */
+#ifndef VP_TOOLS_CMD_RUN_H
+#define VP_TOOLS_CMD_RUN_H
+
+#define VP_RUN_USAGE                                                                                \
+    "  run   [--config CONFIG] [--model M.onnx] [--task detect|pose|segment|semseg]\n"              \
+    "        [--source URI ...] [--sink [jsonl:]PATH ...] [--backend cpu|cuda]\n"                  \
+    "        [--precision fp32|fp16] [--batch N] [--timeout-ms T] [--mode throughput|latency]\n"   \
+    "        [--hw auto|nvdec|cpu] [--gpu N] [--gpu-only] [--conf C] [--iou I] [--max-det N]\n"    \
+    "        [--threads N] [--max-frames N] [--stats FILE|-] [--quiet]\n"                          \
+    "                                      the multi-stream pipeline: decode, batch,\n"             \
+    "                                      preprocess, infer, post-process, write results\n"       \
+    "                                      (JSON Lines); each flag sets the config key of\n"      \
+    "                                      the same meaning (docs/CONFIG.md), over --config;\n"    \
+    "                                      prints per-stream and per-stage statistics;\n"         \
+    "                                      SIGINT/SIGTERM stop and flush\n"
+
+int vp_cmd_run(int argc, char **argv);
+
+#endif
