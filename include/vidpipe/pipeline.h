@@ -36,6 +36,7 @@ typedef struct vp_pipe_source {
     int reconnect;             /* live: reconnect after a drop (default 1) */
     int max_reconnects;        /* 0 = forever */
     int loop;                  /* files: start again at the end, N more times (-1 forever; default 0) */
+    int realtime;              /* files: read at the stream's frame rate, as a camera delivers (default 0: as fast as possible) */
 } vp_pipe_source;
 
 typedef enum vp_sink_kind {
