@@ -60,6 +60,7 @@ extern "C" {
 #include "engine/cuda/cuda.h"
 
 #include <cuda_fp16.h>
+#include <math.h>
 #include <stdint.h>
 
 namespace {
@@ -525,6 +526,13 @@ int check_config(const vp_post_params *p, const vp_post_layout *lo)
         BAD("max_candidates %d outside 1..%d", p->max_candidates, VP_POST_MAX_CANDIDATES);
     if (p->max_det < 1 || p->max_det > p->max_candidates)
         BAD("max_det %d outside 1..max_candidates (%d)", p->max_det, p->max_candidates);
+    /* the CPU implementation's checks too, so both accept the same params */
+    if (!isfinite(p->conf_threshold))
+        BAD("conf_threshold %g is not finite", (double)p->conf_threshold);
+    if (!(p->iou_threshold >= 0.0f && p->iou_threshold <= 1.0f))
+        BAD("iou_threshold %g outside [0, 1]", (double)p->iou_threshold);
+    if ((p->class_agnostic != 0 && p->class_agnostic != 1) || (p->multi_label != 0 && p->multi_label != 1))
+        BAD("class_agnostic %d, multi_label %d: each must be 0 or 1", p->class_agnostic, p->multi_label);
     if (lo->batch < 1 || lo->batch > 65535)
         BAD("batch %d outside 1..65535", lo->batch);
     if (lo->anchors < 1 || lo->num_classes < 1 || lo->features < 1)
