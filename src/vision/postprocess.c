@@ -199,6 +199,11 @@ int vp_post_resolve(const vp_post_params *p, const vp_post_tensor *out, int n_ou
     const char *head = L == VP_YOLO_V8 ? "4 box" : "4 box + 1 objectness";
     int avail = (int)F - co; /* features left for classes and extra */
     int nc = p->num_classes, nk = 0, kd = 0, nm = 0;
+    if (avail < 1) {
+        VP_LOGE("post-processing: output 0 has %lld features per anchor (%s layout), fewer than %s + 1 class",
+                (long long)F, lname, head);
+        return VP_ERR_INVALID;
+    }
 
     switch (p->task) {
     case VP_TASK_DETECT:
