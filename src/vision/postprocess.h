@@ -11,9 +11,12 @@
  *
  *   1. candidates: for each anchor a, score = max over classes c of
  *      cls[c][a] (v8/v11: already sigmoid'ed by the export) or
- *      obj[a] * cls[c][a] (v5), the first maximal class winning; with
- *      multi_label the test below is per (anchor, class) pair instead;
- *      keep score > conf_threshold (strictly).
+ *      obj[a] * cls[c][a] (v5, one float multiply per class), the first
+ *      maximal class winning: class 0 seeds the maximum and a later class
+ *      replaces it only when strictly greater (so a NaN in class 0 fails
+ *      the anchor, a NaN elsewhere is skipped); with multi_label the test
+ *      below is per (anchor, class) pair instead; keep score >
+ *      conf_threshold (strictly: NaN never passes).
  *   2. top-k: the max_candidates best by score, ties by lower anchor index
  *      (then lower class), i.e. a total order: results never depend on
  *      thread scheduling.
@@ -99,7 +102,8 @@ typedef struct vp_post_layout {
     int num_classes;       /* semseg: C */
     int num_keypoints, keypoint_dims;
     int num_masks;
-    int proto_h, proto_w;  /* segment: prototype size (e.g. 160x160); semseg: H, W */
+    int proto_h, proto_w;  /* segment: prototype size (e.g. 160x160); semseg: H, W
+                              (semseg also sets anchors = H * W, features = C) */
     int class_offset;      /* feature index of the first class score (4; V5: 5) */
     int extra_offset;      /* feature index of keypoints / mask coefficients */
 } vp_post_layout;
@@ -141,7 +145,11 @@ size_t vp_post_scratch_bytes(const vp_post_params *p, const vp_post_layout *lo);
 int vp_postprocess_cpu(const vp_post_params *p, const vp_post_layout *lo, const vp_post_tensor *out,
                        vp_post_results *res, void *scratch);
 
-/* IoU of two boxes, exactly as NMS computes it (both implementations). */
+/* IoU of two boxes, exactly as NMS computes it (both implementations), in
+ * float, in this order: iw = fminf(a.x1, b.x1) - fmaxf(a.x0, b.x0), ih
+ * likewise, each clamped as v > 0 ? v : 0; inter = iw * ih; box widths and
+ * heights (x1 - x0, y1 - y0) clamped the same way; union = (aw * ah + bw *
+ * bh) - inter; IoU = union > 0 ? inter / union : 0. */
 float vp_post_iou(const vp_det *a, const vp_det *b);
 
 /* Maps a point from model-input pixels to source pixels (vp_pre_geom's
@@ -156,6 +164,10 @@ void vp_post_map_box(const vp_pre_geom *g, int src_w, int src_h, vp_det *d);
  * is logit > 0 (sigmoid > 0.5) inside the box (scaled to prototype pixels:
  * box * proto_w / input_w), 0 outside. Writes proto_h * proto_w bytes (0/1)
  * to mask. in_w, in_h: model input size.
+ * Precisely (as ultralytics' process_mask + crop_mask): sx = (float)proto_w /
+ * (float)in_w, x0' = d->x0 * sx, x1' = d->x1 * sx (y likewise); pixel (x, y)
+ * is inside when x0' <= x < x1' and y0' <= y < y1' (integer indices); the
+ * logit is summed in float, k ascending, from 0.
  */
 int vp_post_mask_cpu(const vp_post_layout *lo, const vp_post_tensor *proto, int image, const float *coefs,
                      const vp_det *d, int in_w, int in_h, uint8_t *mask);

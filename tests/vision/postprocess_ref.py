@@ -295,6 +295,25 @@ def hand_cases(tool: Tool):
     exp[1:7, 4:7] = 1
     check(dets(js)[0]["coefs"] == [1.0, -0.5] and m.shape == (1, 8, 8) and (m[0] == exp).all(),
           f"segment mask:\n{m}")
+    # mapping back to source pixels: (u - x0) * (src_w / w), clamped to the
+    # picture, with LetterBox's geometry (w = round(src_w * r), pad split
+    # with the extra pixel right/bottom) computed here from its definition
+    lines, exp = [], []
+    rng = np.random.default_rng(3)
+    for sw, sh, dw, dh in ((1920, 1080, 640, 640), (1080, 1920, 640, 640), (1281, 719, 640, 384), (7, 3, 640, 640)):
+        r = min(dh / sh, dw / sw)
+        w, h = max(int(round(sw * r)), 1), max(int(round(sh * r)), 1)
+        x0, y0 = (dw - w) // 2, (dh - h) // 2
+        for _ in range(20):
+            b = np.float32(rng.uniform(-50, 700, 4))
+            lines.append(f"{sw} {sh} {dw} {dh} {' '.join(repr(float(v)) for v in b)}")
+            m = [(float(b[0]) - x0) * (sw / w), (float(b[1]) - y0) * (sh / h),
+                 (float(b[2]) - x0) * (sw / w), (float(b[3]) - y0) * (sh / h)]
+            exp.append([min(max(v, 0.0), lim) for v, lim in zip(m, (sw, sh, sw, sh))])
+    r = subprocess.run([tool.path, "map"], input="\n".join(lines) + "\n", capture_output=True, text=True)
+    got = np.array([[float(v) for v in ln.split()] for ln in r.stdout.splitlines()]) if r.returncode == 0 else None
+    dev = float(np.abs(got - np.array(exp)).max() / 1920) if got is not None and got.shape == (80, 4) else 1.0
+    check(dev < 1e-6, f"map_box: relative deviation {dev} (rc {r.returncode}, {r.stderr.strip()})")
     # bad parameters: one line on stderr, exit 2
     good = tool.save(v8([[50, 50, 20, 20]], [[0.9]]))
     bad = [(["--layout", "v8", "--max-det", 0], "max_det"),

@@ -24,6 +24,11 @@
  *   vp_post_tool semseg --logits L.npy --out OUT.npy
  *       vp_post_semseg_cpu for every image: uint8 [N, H, W].
  *
+ *   vp_post_tool map < LINES
+ *       Each input line "sw sh dw dh x0 y0 x1 y1" (a letterboxed sw x sh
+ *       picture in a dw x dh input, a box in input pixels) -> the box in
+ *       source pixels by vp_pre_geometry + vp_post_map_box, 9 digits.
+ *
  *   vp_post_tool bench [REPS]
  *       Times YOLOv8n-shaped post-processing ([1, 84, 8400] float32 and
  *       float16, random scores, a few hundred above threshold). Printed,
@@ -364,6 +369,27 @@ done:
     return rc;
 }
 
+static int cmd_map(void)
+{
+    char line[256];
+    while (fgets(line, sizeof line, stdin)) {
+        int sw, sh, dw, dh;
+        vp_det d = {0};
+        if (sscanf(line, "%d %d %d %d %f %f %f %f", &sw, &sh, &dw, &dh, &d.x0, &d.y0, &d.x1, &d.y1) != 8)
+            return usage("map: lines of 'sw sh dw dh x0 y0 x1 y1'");
+        vp_pre_params pp;
+        vp_pre_geom g;
+        vp_pre_params_default(&pp);
+        pp.dst_width = dw;
+        pp.dst_height = dh;
+        if (vp_pre_geometry(sw, sh, &pp, &g))
+            return 2;
+        vp_post_map_box(&g, sw, sh, &d);
+        printf("%.9g %.9g %.9g %.9g\n", (double)d.x0, (double)d.y0, (double)d.x1, (double)d.y1);
+    }
+    return 0;
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -436,11 +462,13 @@ done:
 int main(int argc, char **argv)
 {
     if (argc < 2)
-        return usage("need a command: run, semseg or bench");
+        return usage("need a command: run, semseg, map or bench");
     if (!strcmp(argv[1], "run"))
         return cmd_run(argc, argv);
     if (!strcmp(argv[1], "semseg"))
         return cmd_semseg(argc, argv);
+    if (!strcmp(argv[1], "map"))
+        return cmd_map();
     if (!strcmp(argv[1], "bench"))
         return cmd_bench(argc, argv);
     return usage("unknown command");
