@@ -28,8 +28,13 @@
  *      anchors * nc candidates; when more than `anchors` pass (the counter
  *      keeps counting past the list), the select kernel ignores the list and
  *      recomputes the keys from the predictions in each pass (same function,
- *      same values): exact, only slower (tens of microseconds per image for
- *      YOLOv8n at a very low threshold), and the scratch stays small.
+ *      same values): exact and the scratch stays small, but slow, since one
+ *      block per image walks all anchors * nc pairs up to nine times:
+ *      YOLOv8n multi_label at conf 0.001 (~670k candidates per image) takes
+ *      2.3 ms for batch 1 and 2.9 ms for batch 32 on an H200. The fix, if
+ *      that evaluation setting matters: a grid-wide histogram of the keys'
+ *      top 16 bits in candidates_kernel, then a second grid-wide pass that
+ *      appends only the keys up to the boundary bin.
  *   3. mask_kernel, one 64-thread block per 64x64 tile of the upper triangle:
  *      bit j of row i's word j/64 is set when j > i, the classes agree (or
  *      class_agnostic) and IoU(i, j) > iou_threshold.
@@ -45,6 +50,11 @@
  * order, written as __fmul_rn/__fadd_rn/__fsub_rn/__fdiv_rn so that nvcc
  * cannot contract them into FMAs (postprocess.c is built with
  * -ffp-contract=off); float16 is widened exactly with __half2float.
+ *
+ * Measured on an H200 (tests/vision/postprocess_gpu.c --bench), YOLOv8n
+ * outputs [B, 84, 8400] float16, K = 1024, max_det 300: conf 0.25 (a few
+ * hundred candidates per image) 41 us for batch 1, 58 us for batch 32;
+ * conf 0.001 (every anchor passes: radix select) 90 us and 129 us.
  *
  * Scratch (vp_cuda_post_scratch_bytes): per image 4 bytes of counter,
  * 8 * anchors bytes of keys, 28 * K bytes of sorted candidates and
@@ -203,27 +213,43 @@ struct Source {
     bool recompute;
     uint32_t total; /* items to visit */
 
-    /* Item q: returns whether it is a candidate, its key in *k. */
-    __device__ __forceinline__ bool key(uint32_t q, uint64_t *k) const
+    /* Calls f(ok, key) for every item, ok telling whether it is a candidate.
+     * The trip count is the same for every thread of the block (items past
+     * the end come as !ok), so f may use warp-wide votes. Recomputed pairs
+     * are visited anchor-fastest for V8 and class-fastest for V5 (coalesced
+     * loads; the order is free, the result is sorted), their position kept
+     * as (outer, inner) without a division per item. */
+    template <typename Fn>
+    __device__ __forceinline__ void visit(Fn f) const
     {
+        const uint32_t step = blockDim.x;
         if (!recompute) {
-            *k = list[q];
-            return true;
+            for (uint32_t q0 = 0; q0 < total; q0 += step) {
+                uint32_t q = q0 + threadIdx.x;
+                bool ok = q < total;
+                f(ok, ok ? list[q] : (uint64_t)0);
+            }
+            return;
         }
-        /* visiting order is free (the result is sorted): coalesced per layout */
-        uint32_t a, c;
-        if (V5) {
-            a = q / (uint32_t)nc;
-            c = q % (uint32_t)nc;
-        } else {
-            c = q / (uint32_t)P.A;
-            a = q % (uint32_t)P.A;
+        const uint32_t inner = V5 ? (uint32_t)nc : (uint32_t)P.A, outer = V5 ? (uint32_t)P.A : (uint32_t)nc;
+        uint32_t i = threadIdx.x % inner, o = threadIdx.x / inner;
+        for (uint32_t q0 = 0; q0 < total; q0 += step) {
+            bool ok = o < outer;
+            uint64_t k = 0;
+            if (ok) {
+                uint32_t a = V5 ? o : i, c = V5 ? i : o;
+                float s = P.score(P.obj((int)a), class_offset + (int)c, (int)a);
+                ok = s > conf;
+                if (ok)
+                    k = make_key(s, a * (uint32_t)nc + c);
+            }
+            f(ok, k);
+            i += step;
+            if (i >= inner) {
+                o += i / inner;
+                i %= inner;
+            }
         }
-        float s = P.score(P.obj((int)a), class_offset + (int)c, (int)a);
-        if (!(s > conf))
-            return false;
-        *k = make_key(s, a * (uint32_t)nc + c);
-        return true;
     }
 };
 
@@ -255,16 +281,19 @@ __global__ void __launch_bounds__(SELECT_THREADS) select_kernel(const Args g)
             for (int i = tid; i < 256; i += blockDim.x)
                 s_hist[i] = 0;
             __syncthreads();
-            /* uniform trip count over the block, so every lane reaches the match */
-            for (uint32_t q0 = 0; q0 < src.total; q0 += blockDim.x) {
-                uint32_t q = q0 + (uint32_t)tid;
-                uint64_t k = 0;
-                bool ok = q < src.total && src.key(q, &k) && (k & pmask) == prefix;
+            /* A warp whose lanes all fall in one bin (the common case in the
+             * first passes) adds once; otherwise each lane adds its own. */
+            src.visit([&](bool ok, uint64_t k) {
+                ok = ok && (k & pmask) == prefix;
                 unsigned bin = ok ? (unsigned)(k >> shift) & 255u : 256u;
-                unsigned peers = __match_any_sync(0xffffffffu, bin);
-                if (ok && lane == __ffs((int)peers) - 1)
-                    atomicAdd(&s_hist[bin], (uint32_t)__popc((int)peers));
-            }
+                unsigned bin0 = __shfl_sync(0xffffffffu, bin, 0);
+                if (__all_sync(0xffffffffu, bin == bin0)) {
+                    if (bin0 < 256u && lane == 0)
+                        atomicAdd(&s_hist[bin0], 32u);
+                } else if (ok) {
+                    atomicAdd(&s_hist[bin], 1u);
+                }
+            });
             __syncthreads();
             if (tid < 32) {
                 /* lane l owns bins [8l, 8l + 8): find the first bin where the
@@ -306,14 +335,13 @@ __global__ void __launch_bounds__(SELECT_THREADS) select_kernel(const Args g)
     } else {
         /* exactly n keys satisfy the test; the order is fixed by the sort */
         __syncthreads();
-        for (uint32_t q = (uint32_t)tid; q < src.total; q += blockDim.x) {
-            uint64_t k;
-            if (src.key(q, &k) && (k & pmask) <= prefix) {
+        src.visit([&](bool ok, uint64_t k) {
+            if (ok && (k & pmask) <= prefix) {
                 uint32_t slot = atomicAdd(&s_fill, 1u);
                 if (slot < n) /* defensive: cannot exceed n */
                     s_keys[slot] = k;
             }
-        }
+        });
     }
     /* bitonic sort of the next power of two, padded with the largest key */
     uint32_t P2 = 1;
