@@ -181,7 +181,8 @@ int vp_post_semseg_cpu(const vp_post_layout *lo, const vp_post_tensor *logits, i
  * CUDA implementation, in libvidpipe_cuda.so (dlsym VP_CUDA_POSTPROCESS_SYMBOL):
  * the same results as vp_postprocess_cpu from device outputs, into device
  * result arrays, enqueued on stream with no synchronisation and no
- * allocation (scratch: device memory of vp_post_scratch_bytes_cuda bytes),
+ * allocation (scratch: 16-byte aligned device memory of
+ * vp_cuda_post_scratch_bytes bytes, which is 0 for invalid params),
  * so it can be captured in a CUDA graph. Returns VP_OK, VP_ERR_INVALID or
  * VP_ERR_BACKEND (logged).
  */
