@@ -9,6 +9,7 @@
  *
  * Exit codes: 0 success, 1 runtime failure, 2 bad usage or invalid input.
  */
+#include "cmd_check.h"
 #include "cmd_media.h"
 #include "cmd_run.h"
 #include "engine/graph.h" /* vp_float_to_half */
@@ -47,6 +48,7 @@ static const char usage_text[] =
     "                                      host adds the copies; --profile adds the\n"
     "                                      slowest steps\n"
     VP_MEDIA_USAGE
+    VP_CHECK_USAGE
     VP_RUN_USAGE
     "\n"
     "engine options:\n"
@@ -657,6 +659,8 @@ int main(int argc, char **argv)
         return vp_cmd_decode(argc, argv);
     if (!strcmp(cmd, "decode-bench"))
         return vp_cmd_decode_bench(argc, argv);
+    if (!strcmp(cmd, "check"))
+        return vp_cmd_check(argc - 1, argv + 1);
 #ifdef VP_PIPELINE_WIP
     if (!strcmp(cmd, "run"))
         return vp_cmd_run(argc, argv);
