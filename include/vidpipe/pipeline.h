@@ -159,8 +159,22 @@ int vp_pipeline_start(vp_pipeline *p);
 /* Asks every source to stop; what was decoded is still processed and
  * written. Async-signal-safe (a flag and a write to a pipe). */
 void vp_pipeline_stop(vp_pipeline *p);
-/* Waits until every source ended and every result was written. */
+/* Waits until every source ended and every result was written (with
+ * vp_pipeline_set_serve(p, 1): until vp_pipeline_stop, so that sources can
+ * still be added). */
 int vp_pipeline_wait(vp_pipeline *p);
+/* 1: keep running when every source has ended, waiting for sources added at
+ * run time (a service with a control API); 0 (default): end with the last
+ * source. Call before vp_pipeline_start. */
+void vp_pipeline_set_serve(vp_pipeline *p, int serve);
+/* Adds a source at run time (or before start); its id (default "s<n>")
+ * must not be in use. Thread-safe. VP_ERR_INVALID (bad or duplicate id,
+ * empty uri), VP_ERR_NOMEM (VP_PIPE_MAX_SOURCES reached); err gets one line. */
+int vp_pipeline_add_source(vp_pipeline *p, const vp_pipe_source *src, char *err, size_t errlen);
+/* Stops a source by id: it reads nothing more; frames already decoded are
+ * still processed and written; then it leaves the statistics. Thread-safe.
+ * VP_ERR_NOT_FOUND if no running or finished source has that id. */
+int vp_pipeline_remove_source(vp_pipeline *p, const char *id, char *err, size_t errlen);
 int vp_pipeline_num_streams(const vp_pipeline *p);
 /* Snapshot of the statistics; streams gets vp_pipeline_num_streams entries
  * (may be NULL). Strings stay valid until vp_pipeline_free. */
