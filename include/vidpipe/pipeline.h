@@ -176,9 +176,11 @@ int vp_pipeline_add_source(vp_pipeline *p, const vp_pipe_source *src, char *err,
  * VP_ERR_NOT_FOUND if no running or finished source has that id. */
 int vp_pipeline_remove_source(vp_pipeline *p, const char *id, char *err, size_t errlen);
 int vp_pipeline_num_streams(const vp_pipeline *p);
-/* Snapshot of the statistics; streams gets vp_pipeline_num_streams entries
- * (may be NULL). Strings stay valid until vp_pipeline_free. */
-void vp_pipeline_get_stats(vp_pipeline *p, vp_pipeline_stats *s, vp_stream_stats *streams);
+/* Snapshot of the statistics, thread-safe at any time; streams (may be
+ * NULL) gets up to max_streams entries, one per source not removed, in the
+ * order they were added. Returns the number of such sources (which may
+ * exceed max_streams). Strings stay valid until vp_pipeline_free. */
+int vp_pipeline_get_stats(vp_pipeline *p, vp_pipeline_stats *s, vp_stream_stats *streams, int max_streams);
 void vp_pipeline_free(vp_pipeline **p);
 
 #ifdef __cplusplus
