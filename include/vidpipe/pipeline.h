@@ -107,12 +107,20 @@ void vp_pipeline_config_free(vp_pipeline_config *c);
 /* Parses a JSON config (text of len bytes, name for messages). On errors
  * returns VP_ERR_INVALID and writes every error, one per line, each with its
  * JSON path ("$.sources[1].uri: expected a string"), into err (truncated to
- * errlen). Unknown keys and impossible combinations are errors. */
+ * errlen). Unknown keys and impossible combinations are errors.
+ * Each line starts with "name: " when name is not NULL or empty. c is
+ * overwritten with defaults first (not freed); after an error it holds what
+ * could be parsed: free it with vp_pipeline_config_free either way. The
+ * keys: docs/CONFIG.md, `vidpipe check --keys`. */
 int vp_pipeline_config_parse(const char *text, size_t len, const char *name, vp_pipeline_config *c, char *err,
                              size_t errlen);
+/* Reads path (at most 16 MiB of UTF-8 text) and parses it with path as the
+ * name; file problems are one line ("cfg.json: cannot open: ..."). */
 int vp_pipeline_config_load(const char *path, vp_pipeline_config *c, char *err, size_t errlen);
 /* Checks a filled config for impossible combinations (gpu_only with
- * decode=cpu, no sources, duplicate ids, ...); same error format. */
+ * decode=cpu, no sources, duplicate ids, ...) and every value against the
+ * option table's ranges; same error format, without a name prefix. A
+ * source with id NULL counts as "s<index>". */
 int vp_pipeline_config_validate(const vp_pipeline_config *c, char *err, size_t errlen);
 
 typedef struct vp_pipeline vp_pipeline;

@@ -1238,7 +1238,7 @@ static void validate_into(errbuf *e, const vp_pipeline_config *c)
     if (c->gpu_only && c->backend_set && c->backend == VP_BACKEND_CPU)
         err_add(e, "$.model.backend",
                 "\"cpu\" conflicts with $.device.gpu_only true (gpu_only needs the cuda backend)");
-    if (c->cpu_fallback_set && c->decode_hw != VP_HW_AUTO)
+    if (c->cpu_fallback_set && c->decode_hw != VP_HW_AUTO && strcmp(hw, "?") != 0)
         err_add(e, "$.decode.cpu_fallback",
                 "given with $.decode.hw \"%s\" (cpu_fallback only applies to hw \"auto\"; remove it)", hw);
     else if (c->cpu_fallback_set && c->cpu_fallback && c->gpu_only)

@@ -360,6 +360,28 @@ def main():
         rc, _, lines = t.run("--bogus")
         report("unknown option: exit 2", rc == 2 and "--bogus" in lines[0], f"exit {rc}: {lines}")
 
+        # random mutations of a valid config's text: exit 0 or 2, every line prefixed, never a crash
+        text = json.dumps(base).encode()
+        bad = []
+        for i in range(100):
+            s = bytearray(text)
+            for _ in range(rnd.randint(1, 6)):
+                op, p = rnd.randrange(4), rnd.randrange(len(s) + 1)
+                if op == 0 and s:
+                    s[p % len(s)] = rnd.randrange(256)
+                elif op == 1:
+                    s[p:p] = bytes([rnd.choice(b'{}[]",:0123456789.e-tnx ')])
+                elif op == 2:
+                    del s[p:p + rnd.randint(1, 5)]
+                else:
+                    s[p:p] = s[rnd.randrange(len(s)):][:rnd.randint(1, 30)]
+            path = t.write(bytes(s), "mutant.json")
+            rc, _, lines = t.run(path)
+            if rc not in (0, 2) or any("Sanitizer" in l or "runtime error" in l or not l.startswith(path + ": ")
+                                       for l in lines):
+                bad.append((i, rc, lines[:2]))
+        report("100 random mutations: exit 0 or 2, prefixed lines, no crash", not bad, str(bad[:3]))
+
         # ---- --keys and docs/CONFIG.md -------------------------------------
         rc, out, lines = t.run("--keys")
         keys = {}
