@@ -16,6 +16,8 @@
 #   garbage.h264 / garbage.mp4         random bytes
 #   mpeg4.mp4                          MPEG-4 part 2 video (unsupported codec)
 #   audio_only.m4a                     AAC audio, no video
+# With VP_BENCH_MEDIA=1 also the pipeline benchmark's stream (ANCHORS.md's):
+#   bench_1080p30.{h264,mp4}           10 s of testsrc2, 1920x1080 at 30 fps, H.264 ~5.8 Mbit/s
 set -euo pipefail
 out=${1:-build/media}
 mkdir -p "$out"
@@ -59,4 +61,9 @@ enc hevc_odd 1918x1078 1 $x265 -pix_fmt yuv420p;       derive hevc_odd h265
 [ -f garbage.mp4 ] || head -c 300000 /dev/urandom > garbage.mp4
 [ -f mpeg4.mp4 ] || ff $(src 320x240 1) -c:v mpeg4 mpeg4.mp4
 [ -f audio_only.m4a ] || ff -f lavfi -i sine=frequency=440:duration=1 -c:a aac audio_only.m4a
+if [ "${VP_BENCH_MEDIA:-0}" = 1 ]; then
+  [ -f bench_1080p30.mkv ] || ff -f lavfi -i testsrc2=size=1920x1080:rate=30:duration=10 \
+      -c:v libx264 -preset veryfast -pix_fmt yuv420p -b:v 5800k -maxrate 6000k -bufsize 12000k -bf 2 -g 30 bench_1080p30.mkv
+  derive bench_1080p30 h264 mp4
+fi
 echo "gen_media: $(ls | wc -l) files in $PWD"

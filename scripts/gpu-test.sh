@@ -8,7 +8,7 @@
 #       protobuf-c, libgomp), ONNX's node tests, the pure-Python packages
 #       that generate the ultralytics models (ultralytics, onnxslim), test
 #       media (Annex-B streams, their libavcodec MD5s) and a fallback model.
-#   scripts/gpu-test.sh run [tests|bench|sanitize|all]
+#   scripts/gpu-test.sh run [tests|parity|pipeline|pipebench|bench|sanitize|profile|all]
 #       on the GPU machine, in the repository root with .devcarry/ present:
 #       tests:    ONNX node tests through the CUDA backend in FP32 and FP16;
 #                 plan-cache reuse; NVDEC and preprocessing tests;
@@ -17,6 +17,12 @@
 #                 10 minutes for all, since every first plan searches cuDNN;
 #       bench:    bench/cuda_vs_torch.py (PyTorch eager, CUDA graph,
 #                 torch.compile in the same run) and a per-layer profile;
+#       pipeline: `vidpipe run` on the GPU path (NVDEC, GPU pre/post-
+#                 processing, CUDA FP32 and FP16, gpu_only) against the CPU
+#                 path's results computed in prepare;
+#       pipebench: bench/pipeline_vs_python.py (end-to-end streams, CPU and
+#                 bytes per frame, latency; the Python loop and the NVDEC
+#                 ceiling in the same run);
 #       sanitize: compute-sanitizer memcheck and racecheck over node tests
 #                 and one model in FP32 and FP16;
 #       profile:  per-step device times of YOLOv8n batch 32 FP16 against
@@ -57,12 +63,26 @@ EOF
       cp "$f" "${f%.md5}" .devcarry/media/ 2>/dev/null
     done
   fi
+  # the pipeline's CPU-path results (libavcodec decode, CPU engine) on the
+  # carried YOLOv8n, for the GPU path to be compared with there
+  if [ -x build/vidpipe ] && [ -f .devcarry/yolov8n.onnx ]; then
+    mkdir -p .devcarry/pipeline
+    for v in ${VP_PIPELINE_STREAMS:-h264_360p.h264 h264_odd.h264 hevc_1080p.h265}; do
+      [ -f "${VP_MEDIA_DIR:-build/media}/$v" ] || continue
+      cp "${VP_MEDIA_DIR:-build/media}/$v" .devcarry/pipeline/
+      build/vidpipe run --quiet --backend cpu --model .devcarry/yolov8n.onnx --source "${VP_MEDIA_DIR:-build/media}/$v" \
+        --batch 4 --sink ".devcarry/pipeline/$v.cpu.jsonl" || echo "prepare: CPU pipeline run on $v failed"
+    done
+    for f in bench_1080p30.h264 bench_1080p30.mp4; do
+      [ -f "${VP_MEDIA_DIR:-build/media}/$f" ] && cp "${VP_MEDIA_DIR:-build/media}/$f" .devcarry/pipeline/
+    done
+  fi
   du -sh .devcarry
   exit 0
 fi
 
 if [ "$mode" != run ]; then
-  echo "usage: $0 prepare [ARCHS] | run [tests|parity|bench|sanitize|profile|all]" >&2
+  echo "usage: $0 prepare [ARCHS] | run [tests|parity|pipeline|pipebench|bench|sanitize|profile|all]" >&2
   exit 2
 fi
 what=${2:-tests}
@@ -140,6 +160,31 @@ if [ "$what" = parity ] || [ "$what" = all ]; then
       done
     done
   done
+fi
+
+if [ "$what" = pipeline ] || [ "$what" = all ]; then
+  # the GPU path (NVDEC, GPU preprocessing, CUDA FP16, GPU post-processing)
+  # against the CPU path's results computed where FFmpeg is (prepare)
+  for f in .devcarry/pipeline/*.cpu.jsonl; do
+    [ -f "$f" ] || continue
+    v=$(basename "$f" .cpu.jsonl)
+    for prec in ${VP_GPU_PRECS:-fp32 fp16}; do
+      note "pipeline GPU path ($prec) vs CPU path: $v"
+      "$bin/vidpipe" run --quiet --backend cuda --precision $prec --hw nvdec --gpu-only --model .devcarry/yolov8n.onnx \
+        --source ".devcarry/pipeline/$v" --batch 4 --sink "/tmp/vp-$v.$prec.jsonl" --stats "/tmp/vp-$v.$prec.stats"
+      rc=$?
+      [ $rc = 0 ] && python3 tests/pipeline/run_e2e.py compare "/tmp/vp-$v.$prec.jsonl" "$f"
+      rc=$((rc + $?)); count $rc
+      cat "/tmp/vp-$v.$prec.stats" 2>/dev/null | head -c 600; echo
+    done
+  done
+fi
+
+if [ "$what" = pipebench ]; then
+  note "bench/pipeline_vs_python.py (1080p30 H.264, YOLOv8n FP16)"
+  python3 bench/pipeline_vs_python.py --vidpipe "$bin/vidpipe" --model .devcarry/yolov8n.onnx \
+    --video .devcarry/pipeline/bench_1080p30.h264 --mp4 .devcarry/pipeline/bench_1080p30.mp4 \
+    --streams ${VP_PIPE_STREAMS:-1,16,32,64} --json /tmp/vp-pipebench.json ${VP_PIPEBENCH_ARGS:-}
 fi
 
 if [ "$what" = bench ] || [ "$what" = all ]; then

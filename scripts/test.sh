@@ -33,7 +33,7 @@ run_ctest() { # dir, extra args...
 
 scripts/build.sh release || { echo "release build failed"; echo "0 passed, 1 failed"; exit 1; }
 if ! python3 tools/gen_models.py --outdir build/models \
-       --only yolov8n,yolo11n,yolo11n-pose,yolo11n-seg,yolo12n,resnet50,mobilenetv3,deeplabv3; then
+       --only yolov8n,yolov8n-video,yolo11n,yolo11n-pose,yolo11n-seg,yolo12n,resnet50,mobilenetv3,deeplabv3; then
   echo "model generation failed: the parity tests cannot run"; total_fail=$((total_fail + 1))
 fi
 if ! scripts/gen_media.sh build/media; then
@@ -44,7 +44,7 @@ run_ctest build
 if [ "${VP_SKIP_SANITIZERS:-0}" != 1 ]; then
   if scripts/build.sh asan; then
     # the media tests read build/media (generated above)
-    cmake -S . -B build-asan -DVP_MEDIA_DIR="$PWD/build/media" >/dev/null
+    cmake -S . -B build-asan -DVP_MEDIA_DIR="$PWD/build/media" -DVP_MODELS_DIR="$PWD/build/models" >/dev/null
     ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 run_ctest build-asan -LE parity
   else
     echo "asan build failed"; total_fail=$((total_fail + 1))

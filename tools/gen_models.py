@@ -43,6 +43,9 @@ DEFAULT_OPSET = 17
 # name -> (kind, builder argument, input spatial size)
 MODELS: dict[str, tuple[str, str, int]] = {
     "yolov8n": ("yolo", "yolov8n.yaml", 640),
+    # the same network calibrated on picture-like images (video-calibration):
+    # sparse, distinct detections on real video, for the pipeline tests
+    "yolov8n-video": ("yolo-video", "yolov8n.yaml", 640),
     "yolov8s": ("yolo", "yolov8s.yaml", 640),
     "yolo11n": ("yolo", "yolo11n.yaml", 640),
     "yolo11n-pose": ("yolo", "yolo11n-pose.yaml", 640),
@@ -59,7 +62,38 @@ def model_seed(base: int, name: str) -> int:
     return (base * 1000003 + zlib.crc32(name.encode())) & 0x7FFFFFFF
 
 
-def randomize_batchnorm(model, seed: int, size: int, passes: int = 1, batch: int = 4) -> int:
+def picture_like(seed: int, n: int, size: int):
+    """n synthetic pictures (float [0,1], N x 3 x size x size), letterboxed
+    16:9 scenes with the statistics of video rather than noise: smooth
+    gradients, flat rectangles of saturated colours with sharp edges, a few
+    striped patches, grey padding (114/255) above and below as the pipeline's
+    letterbox leaves it. Deterministic from seed; needs only torch."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    h = size * 9 // 16
+    top = (size - h) // 2
+    out = torch.full((n, 3, size, size), 114 / 255.0)
+    yy = torch.linspace(0, 1, h).view(h, 1)
+    xx = torch.linspace(0, 1, size).view(1, size)
+    for i in range(n):
+        c0, c1 = torch.rand(3, 1, 1, generator=gen), torch.rand(3, 1, 1, generator=gen)
+        t = (xx * float(torch.rand(1, generator=gen)) + yy * float(torch.rand(1, generator=gen))).clamp(0, 1)
+        img = c0 * (1 - t) + c1 * t
+        for _ in range(12):
+            x0, y0 = int(torch.randint(0, size - 16, (1,), generator=gen)), int(torch.randint(0, h - 16, (1,), generator=gen))
+            w, hh = int(torch.randint(16, size // 3, (1,), generator=gen)), int(torch.randint(16, h // 2, (1,), generator=gen))
+            img[:, y0:y0 + hh, x0:x0 + w] = torch.rand(3, 1, 1, generator=gen).round() * 0.9 + 0.05
+        for _ in range(3):
+            x0, y0 = int(torch.randint(0, size - 64, (1,), generator=gen)), int(torch.randint(0, h - 64, (1,), generator=gen))
+            period = int(torch.randint(2, 9, (1,), generator=gen))
+            stripe = ((torch.arange(64) // period) % 2).float().view(1, 1, 64)
+            img[:, y0:y0 + 64, x0:x0 + 64] = stripe.expand(3, 64, 64)
+        out[i, :, top:top + h, :] = img
+    return out
+
+
+def randomize_batchnorm(model, seed: int, size: int, passes: int = 1, batch: int = 4, images=None) -> int:
     """Give every BatchNorm random, non-trivial parameters and running stats.
 
     Purely random running stats (e.g. var ~ U(0.5, 2)) that ignore the real
@@ -100,7 +134,7 @@ def randomize_batchnorm(model, seed: int, size: int, passes: int = 1, batch: int
             if last and isinstance(getattr(blk, last, None), torch.nn.BatchNorm2d):
                 getattr(blk, last).weight.mul_(0.3)
         model.train()
-        for _ in range(passes):
+        for _ in range(passes if images is None else 0):
             # uniform noise as in the tests (mean 0.5), with a random offset per
             # image and channel and a random contrast per image around it: images
             # must differ globally, or a BN after global pooling (deeplabv3's
@@ -111,6 +145,8 @@ def randomize_batchnorm(model, seed: int, size: int, passes: int = 1, batch: int
             contrast = torch.rand(batch, 1, 1, 1, generator=gen) * 0.6 + 0.7
             noise = torch.rand(batch, 3, size, size, generator=gen) - 0.5
             model(0.5 + offset + contrast * noise)
+        if images is not None:
+            model(images)
         for m, mom in zip(bns, momenta):
             m.momentum = mom
             c = m.num_features
@@ -124,7 +160,7 @@ def randomize_batchnorm(model, seed: int, size: int, passes: int = 1, batch: int
     return len(bns)
 
 
-def calibrate_yolo_head(model, seed: int) -> int:
+def calibrate_yolo_head(model, seed: int, images=None) -> int:
     """Make the YOLO head's outputs depend on the network.
 
     ultralytics initialises the last convolution of each head branch with
@@ -134,6 +170,11 @@ def calibrate_yolo_head(model, seed: int) -> int:
     would let a parity test pass on a broken backbone. Rescale those last
     convolutions so their outputs have a std of about 1-2 on a random input,
     and give them random biases.
+
+    With images (picture-like calibration), the statistics are measured on
+    them and the class logits get a std of 1.5 around -6.5: about 1 in 6000
+    anchor-class pairs passes a 0.25 threshold, as with a trained detector,
+    instead of half of them.
     """
     import torch
 
@@ -156,11 +197,14 @@ def calibrate_yolo_head(model, seed: int) -> int:
     was_training = model.training
     model.eval()
     with torch.no_grad():
-        model(torch.rand(1, 3, 640, 640, generator=gen))
+        model(torch.rand(1, 3, 640, 640, generator=gen) if images is None else images)
         for n, m in finals:
             target, bias_range = {"cv3": (2.0, 1.0)}.get(n.split(".")[0], (1.0, 0.5))
+            centre = 0.0
+            if images is not None and n.split(".")[0] == "cv3":
+                target, bias_range, centre = 1.5, 0.5, -6.5
             m.weight.mul_(target / max(stds[n], 1e-6))
-            m.bias.copy_((torch.rand(m.bias.shape, generator=gen) * 2 - 1) * bias_range)
+            m.bias.copy_((torch.rand(m.bias.shape, generator=gen) * 2 - 1) * bias_range + centre)
     for h in handles:
         h.remove()
     model.train(was_training)
@@ -178,14 +222,16 @@ def _drop_date(path: Path) -> None:
     onnx.save(m, str(path))
 
 
-def export_yolo(name: str, yaml_name: str, imgsz: int, out: Path, seed: int, opset: int) -> dict:
+def export_yolo(name: str, yaml_name: str, imgsz: int, out: Path, seed: int, opset: int,
+                video: bool = False) -> dict:
     import torch
     from ultralytics import YOLO
 
     torch.manual_seed(seed)
     yolo = YOLO(yaml_name)  # builds the model from the packaged yaml: random init
-    nbn = randomize_batchnorm(yolo.model, seed + 1, imgsz)
-    nhead = calibrate_yolo_head(yolo.model, seed + 2)
+    images = picture_like(seed + 3, 8, imgsz) if video else None
+    nbn = randomize_batchnorm(yolo.model, seed + 1, imgsz, images=images)
+    nhead = calibrate_yolo_head(yolo.model, seed + 2, images=images)
     cwd = os.getcwd()
     with tempfile.TemporaryDirectory(prefix="vp_gen_") as tmp:
         os.chdir(tmp)  # ultralytics writes <yaml stem>.onnx into the current directory
@@ -349,7 +395,7 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(max(1, os.cpu_count() or 1))
-    if any(MODELS[n][0] == "yolo" for n in names):
+    if any(MODELS[n][0].startswith("yolo") for n in names):
         from ultralytics.utils import SETTINGS
 
         SETTINGS.update({"sync": False})
@@ -361,8 +407,8 @@ def main() -> int:
         out = outdir / f"{name}.onnx"
         seed = model_seed(args.seed, name)
         t0 = time.perf_counter()
-        if kind == "yolo":
-            info = export_yolo(name, arg, size, out, seed, args.opset)
+        if kind in ("yolo", "yolo-video"):
+            info = export_yolo(name, arg, size, out, seed, args.opset, video=kind == "yolo-video")
         else:
             info = export_torchvision(name, arg, size, out, seed, args.opset)
         t_export = time.perf_counter() - t0

@@ -139,6 +139,7 @@ typedef struct qitem {
     vp_frame *f;
     double t_read;   /* its packet was read (ms, monotonic) */
     double t_queued; /* decoded and queued */
+    int64_t seq;     /* frame number in the stream, from 0, across loops and reconnects */
 } qitem;
 
 /* Packet read times by pts, to measure latency from the packet (decoders
@@ -157,11 +158,13 @@ typedef struct pstream {
     qitem *q;
     int qcap, qhead, qlen;
     int done;                /* the reader will queue nothing more */
+    atomic_int stop_req;     /* vp_pipeline_remove_source: read nothing more */
+    int removed;             /* removed and drained: out of batching and statistics */
     struct {
         int64_t pts;
         double t;
     } pend[PENDING];
-    int pend_next;
+    int pend_next, pend_take; /* ring: next to write; oldest not yet taken (FIFO) */
     /* statistics (under pl->mu) */
     long decoded, processed, dropped, dec_errors, reconnects, detections;
     int failed;
@@ -190,11 +193,14 @@ struct vp_pipeline {
     pthread_cond_t cv_frames, cv_space;
     atomic_int stop;
     int interrupted;
-    pstream *st;
-    int ns;
+    pstream *st;             /* VP_PIPE_MAX_SOURCES slots, never moved (threads hold pointers) */
+    int ns;                  /* slots used, removed ones included */
+    int serve;               /* keep running with no sources (vp_pipeline_set_serve) */
+    long next_auto_id;
     int rr;                  /* round-robin start of the next batch */
     pthread_t infer_thread;
     int infer_started, started;
+    int infer_done;          /* the inference thread has ended: nothing more is consumed */
     /* engine */
     vp_engine *eng;
     int gpu_path;            /* CUDA engine, GPU preprocessing and post-processing */
@@ -228,11 +234,28 @@ struct vp_pipeline {
     /* statistics (under mu) */
     long frames, batches, batch_frames, engine_errors, sink_errors;
     hist stage[VP_STAGE_COUNT];
+    long fault_batch;        /* test hook: $VIDPIPE_FAULT_ENGINE_BATCH = N fails the engine on batch N (1-based) */
     double t_start, t_end, cpu_start, cpu_end;
     char err[512];
 };
 
-int vp_pipeline_num_streams(const vp_pipeline *p) { return p ? p->ns : 0; }
+int vp_pipeline_num_streams(const vp_pipeline *p)
+{
+    if (!p)
+        return 0;
+    pthread_mutex_lock(&((vp_pipeline *)p)->mu);
+    int n = 0;
+    for (int i = 0; i < p->ns; i++)
+        n += !p->st[i].removed;
+    pthread_mutex_unlock(&((vp_pipeline *)p)->mu);
+    return n;
+}
+
+void vp_pipeline_set_serve(vp_pipeline *p, int serve)
+{
+    if (p)
+        p->serve = serve;
+}
 
 /* ------------------------------------------------------------- creation */
 
@@ -496,6 +519,45 @@ static int sinks_open(vp_pipeline *p, char *err, size_t errlen)
     return VP_OK;
 }
 
+/* Takes the next slot for source src (mu held, or before start). The id
+ * must be new among the sources not removed; "" or NULL: "s<n>". */
+static int slot_add(vp_pipeline *p, const vp_pipe_source *src, char *err, size_t errlen)
+{
+    char auto_id[32];
+    const char *id = src->id;
+    if (!src->uri || !src->uri[0])
+        return fail(err, errlen, VP_ERR_INVALID, "source: uri is empty");
+    if (!id || !id[0]) {
+        snprintf(auto_id, sizeof auto_id, "s%ld", p->next_auto_id);
+        id = auto_id;
+    }
+    p->next_auto_id++;
+    for (int i = 0; i < p->ns; i++)
+        if (!p->st[i].removed && !strcmp(p->st[i].id, id))
+            return fail(err, errlen, VP_ERR_INVALID, "source '%s': this id is in use", id);
+    if (p->ns >= VP_PIPE_MAX_SOURCES)
+        return fail(err, errlen, VP_ERR_NOMEM, "source '%s': at most %d sources per pipeline", id, VP_PIPE_MAX_SOURCES);
+    pstream *s = &p->st[p->ns];
+    memset(s, 0, sizeof *s);
+    s->pl = p;
+    s->idx = p->ns;
+    s->cfg = *src;
+    s->qcap = p->cfg.queue_frames > 0 ? p->cfg.queue_frames : 4;
+    s->id = dupstr(id);
+    s->uri = dupstr(src->uri);
+    s->q = calloc((size_t)s->qcap, sizeof *s->q);
+    s->hw = VP_HW_AUTO;
+    atomic_init(&s->stop_req, 0);
+    if (!s->id || !s->uri || !s->q) {
+        free(s->id), free(s->uri), free(s->q);
+        memset(s, 0, sizeof *s);
+        return fail(err, errlen, VP_ERR_NOMEM, "out of memory");
+    }
+    s->cfg.id = s->id, s->cfg.uri = s->uri;
+    p->ns++;
+    return VP_OK;
+}
+
 int vp_pipeline_create(const vp_pipeline_config *c, vp_pipeline **out, char *err, size_t errlen)
 {
     char dummy[8];
@@ -534,23 +596,13 @@ int vp_pipeline_create(const vp_pipeline_config *c, vp_pipeline **out, char *err
             if (!(p->class_names[i] = dupstr(c->class_names[i])))
                 return fail(err, errlen, VP_ERR_NOMEM, "out of memory");
     }
-    if (!(p->st = calloc((size_t)c->n_sources, sizeof *p->st)))
+    if (!(p->st = calloc(VP_PIPE_MAX_SOURCES, sizeof *p->st)))
         return fail(err, errlen, VP_ERR_NOMEM, "out of memory");
-    p->ns = c->n_sources;
-    for (int i = 0; i < p->ns; i++) {
-        pstream *s = &p->st[i];
-        s->pl = p;
-        s->idx = i;
-        s->cfg = c->sources[i];
-        s->qcap = c->queue_frames > 0 ? c->queue_frames : 4;
-        s->id = dupstr(c->sources[i].id);
-        s->uri = dupstr(c->sources[i].uri);
-        s->q = calloc((size_t)s->qcap, sizeof *s->q);
-        s->hw = VP_HW_AUTO;
-        if (!s->id || !s->uri || !s->q)
-            return fail(err, errlen, VP_ERR_NOMEM, "out of memory");
-        s->cfg.id = s->id, s->cfg.uri = s->uri;
-    }
+    for (int i = 0; i < c->n_sources; i++)
+        if ((rc = slot_add(p, &c->sources[i], err, errlen)))
+            return rc;
+    const char *fault = getenv("VIDPIPE_FAULT_ENGINE_BATCH");
+    p->fault_batch = fault ? strtol(fault, NULL, 10) : 0;
     if ((rc = engine_setup(p, err, errlen)))
         return rc;
     if ((rc = sinks_open(p, err, errlen)))
@@ -581,14 +633,28 @@ static void stream_fail(pstream *s, const char *fmt, ...)
     va_end(ap);
 }
 
+/* The read time of frame f's packet: by pts when packets carry one
+ * (containers); else (Annex-B: no pts) the oldest packet not yet matched,
+ * which is exact without reordering and off by at most the reorder depth
+ * with B-frames. now when nothing fits. */
 static double take_read_time(pstream *s, int64_t pts)
 {
-    for (int i = 0; i < PENDING; i++)
-        if (s->pend[i].t > 0 && s->pend[i].pts == pts) {
+    if (pts != VP_NOPTS)
+        for (int i = 0; i < PENDING; i++)
+            if (s->pend[i].t > 0 && s->pend[i].pts == pts) {
+                double t = s->pend[i].t;
+                s->pend[i].t = 0;
+                return t;
+            }
+    for (int k = 0; k < PENDING; k++) {
+        int i = (s->pend_take + k) % PENDING;
+        if (s->pend[i].t > 0 && s->pend[i].pts == VP_NOPTS) {
             double t = s->pend[i].t;
             s->pend[i].t = 0;
+            s->pend_take = (i + 1) % PENDING;
             return t;
         }
+    }
     return now_ms();
 }
 
@@ -600,7 +666,12 @@ static void push_frame(pstream *s, vp_frame *f)
     double t_read = take_read_time(s, f->pts), t = now_ms();
     pthread_mutex_lock(&p->mu);
     hist_add(&p->stage[VP_STAGE_DECODE], t - t_read);
-    while (s->qlen == s->qcap) {
+    if (p->infer_done) { /* nobody would ever take it */
+        pthread_mutex_unlock(&p->mu);
+        vp_frame_unref(&f);
+        return;
+    }
+    while (s->qlen == s->qcap && !p->infer_done) {
         if (s->cfg.live == 1 || (s->cfg.live == -1 && strstr(s->uri, "://"))) {
             qitem *old = &s->q[s->qhead];
             vp_frame_unref(&old->f);
@@ -611,10 +682,16 @@ static void push_frame(pstream *s, vp_frame *f)
         }
         pthread_cond_wait(&p->cv_space, &p->mu);
     }
+    if (p->infer_done) {
+        pthread_mutex_unlock(&p->mu);
+        vp_frame_unref(&f);
+        return;
+    }
     qitem *it = &s->q[(s->qhead + s->qlen) % s->qcap];
     it->f = f;
     it->t_read = t_read;
     it->t_queued = t;
+    it->seq = s->decoded;
     s->qlen++;
     s->decoded++;
     pthread_cond_signal(&p->cv_frames);
@@ -664,7 +741,7 @@ static int read_once(pstream *s)
     s->tb = info.time_base;
     pthread_mutex_lock(&p->mu);
     s->src = src;
-    int stop_now = stopping(p);
+    int stop_now = stopping(p) || atomic_load(&s->stop_req);
     pthread_mutex_unlock(&p->mu);
 
     vp_decoder_options dopt;
@@ -684,8 +761,26 @@ static int read_once(pstream *s)
     }
     s->hw = vp_decoder_hw(dec);
     int ended = 0;
+    /* realtime: packet k is read no earlier than k frame periods after the
+     * first (decode order; the rate from the stream, else 25/1) */
+    double period = 0, t_first = 0;
+    long n_read = 0;
+    if (s->cfg.realtime)
+        period = info.frame_rate.num > 0 && info.frame_rate.den > 0
+                     ? 1e3 * info.frame_rate.den / info.frame_rate.num
+                     : 40.0;
     while (!ended && !stop_now) {
         vp_packet pkt;
+        if (period > 0) {
+            double due = t_first + (double)n_read * period, t = now_ms();
+            if (!n_read)
+                t_first = t;
+            else if (due > t) {
+                struct timespec ts = {(time_t)((due - t) / 1e3), (long)(fmod(due - t, 1e3) * 1e6)};
+                nanosleep(&ts, NULL);
+            }
+            n_read++;
+        }
         rc = vp_source_read(src, &pkt);
         if (rc == VP_ERR_EOF) {
             const char *why = vp_source_last_error(src);
@@ -720,7 +815,7 @@ static int read_once(pstream *s)
             result = -1;
             break;
         }
-        stop_now = stopping(p);
+        stop_now = stopping(p) || atomic_load(&s->stop_req);
     }
     if (!ended) {
         /* flush: the frames the decoder still holds are results too, also
@@ -747,7 +842,7 @@ static void *reader_main(void *arg)
     int loops = s->cfg.loop;
     for (;;) {
         int r = read_once(s);
-        if (r != 0 || stopping(p) || loops == 0)
+        if (r != 0 || stopping(p) || atomic_load(&s->stop_req) || loops == 0)
             break;
         if (loops > 0)
             loops--;
@@ -769,7 +864,8 @@ typedef struct batch_item {
 } batch_item;
 
 /* Waits for a batch per the max/timeout rule; returns its size, 0 when
- * every stream ended and every queue is empty. Called with mu held. */
+ * every stream ended and every queue is empty (in serve mode: and the
+ * pipeline was stopped). Called with mu held. */
 static int gather(vp_pipeline *p, batch_item *b)
 {
     for (;;) {
@@ -777,6 +873,12 @@ static int gather(vp_pipeline *p, batch_item *b)
         double oldest = 0;
         for (int i = 0; i < p->ns; i++) {
             pstream *s = &p->st[i];
+            if (s->removed)
+                continue;
+            if (s->done && !s->qlen && atomic_load(&s->stop_req)) {
+                s->removed = 1; /* removed at run time and drained */
+                continue;
+            }
             total += s->qlen;
             all_done &= s->done;
             if (s->qlen && (!oldest || s->q[s->qhead].t_queued < oldest))
@@ -792,7 +894,7 @@ static int gather(vp_pipeline *p, batch_item *b)
         double t = now_ms();
         if (total >= p->max_batch || (total && (all_done || t - oldest >= p->cfg.timeout_ms)))
             break;
-        if (!total && all_done)
+        if (!total && all_done && (!p->serve || stopping(p)))
             return 0;
         double until = total ? oldest + p->cfg.timeout_ms : t + 50;
         if (until > t + 50)
@@ -806,12 +908,13 @@ static int gather(vp_pipeline *p, batch_item *b)
             ts.tv_sec++, ts.tv_nsec -= 1000000000L;
         pthread_cond_timedwait(&p->cv_frames, &p->mu, &ts);
     }
+    /* one frame per stream per round, starting one stream further each batch */
     int n = 0;
     while (n < p->max_batch) {
         int took = 0;
         for (int k = 0; k < p->ns && n < p->max_batch; k++) {
             pstream *s = &p->st[(p->rr + k) % p->ns];
-            if (!s->qlen)
+            if (s->removed || !s->qlen)
                 continue;
             b[n].s = s;
             b[n].it = s->q[s->qhead];
@@ -826,6 +929,61 @@ static int gather(vp_pipeline *p, batch_item *b)
     p->rr = (p->rr + 1) % p->ns;
     pthread_cond_broadcast(&p->cv_space);
     return n;
+}
+
+int vp_pipeline_add_source(vp_pipeline *p, const vp_pipe_source *src, char *err, size_t errlen)
+{
+    char dummy[8];
+    if (!err || !errlen)
+        err = dummy, errlen = sizeof dummy;
+    if (!p || !src)
+        return fail(err, errlen, VP_ERR_INVALID, "no pipeline or source");
+    pthread_mutex_lock(&p->mu);
+    int rc = stopping(p) ? fail(err, errlen, VP_ERR_INVALID, "the pipeline is stopping") : slot_add(p, src, err, errlen);
+    if (rc == VP_OK && p->started) {
+        pstream *s = &p->st[p->ns - 1];
+        if (pthread_create(&s->thread, NULL, reader_main, s)) {
+            s->done = 1;
+            atomic_store(&s->stop_req, 1);
+            rc = fail(err, errlen, VP_ERR_NOMEM, "source '%s': cannot start its thread", s->id);
+        } else {
+            s->started = 1;
+        }
+    }
+    if (rc == VP_OK)
+        VP_LOGI("pipeline: source '%s' added (%s)", p->st[p->ns - 1].id, p->st[p->ns - 1].uri);
+    pthread_cond_broadcast(&p->cv_frames);
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
+int vp_pipeline_remove_source(vp_pipeline *p, const char *id, char *err, size_t errlen)
+{
+    char dummy[8];
+    if (!err || !errlen)
+        err = dummy, errlen = sizeof dummy;
+    if (!p || !id)
+        return fail(err, errlen, VP_ERR_INVALID, "no pipeline or id");
+    pthread_mutex_lock(&p->mu);
+    int rc = fail(err, errlen, VP_ERR_NOT_FOUND, "no source '%s'", id);
+    for (int i = 0; i < p->ns; i++) {
+        pstream *s = &p->st[i];
+        if (s->removed || atomic_load(&s->stop_req) || strcmp(s->id, id))
+            continue;
+        atomic_store(&s->stop_req, 1);
+        if (s->src)
+            vp_source_interrupt(s->src);
+        if (!s->started)
+            s->done = 1; /* never started: nothing to drain */
+        err[0] = 0;
+        rc = VP_OK;
+        VP_LOGI("pipeline: source '%s' removed", id);
+        break;
+    }
+    pthread_cond_broadcast(&p->cv_space); /* a reader blocked on a full queue re-checks */
+    pthread_cond_broadcast(&p->cv_frames);
+    pthread_mutex_unlock(&p->mu);
+    return rc;
 }
 
 /* ----------------------------------------------------------- processing */
@@ -1011,7 +1169,7 @@ static void emit(vp_pipeline *p, batch_item *b, int slot, const batch_times *bt,
     l->len = 0;
     put(l, "{\"stream\":");
     put_str(l, s->id);
-    put(l, ",\"frame\":%lld,\"pts\":", (long long)f->index);
+    put(l, ",\"frame\":%lld,\"pts\":", (long long)b->it.seq);
     if (f->pts != VP_NOPTS && s->tb.den > 0)
         put(l, "%.6f", (double)f->pts * s->tb.num / s->tb.den);
     else
@@ -1256,7 +1414,11 @@ static void process_batch(vp_pipeline *p, batch_item *b, int n, line *l)
     if (!rc && p->gpu_path && (rc = p->gpu->api->stream_sync(p->stream)))
         snprintf(why, sizeof why, "preprocessing: %s", vp_strerror(rc));
     bt.pre = now_ms() - t0;
-    if (!rc && ok) {
+    if (!rc && ok && p->fault_batch > 0 && p->batches + 1 == p->fault_batch) {
+        VP_LOGE("engine: batch %ld of %d: injected failure (VIDPIPE_FAULT_ENGINE_BATCH)", p->batches + 1, n);
+        rc = VP_ERR_BACKEND;
+        snprintf(why, sizeof why, "engine failed on this batch: injected failure (VIDPIPE_FAULT_ENGINE_BATCH)");
+    } else if (!rc && ok) {
         if ((rc = infer_and_post(p, k, n, &bt)))
             snprintf(why, sizeof why, "engine or post-processing failed on this batch: %s (see the log)",
                      vp_strerror(rc));
@@ -1310,27 +1472,11 @@ static void *infer_main(void *arg)
             break;
         process_batch(p, b, n, &l);
     }
-    if (!b) {
-        /* unblock and drain readers: drop what they queue */
-        pthread_mutex_lock(&p->mu);
-        for (;;) {
-            int all_done = 1;
-            for (int i = 0; i < p->ns; i++) {
-                pstream *s = &p->st[i];
-                while (s->qlen) {
-                    vp_frame_unref(&s->q[s->qhead].f);
-                    s->qhead = (s->qhead + 1) % s->qcap;
-                    s->qlen--;
-                }
-                all_done &= s->done;
-            }
-            pthread_cond_broadcast(&p->cv_space);
-            if (all_done)
-                break;
-            pthread_cond_wait(&p->cv_frames, &p->mu);
-        }
-        pthread_mutex_unlock(&p->mu);
-    }
+    pthread_mutex_lock(&p->mu);
+    p->infer_done = 1;
+    atomic_store(&p->stop, 1); /* no source may be added any more */
+    pthread_cond_broadcast(&p->cv_space);
+    pthread_mutex_unlock(&p->mu);
     free(l.s);
     free(b);
     for (int i = 0; i < p->n_sinks; i++)
@@ -1382,7 +1528,11 @@ int vp_pipeline_wait(vp_pipeline *p)
         pthread_join(p->infer_thread, NULL);
         p->infer_started = 0;
     }
-    for (int i = 0; i < p->ns; i++)
+    pthread_mutex_lock(&p->mu);
+    atomic_store(&p->stop, 1); /* no source may be added any more */
+    int ns = p->ns;
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < ns; i++)
         if (p->st[i].started) {
             pthread_join(p->st[i].thread, NULL);
             p->st[i].started = 0;
@@ -1397,11 +1547,11 @@ int vp_pipeline_wait(vp_pipeline *p)
     return p->engine_errors || p->sink_errors ? VP_ERR_BACKEND : VP_OK;
 }
 
-void vp_pipeline_get_stats(vp_pipeline *p, vp_pipeline_stats *s, vp_stream_stats *streams)
+int vp_pipeline_get_stats(vp_pipeline *p, vp_pipeline_stats *s, vp_stream_stats *streams, int max_streams)
 {
     memset(s, 0, sizeof *s);
     if (!p)
-        return;
+        return 0;
     pthread_mutex_lock(&p->mu);
     double t_end = p->t_end ? p->t_end : now_ms();
     double c_end = p->t_end ? p->cpu_end : cpu_s();
@@ -1418,9 +1568,16 @@ void vp_pipeline_get_stats(vp_pipeline *p, vp_pipeline_stats *s, vp_stream_stats
         hist_summary(&p->stage[i], &s->stage[i]);
     s->engine_errors = p->engine_errors;
     s->sink_errors = p->sink_errors;
-    for (int i = 0; streams && i < p->ns; i++) {
+    int n = 0;
+    for (int i = 0; i < p->ns; i++) {
         pstream *st = &p->st[i];
-        vp_stream_stats *o = &streams[i];
+        if (st->removed)
+            continue;
+        if (!streams || n >= max_streams) {
+            n++;
+            continue;
+        }
+        vp_stream_stats *o = &streams[n++];
         o->id = st->id;
         o->frames_decoded = st->decoded;
         o->frames_processed = st->processed;
@@ -1435,6 +1592,7 @@ void vp_pipeline_get_stats(vp_pipeline *p, vp_pipeline_stats *s, vp_stream_stats
         hist_summary(&st->lat, &o->latency);
     }
     pthread_mutex_unlock(&p->mu);
+    return n;
 }
 
 void vp_pipeline_free(vp_pipeline **pp)

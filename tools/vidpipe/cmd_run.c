@@ -346,10 +346,11 @@ int vp_cmd_run(int argc, char **argv)
     signal(SIGTERM, SIG_DFL);
     running = NULL;
 
-    int n = vp_pipeline_num_streams(pl);
-    vp_stream_stats *st = calloc((size_t)(n ? n : 1), sizeof *st);
     vp_pipeline_stats s;
-    vp_pipeline_get_stats(pl, &s, st);
+    int n = vp_pipeline_get_stats(pl, &s, NULL, 0);
+    vp_stream_stats *st = calloc((size_t)(n ? n : 1), sizeof *st);
+    if (st)
+        n = vp_pipeline_get_stats(pl, &s, st, n);
     if (!quiet && st) {
         fprintf(stderr, "vidpipe run: %ld frames in %.2f s (%.1f frames/s), %ld batches (mean %.2f), host CPU %.3f ms/frame",
                 s.frames, s.wall_s, s.wall_s > 0 ? (double)s.frames / s.wall_s : 0.0, s.batches, s.mean_batch,

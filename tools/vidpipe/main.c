@@ -661,10 +661,8 @@ int main(int argc, char **argv)
         return vp_cmd_decode_bench(argc, argv);
     if (!strcmp(cmd, "check"))
         return vp_cmd_check(argc - 1, argv + 1);
-#ifdef VP_PIPELINE_WIP
     if (!strcmp(cmd, "run"))
         return vp_cmd_run(argc, argv);
-#endif
     if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
         printf("vidpipe %s\n", vp_version());
         return 0;

@@ -1,0 +1,400 @@
+#!/usr/bin/env python3
+"""End-to-end tests of `vidpipe run`.
+
+  reference   the CPU path (libavcodec decode, CPU preprocessing, CPU
+              engine, CPU post-processing, JSON Lines sink) against a
+              pipeline assembled from independent parts: the ffmpeg CLI
+              decodes, vp_pre_tool preprocesses (the one vidpipe part, as
+              the same input tensor is needed: a random-weight network turns
+              1/255 input differences into different detections; the
+              preprocessing has its own independent test), ONNX Runtime,
+              ultralytics' non_max_suppression and scale_boxes. The model
+              is yolov8n-video (random weights calibrated on picture-like
+              images: ~100-200 distinct detections per frame). Engines
+              differ in float rounding, so detections are matched, not
+              compared bit for bit: a vidpipe
+              detection matches a reference one of the same class with IoU
+              >= 0.9; every matched box must agree within 1 px; of the
+              reference detections whose score is clear of the threshold
+              (and of the max_det cut), >= 99 % must be matched, and
+              conversely. A negative control (the reference with its boxes
+              shifted 3 px) must fail the same check.
+  compare A B the check above between two JSON Lines files (the GPU test
+              script compares the GPU path with the CPU path with it).
+  faults      several streams at once: a good one, a truncated file, garbage
+              bytes, a missing file, a corrupted stream; a sink on /dev/full
+              next to a good sink: the good stream's results are complete,
+              each failure is reported once with its cause, exit status 1.
+  stop        SIGINT during a run over a looping source: every frame counted
+              as processed has its complete line in the sink.
+  usage       bad flags and configs exit 2 with one line naming the problem.
+
+Exit: 0 pass, 1 fail, 77 skipped (a needed module, model or stream missing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+SKIP = 77
+
+
+def load_jsonl(path):
+    out = {}
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            if not line.endswith("\n"):
+                raise AssertionError(f"{path}:{n}: incomplete line")
+            rec = json.loads(line)
+            out[(rec["stream"], rec["frame"])] = rec
+    return out
+
+
+def iou(a, b):
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    ua = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / ua if ua > 0 else 0.0
+
+
+def match_frames(got, ref, conf, margin, max_det):
+    """Greedy matching per frame; returns (matched, needed_ref, needed_got,
+    unmatched_ref, unmatched_got, worst_px)."""
+    stats = dict(matched=0, need_ref=0, need_got=0, miss_ref=0, miss_got=0, worst=0.0)
+    for key, r in ref.items():
+        g = got.get(key)
+        if g is None:
+            raise AssertionError(f"frame {key}: no result line from vidpipe")
+        rd, gd = r["detections"], g["detections"]
+        # a detection is 'clear' when a small score change cannot move it
+        # across the confidence threshold or the max_det cut
+        def cut(dets):
+            if len(dets) < max_det:
+                return conf
+            return sorted(d["score"] for d in dets)[0]
+        rc = max(conf, cut(rd)) + margin
+        gc = max(conf, cut(gd)) + margin
+        used = set()
+        for d in sorted(rd, key=lambda d: -d["score"]):
+            best, bi = 0.0, -1
+            for j, e in enumerate(gd):
+                if j in used or e["cls"] != d["cls"]:
+                    continue
+                v = iou(d["box"], e["box"])
+                if v > best:
+                    best, bi = v, j
+            clear = d["score"] > rc
+            stats["need_ref"] += clear
+            if best >= 0.9:
+                used.add(bi)
+                stats["matched"] += 1
+                px = max(abs(x - y) for x, y in zip(d["box"], gd[bi]["box"]))
+                stats["worst"] = max(stats["worst"], px)
+            elif clear:
+                stats["miss_ref"] += 1
+        for j, e in enumerate(gd):
+            if e["score"] > gc:
+                stats["need_got"] += 1
+                if j not in used:
+                    stats["miss_got"] += 1
+    return stats
+
+
+def check_match(got, ref, conf, max_det, label, margin=0.02, px=1.0):
+    s = match_frames(got, ref, conf, margin, max_det)
+    frac_ref = 1 - s["miss_ref"] / max(1, s["need_ref"])
+    frac_got = 1 - s["miss_got"] / max(1, s["need_got"])
+    print(f"{label}: {len(ref)} frames, {s['matched']} matched detections; clear reference detections matched "
+          f"{frac_ref:.4f} of {s['need_ref']}, clear vidpipe detections matched {frac_got:.4f} of {s['need_got']}; "
+          f"worst box difference {s['worst']:.3f} px")
+    ok = frac_ref >= 0.99 and frac_got >= 0.99 and s["worst"] <= px and s["need_ref"] > 0
+    return ok, s
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, capture_output=True, text=True, **kw)
+
+
+# ------------------------------------------------------------ reference
+def reference(video, model, frames, conf, iou_thr, max_det, matrix, pre_tool, tmp):
+    """Frames decoded by the ffmpeg CLI (libavcodec) as raw yuv420p, each
+    preprocessed by vp_pre_tool (the CPU preprocessing, itself checked against
+    numpy + OpenCV + ultralytics by preprocess_ref), then ONNX Runtime,
+    ultralytics' non_max_suppression and scale_boxes. The same input tensors
+    as vidpipe's, so what is compared is the pipeline's own work: frame order
+    and identity, batching, slots, the engine, post-processing, mapping back
+    to the picture and the JSON."""
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+    from ultralytics.utils import nms as unms
+    from ultralytics.utils.ops import scale_boxes
+
+    probe = run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height",
+                 "-of", "csv=p=0", video])
+    w, h = (int(x) for x in probe.stdout.strip().split(",")[:2])
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-i", video, "-frames:v", str(frames), "-f", "rawvideo",
+                          "-pix_fmt", "yuv420p", "-"], capture_output=True, check=True).stdout
+    cw, ch = (w + 1) // 2, (h + 1) // 2
+    fsize = w * h + 2 * cw * ch
+    sess = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    out = {}
+    for i in range(len(raw) // fsize):
+        rawf = os.path.join(tmp, "frame.yuv")
+        open(rawf, "wb").write(raw[i * fsize:(i + 1) * fsize])
+        npy = os.path.join(tmp, "frame.npy")
+        subprocess.run([pre_tool, "run", "--input", rawf, "--format", "yuv420p", "--size", f"{w}x{h}",
+                        "--offsets", f"0,{w * h},{w * h + cw * ch}", "--pitches", f"{w},{cw},{cw}",
+                        "--matrix", matrix, "--range", "limited", "--dst", "640x640", "--out", npy],
+                       check=True, capture_output=True)
+        t = np.load(npy)
+        pred = sess.run(None, {name: t})[0]
+        det = unms.non_max_suppression(torch.from_numpy(pred), conf_thres=conf, iou_thres=iou_thr, max_det=max_det,
+                                       max_nms=30000)[0]
+        det[:, :4] = scale_boxes((640, 640), det[:, :4], (h, w))
+        out[("s0", i)] = {"detections": [{"box": [float(v) for v in d[:4]], "score": float(d[4]), "cls": int(d[5])}
+                                         for d in det.numpy()]}
+    return out
+
+
+def test_reference(a, tmp):
+    try:
+        import numpy  # noqa: F401
+        import onnxruntime  # noqa: F401
+        import torch  # noqa: F401
+        import ultralytics  # noqa: F401
+    except ImportError as e:
+        print(f"skip: {e}")
+        return SKIP
+    model = os.path.join(a.models, "yolov8n-video.onnx")
+    ok_all = True
+    cases = [("h264_360p.h264", "bt601"), ("h264_odd.mp4", "bt709")]
+    present = [(v, m) for v, m in cases if os.path.exists(os.path.join(a.media, v))]
+    if not os.path.exists(model) or not present:
+        print(f"skip: {model} or the test streams are missing")
+        return SKIP
+    for video, matrix in present:
+        src = os.path.join(a.media, video)
+        out = os.path.join(tmp, video + ".jsonl")
+        conf, iou_thr, max_det = 0.25, 0.45, 300
+        r = run([a.vidpipe, "run", "--backend", "cpu", "--model", model, "--source", src, "--sink", out,
+                 "--max-frames", str(a.frames), "--batch", "4", "--conf", str(conf), "--iou", str(iou_thr),
+                 "--max-det", str(max_det), "--stats", os.path.join(tmp, "stats.json")])
+        if r.returncode != 0:
+            print(f"FAIL {video}: vidpipe run exited {r.returncode}: {r.stderr[-2000:]}")
+            ok_all = False
+            continue
+        got = load_jsonl(out)
+        ref = reference(src, model, a.frames, conf, iou_thr, max_det, matrix, a.pre_tool, tmp)
+        if len(got) != len(ref):
+            print(f"FAIL {video}: {len(got)} result lines, reference decoded {len(ref)} frames")
+            ok_all = False
+            continue
+        ok, _ = check_match(got, ref, conf, max_det, f"{video} vidpipe cpu vs ffmpeg+ultralytics+ORT")
+        if not ok:
+            print(f"FAIL {video}: detections do not match the reference")
+            ok_all = False
+        # negative control: the same check must reject boxes 3 px off
+        shifted = {k: {"detections": [dict(d, box=[d["box"][0] + 3, d["box"][1], d["box"][2] + 3, d["box"][3]])
+                                      for d in v["detections"]]} for k, v in ref.items()}
+        bad, _ = check_match(got, shifted, conf, max_det, f"{video} negative control (reference shifted 3 px)")
+        if bad:
+            print(f"FAIL {video}: the negative control passed: the check cannot fail")
+            ok_all = False
+        st = json.load(open(os.path.join(tmp, "stats.json")))
+        if st["frames"] != a.frames or st["streams"][0]["processed"] != a.frames:
+            print(f"FAIL {video}: stats say {st['frames']} frames, expected {a.frames}")
+            ok_all = False
+    return 0 if ok_all else 1
+
+
+# ---------------------------------------------------------------- faults
+def test_faults(a, tmp):
+    good = os.path.join(a.media, "h264_360p.h264")
+    model = os.path.join(a.models, "yolov8n-video.onnx")
+    if not os.path.exists(good) or not os.path.exists(model):
+        print("skip: test stream or model missing")
+        return SKIP
+    data = open(good, "rb").read()
+    corrupt = os.path.join(tmp, "corrupt.h264")
+    b = bytearray(data)
+    for off in range(len(b) // 3, len(b) // 3 + 4000, 7):  # damage slices a third of the way in
+        b[off] ^= 0x5A
+    open(corrupt, "wb").write(bytes(b))
+    cfg = {
+        "sources": [
+            {"id": "good", "uri": good},
+            {"id": "truncated", "uri": os.path.join(a.media, "truncated.h264")},
+            {"id": "garbage", "uri": os.path.join(a.media, "garbage.h264")},
+            {"id": "corrupt", "uri": corrupt},
+            {"id": "missing", "uri": os.path.join(tmp, "no-such-file.mp4")},
+        ],
+        "model": {"path": model, "backend": "cpu"},
+        "batch": {"max": 4, "timeout_ms": 5},
+        "sinks": [{"type": "jsonl", "path": os.path.join(tmp, "faults.jsonl")},
+                  {"type": "jsonl", "path": "/dev/full"}],
+    }
+    path = os.path.join(tmp, "faults.json")
+    json.dump(cfg, open(path, "w"))
+    # the config check rejects the missing file up front; run goes on without it
+    r = run([a.vidpipe, "run", "--config", path, "--stats", os.path.join(tmp, "faults-stats.json")])
+    ok = True
+    err = r.stderr
+    print(err[-3000:])
+    if r.returncode not in (1, 2):
+        print(f"FAIL faults: exit {r.returncode}, expected 1 (some streams failed) or 2 (config refused)")
+        return 1
+    if r.returncode == 2:
+        if "missing" not in err and "no-such-file" not in err:
+            print("FAIL faults: exit 2 without naming the missing file")
+            return 1
+        cfg["sources"] = [s for s in cfg["sources"] if s["id"] != "missing"]
+        json.dump(cfg, open(path, "w"))
+        r = run([a.vidpipe, "run", "--config", path, "--stats", os.path.join(tmp, "faults-stats.json")])
+        err = r.stderr
+        print(err[-3000:])
+    st = json.load(open(os.path.join(tmp, "faults-stats.json")))
+    by = {s["id"]: s for s in st["streams"]}
+    lines = load_jsonl(os.path.join(tmp, "faults.jsonl"))
+    per = {}
+    for (sid, _), rec in lines.items():
+        per[sid] = per.get(sid, 0) + 1
+    expect_good = int(run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
+                           "stream=nb_read_frames", "-of", "csv=p=0", good]).stdout.strip())
+    if per.get("good") != expect_good or by["good"]["failed"]:
+        print(f"FAIL faults: the good stream has {per.get('good')} lines of {expect_good} frames")
+        ok = False
+    if by["corrupt"]["processed"] == 0:
+        print("FAIL faults: the corrupted stream produced nothing (it must go on past the damage)")
+        ok = False
+    if not by["garbage"]["failed"] and by["garbage"]["processed"]:
+        print("FAIL faults: garbage bytes gave results")
+        ok = False
+    for sid in by:
+        if per.get(sid, 0) != by[sid]["processed"]:
+            print(f"FAIL faults: stream {sid}: {per.get(sid, 0)} lines but {by[sid]['processed']} processed")
+            ok = False
+    if st["sink_errors"] != 1 or err.count("/dev/full") != 1:
+        print(f"FAIL faults: the full sink must be reported exactly once (sink_errors {st['sink_errors']}, "
+              f"{err.count('/dev/full')} messages)")
+        ok = False
+    for s in st["streams"]:
+        if s["failed"] and err.count(f"stream {s['id']}:") < 1:
+            print(f"FAIL faults: stream {s['id']} failed without a message")
+            ok = False
+    print(f"faults: per-stream lines {per}, exit {r.returncode}")
+
+    # an engine failure on one batch: its frames get a line with the error,
+    # the batches after it are processed normally
+    out = os.path.join(tmp, "engine-fault.jsonl")
+    r = run([a.vidpipe, "run", "--backend", "cpu", "--model", model, "--source", good, "--batch", "4",
+             "--sink", out, "--stats", os.path.join(tmp, "ef-stats.json")],
+            env=dict(os.environ, VIDPIPE_FAULT_ENGINE_BATCH="2"))
+    lines = load_jsonl(out)
+    errs = [k for k, v in lines.items() if "error" in v]
+    st = json.load(open(os.path.join(tmp, "ef-stats.json")))
+    print(f"engine fault: exit {r.returncode}, {len(lines)} lines, {len(errs)} with the error, "
+          f"{st['engine_errors']} engine errors")
+    if (r.returncode != 1 or len(lines) != expect_good or not 1 <= len(errs) <= 4 or st["engine_errors"] != 1
+            or r.stderr.count("injected failure") != 1):
+        print("FAIL faults: an engine failure on one batch must cost only that batch, reported once")
+        print(r.stderr[-2000:])
+        ok = False
+    return 0 if ok else 1
+
+
+# ------------------------------------------------------------------ stop
+def test_stop(a, tmp):
+    good = os.path.join(a.media, "h264_360p.h264")
+    model = os.path.join(a.models, "yolov8n-video.onnx")
+    if not os.path.exists(good) or not os.path.exists(model):
+        print("skip: test stream or model missing")
+        return SKIP
+    cfg = {"sources": [{"id": "loop", "uri": good, "loop": -1}], "model": {"path": model, "backend": "cpu"},
+           "batch": {"max": 2}, "sinks": [{"type": "jsonl", "path": os.path.join(tmp, "stop.jsonl")}]}
+    path = os.path.join(tmp, "stop.json")
+    json.dump(cfg, open(path, "w"))
+    p = subprocess.Popen([a.vidpipe, "run", "--config", path, "--stats", os.path.join(tmp, "stop-stats.json")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(8)
+    p.send_signal(signal.SIGINT)
+    try:
+        out, err = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        print("FAIL stop: still running 60 s after SIGINT")
+        return 1
+    st = json.load(open(os.path.join(tmp, "stop-stats.json")))
+    lines = load_jsonl(os.path.join(tmp, "stop.jsonl"))
+    dec = st["streams"][0]["decoded"]
+    print(f"stop: exit {p.returncode}, {len(lines)} lines, {st['frames']} processed, {dec} decoded")
+    if p.returncode != 0 or len(lines) != st["frames"] or st["frames"] != dec or st["frames"] == 0:
+        print("FAIL stop: after SIGINT every decoded frame must be processed and written")
+        print(err[-2000:])
+        return 1
+    return 0
+
+
+# ----------------------------------------------------------------- usage
+def test_usage(a, tmp):
+    model = os.path.join(a.models, "yolov8n-video.onnx")
+    cases = [
+        ([a.vidpipe, "run"], "source"),
+        ([a.vidpipe, "run", "--model", model, "--source", "x.h264", "--batch", "0"], "batch.max"),
+        ([a.vidpipe, "run", "--model", model, "--source", "x.h264", "--bogus"], "--bogus"),
+        ([a.vidpipe, "run", "--model", model, "--source", "x.h264", "--batch", "many"], "many"),
+        ([a.vidpipe, "run", "--config", os.path.join(tmp, "nope.json")], "nope.json"),
+    ]
+    ok = True
+    for cmd, needle in cases:
+        r = run(cmd)
+        if r.returncode != 2 or needle not in r.stderr:
+            print(f"FAIL usage: {cmd[2:]}: exit {r.returncode}, stderr {r.stderr.strip()[:300]!r}; expected 2 "
+                  f"naming {needle!r}")
+            ok = False
+    bad_model = os.path.join(tmp, "bad.onnx")
+    open(bad_model, "wb").write(b"not a model")
+    good = os.path.join(a.media, "h264_360p.h264")
+    r = run([a.vidpipe, "run", "--model", bad_model, "--source", good, "--backend", "cpu"])
+    if r.returncode != 2 or "bad.onnx" not in r.stderr or len(r.stderr.strip().splitlines()) > 3:
+        print(f"FAIL usage: a broken model: exit {r.returncode}, {r.stderr.strip()[:300]!r}")
+        ok = False
+    print(f"usage: {len(cases) + 1} cases")
+    return 0 if ok else 1
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("mode", choices=["reference", "compare", "faults", "stop", "usage"])
+    ap.add_argument("files", nargs="*")
+    ap.add_argument("--vidpipe")
+    ap.add_argument("--models", default="build/models")
+    ap.add_argument("--media", default="build/media")
+    ap.add_argument("--frames", type=int, default=12)
+    ap.add_argument("--pre-tool", default="build/tests/vision/vp_pre_tool")
+    ap.add_argument("--conf", type=float, default=0.25)
+    ap.add_argument("--max-det", type=int, default=300)
+    a = ap.parse_args()
+    if a.mode == "compare":
+        got, ref = load_jsonl(a.files[0]), load_jsonl(a.files[1])
+        if set(got) != set(ref):
+            print(f"FAIL compare: {len(got)} vs {len(ref)} frames, {len(set(got) ^ set(ref))} differ")
+            return 1
+        ok, _ = check_match(got, ref, a.conf, a.max_det, f"{a.files[0]} vs {a.files[1]}")
+        return 0 if ok else 1
+    with tempfile.TemporaryDirectory() as tmp:
+        return {"reference": test_reference, "faults": test_faults, "stop": test_stop,
+                "usage": test_usage}[a.mode](a, tmp)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
