@@ -8,7 +8,7 @@
 #       protobuf-c, libgomp), ONNX's node tests, the pure-Python packages
 #       that generate the ultralytics models (ultralytics, onnxslim), test
 #       media (Annex-B streams, their libavcodec MD5s) and a fallback model.
-#   scripts/gpu-test.sh run [tests|parity|pipeline|pipebench|bench|sanitize|profile|all]
+#   scripts/gpu-test.sh run [tests|kernels|parity|pipeline|pipebench|bench|sanitize|profile|all]
 #       on the GPU machine, in the repository root with .devcarry/ present:
 #       tests:    ONNX node tests through the CUDA backend in FP32 and FP16;
 #                 plan-cache reuse; NVDEC and preprocessing tests;
@@ -42,7 +42,8 @@ if [ "$mode" = prepare ]; then
   fi
   rm -rf .devcarry && mkdir -p .devcarry/bin .devcarry/py
   grep -qx '/.devcarry/' .git/info/exclude 2>/dev/null || echo '/.devcarry/' >> .git/info/exclude
-  tar -chJf .devcarry/libs.tar.xz -C /lib/x86_64-linux-gnu libdnnl.so.2 libprotobuf-c.so.1 libgomp.so.1 libOpenCL.so.1
+  extra_libs=$(cd /lib/x86_64-linux-gnu && ls libcjson.so.1 libmicrohttpd.so.12 2>/dev/null)
+  tar -chJf .devcarry/libs.tar.xz -C /lib/x86_64-linux-gnu libdnnl.so.2 libprotobuf-c.so.1 libgomp.so.1 libOpenCL.so.1 $extra_libs
   tar -cJf .devcarry/nodetests.tar.xz -C /usr/include/onnx/backend/test/data node
   cp "$bd"/vidpipe "$bd"/libvidpipe.so "$bd"/libvidpipe_cuda.so "$bd"/tests/vp_node_tests .devcarry/bin/
   find "$bd"/tests -maxdepth 3 -type f -executable -name '*_gpu*' -exec cp {} .devcarry/bin/ \;
@@ -57,6 +58,7 @@ EOF
   tar -cJf .devcarry/py.tar.xz -C .devcarry py && rm -rf .devcarry/py
   models=${VP_MODELS_DIR:-build/models}
   [ -f "$models/yolov8n.onnx" ] && cp "$models/yolov8n.onnx" .devcarry/
+  [ -f "$models/yolov8n-video.onnx" ] && cp "$models/yolov8n-video.onnx" .devcarry/
   if [ -x scripts/gen_media.sh ] && [ -d "${VP_MEDIA_DIR:-build/media}" ]; then
     mkdir -p .devcarry/media
     for f in "${VP_MEDIA_DIR:-build/media}"/*.md5; do  # the streams with libavcodec MD5 lists
@@ -65,15 +67,15 @@ EOF
   fi
   # the pipeline's CPU-path results (libavcodec decode, CPU engine) on the
   # carried YOLOv8n, for the GPU path to be compared with there
-  if [ -x build/vidpipe ] && [ -f .devcarry/yolov8n.onnx ]; then
+  if [ -x build/vidpipe ] && [ -f .devcarry/yolov8n-video.onnx ]; then
     mkdir -p .devcarry/pipeline
     for v in ${VP_PIPELINE_STREAMS:-h264_360p.h264 h264_odd.h264 hevc_1080p.h265}; do
       [ -f "${VP_MEDIA_DIR:-build/media}/$v" ] || continue
       cp "${VP_MEDIA_DIR:-build/media}/$v" .devcarry/pipeline/
-      build/vidpipe run --quiet --backend cpu --model .devcarry/yolov8n.onnx --source "${VP_MEDIA_DIR:-build/media}/$v" \
+      build/vidpipe run --quiet --backend cpu --model .devcarry/yolov8n-video.onnx --source "${VP_MEDIA_DIR:-build/media}/$v" \
         --batch 4 --sink ".devcarry/pipeline/$v.cpu.jsonl" || echo "prepare: CPU pipeline run on $v failed"
     done
-    for f in bench_1080p30.h264 bench_1080p30.mp4; do
+    for f in bench_1080p30.h264; do
       [ -f "${VP_MEDIA_DIR:-build/media}/$f" ] && cp "${VP_MEDIA_DIR:-build/media}/$f" .devcarry/pipeline/
     done
   fi
@@ -82,7 +84,7 @@ EOF
 fi
 
 if [ "$mode" != run ]; then
-  echo "usage: $0 prepare [ARCHS] | run [tests|parity|pipeline|pipebench|bench|sanitize|profile|all]" >&2
+  echo "usage: $0 prepare [ARCHS] | run [tests|kernels|parity|pipeline|pipebench|bench|sanitize|profile|all]" >&2
   exit 2
 fi
 what=${2:-tests}
@@ -162,6 +164,15 @@ if [ "$what" = parity ] || [ "$what" = all ]; then
   done
 fi
 
+if [ "$what" = kernels ]; then
+  # the kernel-family tests alone (preprocessing, post-processing): quick
+  for t in "$bin"/*_gpu*; do
+    [ -x "$t" ] || continue
+    note "$(basename "$t") --bench"
+    "$t" --bench 2>&1 | tail -12; count ${PIPESTATUS[0]}
+  done
+fi
+
 if [ "$what" = pipeline ] || [ "$what" = all ]; then
   # the GPU path (NVDEC, GPU preprocessing, CUDA FP16, GPU post-processing)
   # against the CPU path's results computed where FFmpeg is (prepare)
@@ -170,7 +181,7 @@ if [ "$what" = pipeline ] || [ "$what" = all ]; then
     v=$(basename "$f" .cpu.jsonl)
     for prec in ${VP_GPU_PRECS:-fp32 fp16}; do
       note "pipeline GPU path ($prec) vs CPU path: $v"
-      "$bin/vidpipe" run --quiet --backend cuda --precision $prec --hw nvdec --gpu-only --model .devcarry/yolov8n.onnx \
+      "$bin/vidpipe" run --quiet --backend cuda --precision $prec --hw nvdec --gpu-only --model .devcarry/yolov8n-video.onnx \
         --source ".devcarry/pipeline/$v" --batch 4 --sink "/tmp/vp-$v.$prec.jsonl" --stats "/tmp/vp-$v.$prec.stats"
       rc=$?
       [ $rc = 0 ] && python3 tests/pipeline/run_e2e.py compare "/tmp/vp-$v.$prec.jsonl" "$f"
@@ -182,8 +193,8 @@ fi
 
 if [ "$what" = pipebench ]; then
   note "bench/pipeline_vs_python.py (1080p30 H.264, YOLOv8n FP16)"
-  python3 bench/pipeline_vs_python.py --vidpipe "$bin/vidpipe" --model .devcarry/yolov8n.onnx \
-    --video .devcarry/pipeline/bench_1080p30.h264 --mp4 .devcarry/pipeline/bench_1080p30.mp4 \
+  python3 bench/pipeline_vs_python.py --vidpipe "$bin/vidpipe" --model .devcarry/yolov8n-video.onnx \
+    --video .devcarry/pipeline/bench_1080p30.h264 \
     --streams ${VP_PIPE_STREAMS:-1,16,32,64} --json /tmp/vp-pipebench.json ${VP_PIPEBENCH_ARGS:-}
 fi
 
