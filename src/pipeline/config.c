@@ -193,7 +193,7 @@ static const opt opts[] = {
         "wait this long after a batch's first frame for more; latency mode: 2 when not given"),
     CHOICE("batch.mode", C_(batch_mode), VP_BATCH_THROUGHPUT, mode_choices,
            "throughput fills batches; latency runs batches of at most 2 frames"),
-    NUM("batch.queue_frames", OPT_INT, C_(queue_frames), 4, 1, 1024, "decoded frames waiting per source"),
+    NUM("batch.queue_frames", OPT_INT, C_(queue_frames), 4, 1, 31, "decoded frames waiting per source (NVDEC maps at most 64 frames per stream: 2 x queue + 1)"),
 
     {.key = "sinks", .type = OPT_LIST, .off = C_(sinks), .set_off = NO_SET, .min = 0, .max = VP_PIPE_MAX_SINKS,
      .count_off = C_(n_sinks), .item_size = sizeof(vp_pipe_sink), .inline_items = 1, .help = "where results go"},

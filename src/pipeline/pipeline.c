@@ -752,6 +752,10 @@ static int read_once(pstream *s)
     dopt.gpu_only = c->gpu_only;
     dopt.device = c->gpu;
     dopt.thread_count = c->decode_threads;
+    /* NVDEC frames stay mapped while queued and while their batch runs: at
+     * most a full queue waiting plus a queue's worth taken into the batch,
+     * plus the one being pushed */
+    dopt.output_surfaces = 2 * s->qcap + 1;
     vp_decoder *dec = NULL;
     int result = 0;
     if ((rc = vp_decoder_create(&dopt, &dec, err, sizeof err))) {
