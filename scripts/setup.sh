@@ -8,7 +8,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 debs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libprotobuf-c-dev protobuf-c-compiler libonnx-dev libonnx-testdata
       libdnnl-dev libcjson-dev libmicrohttpd-dev
-      ffmpeg libavformat-dev libavcodec-dev libavutil-dev libffmpeg-nvenc-dev
+      ffmpeg libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libffmpeg-nvenc-dev
       gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base
       gstreamer1.0-plugins-good gstreamer1.0-plugins-bad python3-gi)
 missing=()
