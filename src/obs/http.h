@@ -16,9 +16,10 @@
  * required to listen on anything but loopback.
  *
  * Built on libmicrohttpd with its own polling thread: requests are served
- * one at a time on that thread (a POST that opens a slow source delays the
- * scrapes behind it), so the figures kept between scrapes need no more
- * than one mutex. Connections, header memory, bodies (64 KiB) and idle time
+ * one at a time on that thread, which is fine because every pipeline call
+ * made there returns at once (vp_pipeline_add_source starts the source's
+ * reader thread, which opens it; a source that cannot be opened shows up
+ * as "failed" in /sources, not as an HTTP error). Connections, header memory, bodies (64 KiB) and idle time
  * are bounded; a client that exceeds them is answered 413/431 or cut off.
  *
  * Lifetime: start after vp_pipeline_create (the pipeline need not be

@@ -2,11 +2,12 @@
  * vp_http_driver: a pipeline in serve mode behind the HTTP endpoint, for
  * tests/obs/http_test.py.
  *
- *   vp_http_driver --config FILE [--listen ADDR] [--port N] [--token T] [--timeout S]
+ *   vp_http_driver --config FILE [--listen ADDR] [--port N] [--token T] [--timeout S] [--hook on]
  *
  * Loads the config, creates the pipeline, starts the HTTP server (default
  * 127.0.0.1, a free port) and the pipeline, prints "port N" on stdout, and
- * runs until SIGTERM or SIGINT; then stops the server, stops and drains the
+ * runs until SIGTERM or SIGINT (--hook on: a vp_http_hook adds a test
+ * family to /metrics and a member to /stats); then stops the server, stops and drains the
  * pipeline and prints "stopped: frames F streams S wait STATUS", exit 0.
  * Errors: one line on stderr, exit 2 (usage, config, HTTP options) or 1
  * (the pipeline cannot be created or started).
@@ -20,18 +21,39 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "obs/http.h"
 #include "vidpipe/pipeline.h"
 
+/* --hook: what a GPU monitor would add, with a label value that needs every
+ * escape of the text format (backslash, quote, newline). */
+static void hook_metrics(void *user, vp_http_text *t)
+{
+    const int *value = user;
+    vp_http_text_printf(t, "# HELP vidpipe_test_hook_info A family added through vp_http_hook.\n"
+                           "# TYPE vidpipe_test_hook_info gauge\n"
+                           "vidpipe_test_hook_info{device=\"");
+    vp_http_text_label(t, "dev \\ \"0\"\nnext");
+    vp_http_text_printf(t, "\"} %d\n", *value);
+}
+
+static void hook_json(void *user, cJSON *root)
+{
+    if (!cJSON_AddStringToObject(root, "test_hook", "dev \\ \"0\"\nnext"))
+        fprintf(stderr, "vp_http_driver: hook: out of memory\n"); /* the test then misses the member */
+}
+
 static int usage(void)
 {
-    fprintf(stderr, "usage: vp_http_driver --config FILE [--listen ADDR] [--port N] [--token T] [--timeout S]\n");
+    fprintf(stderr, "usage: vp_http_driver --config FILE [--listen ADDR] [--port N] [--token T] [--timeout S] [--hook on]\n");
     return 2;
 }
 
 int main(int argc, char **argv)
 {
     const char *config = NULL;
+    int hook_value = 1;
     vp_http_options ho;
     vp_http_options_default(&ho);
     for (int i = 1; i < argc; i++) {
@@ -48,6 +70,8 @@ int main(int argc, char **argv)
             ho.port = atoi(v);
         else if (!strcmp(a, "--timeout"))
             ho.timeout_s = atoi(v);
+        else if (!strcmp(a, "--hook") && !strcmp(v, "on"))
+            ho.hook = (vp_http_hook){.metrics = hook_metrics, .stats_json = hook_json, .user = &hook_value};
         else
             return usage();
         i++;

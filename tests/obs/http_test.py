@@ -9,7 +9,9 @@ the endpoint on 127.0.0.1, a free port, with a token. Then:
              family present with HELP and TYPE, every per-stream series for
              both streams, sane values (counters growing, fps > 0, p50 <=
              p99, summaries with _count), label values escaped (a source
-             whose id holds a quote and a backslash comes back intact).
+             whose id holds a quote and a backslash, and the driver's
+             vp_http_hook family whose label also holds a newline, come
+             back intact); the hook's /stats member.
   stats      /stats and /sources JSON agree with /metrics.
   auth       POST and DELETE without the token, or with a wrong one: 401,
              nothing changed; GETs need no token.
@@ -53,6 +55,7 @@ SKIP = 77
 TOKEN = "t0k3n-for-the-test"
 STREAMS = ("s1", "s2")
 ESC_ID = 'we"ird\\id'  # a quote and a backslash: escaped in labels
+HOOK_LABEL = 'dev \\ "0"\nnext'  # what the driver's --hook writes
 
 
 class Fail(Exception):
@@ -223,6 +226,12 @@ def check_metrics(port, streams, escaped=None):
     check(sample(fams, "vidpipe_sink_errors") == 0, "sink errors")
     check(sample(fams, "vidpipe_uptime_seconds") > 0, "uptime")
     check(sample(fams, "vidpipe_cpu_seconds") > 0, "cpu seconds")
+    hook = fams.get("vidpipe_test_hook_info")
+    check(hook is not None and hook.type == "gauge", "the hook's family is missing")
+    check([(x.labels, x.value) for x in hook.samples] == [({"device": HOOK_LABEL}, 1)],
+          f"the hook's sample: {hook.samples}")
+    want = 'device="' + HOOK_LABEL.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    check(want in text, f"label escaping: {want} not in the raw text")
     if escaped is not None:
         ids = {x.labels["stream"] for x in fams["vidpipe_frames"].samples}
         check(escaped in ids, f"label escaping: {escaped!r} not among {ids}")
@@ -237,6 +246,7 @@ def test_stats(port):
               "sink_errors", "stages_ms", "streams"):
         check(k in s, f"/stats: no {k}")
     check(set(STAGES) <= set(s["stages_ms"]), f"/stats: stages {list(s['stages_ms'])}")
+    check(s.get("test_hook") == HOOK_LABEL, f"/stats: the hook's member {s.get('test_hook')!r}")
     ids = [x["id"] for x in s["streams"]]
     check(ids[:2] == list(STREAMS), f"/stats streams {ids}")
     for x in s["streams"]:
@@ -531,7 +541,7 @@ def main():
                        "batch": {"max": 2}}, f)
         t0 = time.monotonic()
         idle_s = 2
-        p, out, err = start_driver(a.driver, cfg, ["--token", TOKEN, "--timeout", str(idle_s)], tmp, "main")
+        p, out, err = start_driver(a.driver, cfg, ["--token", TOKEN, "--timeout", str(idle_s), "--hook", "on"], tmp, "main")
         ok = False
         try:
             port = None
