@@ -13,7 +13,7 @@
 set -euo pipefail
 
 PY=${PYTHON:-python3}
-PKGS=(numpy onnx onnxruntime torch torchvision ultralytics onnxslim prometheus-client)
+PKGS=(numpy onnx onnxruntime torch torchvision ultralytics onnxslim prometheus-client filterpy)
 force=0
 for a in "$@"; do
   case "$a" in
@@ -27,7 +27,7 @@ done
 versions() {
   YOLO_OFFLINE=1 YOLO_VERBOSE=False YOLO_CONFIG_DIR="${TMPDIR:-/tmp}/vp_setup_ultra_cfg" "$PY" - <<'EOF' | tail -n 1
 import importlib
-names = ["numpy", "onnx", "onnxruntime", "torch", "torchvision", "ultralytics", "onnxslim", "cv2", "prometheus_client"]
+names = ["numpy", "onnx", "onnxruntime", "torch", "torchvision", "ultralytics", "onnxslim", "cv2", "prometheus_client", "filterpy"]
 out = []
 for n in names:
     m = importlib.import_module(n)
