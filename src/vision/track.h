@@ -63,6 +63,13 @@
  * an exponential moving average of the unit-normalised detection
  * embeddings it matched in steps 2 and 4 (momentum emb_momentum, then
  * re-normalised); low-score detections (step 3) do not update it.
+ * Cost admitted: the weight is one number for all tracks, so the w = 0.75
+ * that lets appearance undo a swap behind an occluder also lets one frame
+ * of misleading embeddings (two overlapping objects that each look like
+ * the other) exchange IDs although the boxes say otherwise. The fix, not
+ * done yet, is DeepSORT's idea: trust motion more for tracks matched in
+ * the previous frame, appearance more for tracks lost for a while (w as a
+ * function of frames since the last match).
  *
  * Memory: every buffer is allocated by vp_tracker_create for max_dets
  * detections and max_tracks tracks (max_tracks >= max_dets); update
