@@ -104,7 +104,8 @@ static double now_s(void)
 
 /* ---- text buffer ------------------------------------------------------ */
 
-int vp_http_text_append(vp_http_text *t, const char *s, size_t len)
+/* Room for len more bytes and the NUL; sticky failure past VP_HTTP_MAX_TEXT. */
+static int text_reserve(vp_http_text *t, size_t len)
 {
     if (t->failed)
         return VP_ERR_NOMEM;
@@ -122,7 +123,16 @@ int vp_http_text_append(vp_http_text *t, const char *s, size_t len)
             return VP_ERR_NOMEM;
         }
         t->buf = b, t->cap = cap;
+        if (t->len == 0)
+            b[0] = '\0';
     }
+    return 0;
+}
+
+int vp_http_text_append(vp_http_text *t, const char *s, size_t len)
+{
+    if (text_reserve(t, len))
+        return VP_ERR_NOMEM;
     memcpy(t->buf + t->len, s, len);
     t->len += len;
     t->buf[t->len] = '\0';
@@ -955,6 +965,108 @@ static void on_log(void *cls, const char *fmt, va_list ap)
     pthread_mutex_unlock(&h->mu);
     if (!starting)
         VP_LOGD("http: %s", line);
+}
+
+/* ---- the NVML monitor's hook ----------------------------------------- */
+
+static void nvml_metrics(void *user, vp_http_text *t)
+{
+    /* vp_nvml_prometheus writes in place and says when the room was short:
+     * grow and retry, up to a bound far above 16 GPUs' lines. */
+    for (size_t room = 16384; room <= (4u << 20); room *= 2) {
+        if (text_reserve(t, room))
+            return;
+        size_t len = t->len;
+        int rc = vp_nvml_prometheus(user, t->buf, t->cap, &len);
+        if (rc == 0) {
+            t->len = len;
+            return;
+        }
+        if (rc != VP_ERR_NOMEM) {
+            VP_LOGD("http: GPU monitor metrics: %s", vp_strerror(rc));
+            return;
+        }
+    }
+    VP_LOGW("http: the GPU monitor's metrics exceed 4 MiB: left out");
+}
+
+static void nvml_avg_json(cJSON *o, const char *k, const vp_nvml_avg *a, int *bad)
+{
+    cJSON *x = cJSON_AddObjectToObject(o, k);
+    if (!x) {
+        *bad = 1;
+        return;
+    }
+    jnum(x, "n", a->n, bad);
+    jnum(x, "gpu_util", a->gpu_util, bad);
+    jnum(x, "mem_util", a->mem_util, bad);
+    jnum(x, "dec_util", a->dec_util, bad);
+    jnum(x, "enc_util", a->enc_util, bad);
+    jnum(x, "mem_used_bytes", a->mem_used, bad);
+    jnum(x, "temp_c", a->temp_c, bad);
+    jnum(x, "power_w", a->power_w, bad);
+    jnum(x, "sm_mhz", a->sm_mhz, bad);
+}
+
+static void nvml_json(void *user, cJSON *root)
+{
+    vp_nvml_monitor *m = user;
+    int bad = 0;
+    unsigned n = vp_nvml_gpus(m);
+    cJSON *arr = cJSON_AddArrayToObject(root, "gpus");
+    if (!arr)
+        return;
+    if (!n)
+        jstr(root, "gpus_unavailable", vp_nvml_unavailable(m), &bad);
+    for (unsigned i = 0; i < n; i++) {
+        vp_nvml_gpu_stats g;
+        if (vp_nvml_stats(m, i, &g))
+            continue;
+        cJSON *o = cJSON_CreateObject();
+        if (add_item(arr, o, &bad))
+            break;
+        jnum(o, "index", g.index, &bad);
+        jstr(o, "name", g.name, &bad);
+        jnum(o, "samples", (double)g.samples, &bad);
+        jnum(o, "mem_over", g.mem_over, &bad);
+        jnum(o, "temp_over", g.temp_over, &bad);
+        cJSON *now = cJSON_AddObjectToObject(o, "now");
+        if (!now)
+            break;
+        /* only what the device reported */
+        const vp_nvml_sample *v = &g.now;
+        if (v->valid & VP_NVML_UTIL)
+            jnum(now, "gpu_util", v->gpu_util, &bad), jnum(now, "mem_util", v->mem_util, &bad);
+        if (v->valid & VP_NVML_MEMORY)
+            jnum(now, "mem_used_bytes", (double)v->mem_used, &bad),
+                jnum(now, "mem_total_bytes", (double)v->mem_total, &bad);
+        if (v->valid & VP_NVML_DECODER)
+            jnum(now, "dec_util", v->dec_util, &bad);
+        if (v->valid & VP_NVML_ENCODER)
+            jnum(now, "enc_util", v->enc_util, &bad);
+        if (v->valid & VP_NVML_TEMP)
+            jnum(now, "temp_c", v->temp_c, &bad);
+        if (v->valid & VP_NVML_POWER)
+            jnum(now, "power_w", v->power_mw / 1000.0, &bad);
+        if (v->valid & VP_NVML_SM_CLOCK)
+            jnum(now, "sm_mhz", v->sm_mhz, &bad);
+        if (v->valid & VP_NVML_MEM_CLOCK)
+            jnum(now, "mem_mhz", v->mem_mhz, &bad);
+        if (v->valid & VP_NVML_GFX_CLOCK)
+            jnum(now, "gfx_mhz", v->gfx_mhz, &bad);
+        nvml_avg_json(o, "avg_1m", &g.avg_1m, &bad);
+        nvml_avg_json(o, "avg_5m", &g.avg_5m, &bad);
+    }
+    if (bad)
+        VP_LOGD("http: /stats: GPU figures incomplete (out of memory)");
+}
+
+vp_http_hook vp_http_nvml_hook(vp_nvml_monitor *m)
+{
+    vp_http_hook hk = {0};
+    if (m)
+        hk.metrics = nvml_metrics, hk.stats_json = nvml_json, hk.user = m;
+    return hk;
 }
 
 /* ---- start / stop ----------------------------------------------------- */

@@ -32,6 +32,7 @@
 
 #include "vidpipe/pipeline.h"
 #include "base/log.h" /* VP_PRINTF */
+#include "gpu/nvml.h"
 
 struct cJSON;
 
@@ -67,6 +68,13 @@ typedef struct vp_http_hook {
     void (*stats_json)(void *user, struct cJSON *root);
     void *user;
 } vp_http_hook;
+
+/* The hook that serves an NVML monitor (gpu/nvml.h): its families
+ * (vp_nvml_prometheus: vidpipe_gpu_*, per GPU and window) on /metrics, and
+ * "gpus" (latest sample with only the fields the device reports, 1- and
+ * 5-minute means; "gpus_unavailable" with the reason when empty) on /stats.
+ * m must outlive the server; NULL: a hook that adds nothing. */
+vp_http_hook vp_http_nvml_hook(vp_nvml_monitor *m);
 
 typedef struct vp_http_options {
     const char *listen;        /* numeric IPv4 or IPv6 address, or "localhost"; NULL or "" = "127.0.0.1" */

@@ -2,12 +2,14 @@
  * vp_http_driver: a pipeline in serve mode behind the HTTP endpoint, for
  * tests/obs/http_test.py.
  *
- *   vp_http_driver --config FILE [--listen ADDR] [--port N] [--token T] [--timeout S] [--hook on]
+ *   vp_http_driver --config FILE [--listen ADDR] [--port N] [--token T] [--timeout S] [--hook test|nvml|nvml-fake]
  *
  * Loads the config, creates the pipeline, starts the HTTP server (default
  * 127.0.0.1, a free port) and the pipeline, prints "port N" on stdout, and
- * runs until SIGTERM or SIGINT (--hook on: a vp_http_hook adds a test
- * family to /metrics and a member to /stats); then stops the server, stops and drains the
+ * runs until SIGTERM or SIGINT (--hook test: a vp_http_hook adds a test
+ * family to /metrics and a member to /stats; --hook nvml: an NVML monitor's
+ * figures through vp_http_nvml_hook, an empty monitor without NVML;
+ * --hook nvml-fake: the same on a scripted GPU); then stops the server, stops and drains the
  * pipeline and prints "stopped: frames F streams S wait STATUS", exit 0.
  * Errors: one line on stderr, exit 2 (usage, config, HTTP options) or 1
  * (the pipeline cannot be created or started).
@@ -38,6 +40,30 @@ static void hook_metrics(void *user, vp_http_text *t)
     vp_http_text_printf(t, "\"} %d\n", *value);
 }
 
+/* --hook nvml-fake: an NVML monitor on a scripted source (one GPU at 42 %
+ * utilisation, 1 of 8 GiB used, 50 C), so that the GPU figures can be
+ * checked for exact values on a machine without a GPU. */
+static int fake_open(void *ctx, unsigned *count, char *err, size_t errlen)
+{
+    *count = 1;
+    return 0;
+}
+
+static int fake_name(void *ctx, unsigned gpu, char *buf, size_t len)
+{
+    snprintf(buf, len, "Fake GPU");
+    return 0;
+}
+
+static int fake_sample(void *ctx, unsigned gpu, vp_nvml_sample *out)
+{
+    out->valid = VP_NVML_UTIL | VP_NVML_MEMORY | VP_NVML_TEMP;
+    out->gpu_util = 42, out->mem_util = 7;
+    out->mem_used = 1ull << 30, out->mem_total = 8ull << 30;
+    out->temp_c = 50;
+    return 0;
+}
+
 static void hook_json(void *user, cJSON *root)
 {
     if (!cJSON_AddStringToObject(root, "test_hook", "dev \\ \"0\"\nnext"))
@@ -46,14 +72,14 @@ static void hook_json(void *user, cJSON *root)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: vp_http_driver --config FILE [--listen ADDR] [--port N] [--token T] [--timeout S] [--hook on]\n");
+    fprintf(stderr, "usage: vp_http_driver --config FILE [--listen ADDR] [--port N] [--token T] [--timeout S] [--hook test|nvml|nvml-fake]\n");
     return 2;
 }
 
 int main(int argc, char **argv)
 {
     const char *config = NULL;
-    int hook_value = 1;
+    int hook_value = 1, want_nvml = 0;
     vp_http_options ho;
     vp_http_options_default(&ho);
     for (int i = 1; i < argc; i++) {
@@ -70,8 +96,12 @@ int main(int argc, char **argv)
             ho.port = atoi(v);
         else if (!strcmp(a, "--timeout"))
             ho.timeout_s = atoi(v);
-        else if (!strcmp(a, "--hook") && !strcmp(v, "on"))
+        else if (!strcmp(a, "--hook") && !strcmp(v, "test"))
             ho.hook = (vp_http_hook){.metrics = hook_metrics, .stats_json = hook_json, .user = &hook_value};
+        else if (!strcmp(a, "--hook") && !strcmp(v, "nvml"))
+            want_nvml = 1;
+        else if (!strcmp(a, "--hook") && !strcmp(v, "nvml-fake"))
+            want_nvml = 2;
         else
             return usage();
         i++;
@@ -106,15 +136,28 @@ int main(int argc, char **argv)
     }
     vp_pipeline_set_serve(p, 1);
 
+    static const vp_nvml_source fake = {.open = fake_open, .name = fake_name, .sample = fake_sample};
+    vp_nvml_config nc = {.manual = 1, .source = want_nvml == 2 ? &fake : NULL};
+    vp_nvml_monitor *mon = NULL;
+    if (want_nvml) {
+        if ((rc = vp_nvml_monitor_create(&nc, &mon))) {
+            fprintf(stderr, "vp_http_driver: NVML monitor: %s\n", vp_strerror(rc));
+            vp_pipeline_free(&p);
+            return 1;
+        }
+        ho.hook = vp_http_nvml_hook(mon);
+    }
     vp_http *h = NULL;
     if (vp_http_start(p, &ho, &h, err, sizeof err)) {
         fprintf(stderr, "vp_http_driver: %s\n", err);
+        vp_nvml_monitor_free(&mon);
         vp_pipeline_free(&p);
         return 2;
     }
     if ((rc = vp_pipeline_start(p))) {
         fprintf(stderr, "vp_http_driver: cannot start the pipeline: %s\n", vp_strerror(rc));
         vp_http_stop(&h);
+        vp_nvml_monitor_free(&mon);
         vp_pipeline_free(&p);
         return 1;
     }
@@ -126,6 +169,7 @@ int main(int argc, char **argv)
         ; /* only EINTR-like failures; retry */
 
     vp_http_stop(&h); /* no request may reach the pipeline while it stops */
+    vp_nvml_monitor_free(&mon); /* after the server: the hook reads it */
     vp_pipeline_stop(p);
     rc = vp_pipeline_wait(p);
     vp_pipeline_stats s;

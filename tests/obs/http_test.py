@@ -30,6 +30,9 @@ the endpoint on 127.0.0.1, a free port, with a token. Then:
   refuse     a non-loopback listen address without a token: refused at
              start (192.0.2.1, TEST-NET-1, so that nothing is bound even if
              the check failed).
+  open       on loopback without a token, changes need none; the NVML
+             monitor's hook (vp_http_nvml_hook, on a scripted GPU) adds its
+             families to /metrics and "gpus" to /stats, values exact.
 
 Network: 127.0.0.1 only; every loop and wait is bounded.
 Exit: 0 pass, 1 fail, 77 skipped (prometheus_client, media, model or the
@@ -541,7 +544,7 @@ def main():
                        "batch": {"max": 2}}, f)
         t0 = time.monotonic()
         idle_s = 2
-        p, out, err = start_driver(a.driver, cfg, ["--token", TOKEN, "--timeout", str(idle_s), "--hook", "on"], tmp, "main")
+        p, out, err = start_driver(a.driver, cfg, ["--token", TOKEN, "--timeout", str(idle_s), "--hook", "test"], tmp, "main")
         ok = False
         try:
             port = None
@@ -592,7 +595,7 @@ def main():
         print("ok  refuse")
 
         # On loopback without a token (the default): changes need none.
-        p, out, err = start_driver(a.driver, cfg, [], tmp, "open")
+        p, out, err = start_driver(a.driver, cfg, ["--hook", "nvml-fake"], tmp, "open")
         try:
             port = wait_for("the second driver's port",
                             lambda: next((int(x.split()[1]) for x in read(out).splitlines() if x.startswith("port ")),
@@ -601,6 +604,17 @@ def main():
             check(st == 201, f"no token: POST {st} {data!r}")
             st, _, data = req(port, "DELETE", "/sources/s9")
             check(st == 200, f"no token: DELETE {st} {data!r}")
+            # the NVML monitor's hook: its families (an empty monitor without NVML)
+            fams, text = scrape(port)
+            check_format(text)
+            check(sample(fams, "vidpipe_gpu_nvml_available") == 1, "nvml hook: vidpipe_gpu_nvml_available")
+            util = [x for x in fams["vidpipe_gpu_utilization_percent"].samples if x.labels.get("gpu") == "0"]
+            check(util and all(x.value == 42 for x in util), f"nvml hook: utilisation {util}")
+            gpus = get_json(port, "/stats").get("gpus")
+            check(isinstance(gpus, list) and len(gpus) == 1 and gpus[0]["name"] == "Fake GPU" and
+                  gpus[0]["now"] == {"gpu_util": 42, "mem_util": 7, "mem_used_bytes": 1 << 30,
+                                     "mem_total_bytes": 8 << 30, "temp_c": 50}, f"nvml hook: /stats gpus {gpus}")
+            print(f"  nvml hook: {sum(1 for f in fams if f.startswith('vidpipe_gpu_'))} GPU families")
         finally:
             p.send_signal(signal.SIGTERM)
             try:
