@@ -94,9 +94,9 @@ def run_json(cmd):
     return r
 
 
-def vidpipe_run(a, n, tmp, loop, mode="throughput", realtime=False, batch=None):
+def vidpipe_run(a, n, tmp, loop, mode="throughput", realtime=False, batch=None, video=None):
     cfg = {
-        "sources": [{"id": f"s{i}", "uri": a.video, "loop": loop, **({"realtime": True} if realtime else {})}
+        "sources": [{"id": f"s{i}", "uri": video or a.video, "loop": loop, **({"realtime": True} if realtime else {})}
                     for i in range(n)],
         "decode": {"hw": "nvdec"},
         "model": {"path": a.model, "backend": "cuda", "precision": "fp16"},
@@ -118,6 +118,7 @@ def main() -> int:
     ap.add_argument("--model", required=True)
     ap.add_argument("--video", required=True, help="1080p30 H.264 (Annex-B or container)")
     ap.add_argument("--mp4", help="the same stream in a container for OpenCV (default: --video)")
+    ap.add_argument("--latency-video", help="stream for the latency row, as cameras send (no B-frames; default --video)")
     ap.add_argument("--streams", default="1,16,32,64")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--timeout-ms", type=float, default=10)
@@ -185,7 +186,7 @@ def main() -> int:
                 row["vs_python"] = fps / py["fps"]
             emit(row)
         try:
-            st = vidpipe_run(a, 1, tmp, 1, mode="latency", realtime=True)
+            st = vidpipe_run(a, 1, tmp, 0, mode="latency", realtime=True, video=a.latency_video)
             emit({"row": "latency", "streams": 1, "fps": st["fps"],
                   "latency_p50_ms": st["streams"][0]["latency_p50_ms"],
                   "latency_p99_ms": st["streams"][0]["latency_p99_ms"], "cpu_ms_per_frame": st["cpu_ms_per_frame"]})

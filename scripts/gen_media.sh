@@ -18,6 +18,7 @@
 #   audio_only.m4a                     AAC audio, no video
 # With VP_BENCH_MEDIA=1 also the pipeline benchmark's stream (ANCHORS.md's):
 #   bench_1080p30.{h264,mp4}           10 s of testsrc2, 1920x1080 at 30 fps, H.264 ~5.8 Mbit/s
+#   bench_1080p30_ipp.h264             the same without B-frames (as cameras send), for latency
 set -euo pipefail
 out=${1:-build/media}
 mkdir -p "$out"
@@ -65,5 +66,8 @@ if [ "${VP_BENCH_MEDIA:-0}" = 1 ]; then
   [ -f bench_1080p30.mkv ] || ff -f lavfi -i testsrc2=size=1920x1080:rate=30:duration=10 \
       -c:v libx264 -preset veryfast -pix_fmt yuv420p -b:v 5800k -maxrate 6000k -bufsize 12000k -bf 2 -g 30 bench_1080p30.mkv
   derive bench_1080p30 h264 mp4
+  # as cameras send it: no B-frames (IPPP), for the latency measurement
+  [ -f bench_1080p30_ipp.h264 ] || ff -f lavfi -i testsrc2=size=1920x1080:rate=30:duration=10 \
+      -c:v libx264 -preset veryfast -tune zerolatency -pix_fmt yuv420p -b:v 5800k -bf 0 -g 30 -f h264 bench_1080p30_ipp.h264
 fi
 echo "gen_media: $(ls | wc -l) files in $PWD"

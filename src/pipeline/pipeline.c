@@ -873,7 +873,7 @@ typedef struct batch_item {
 static int gather(vp_pipeline *p, batch_item *b)
 {
     for (;;) {
-        int total = 0, all_done = 1;
+        int total = 0, all_done = 1, all_full = 1;
         double oldest = 0;
         for (int i = 0; i < p->ns; i++) {
             pstream *s = &p->st[i];
@@ -885,6 +885,7 @@ static int gather(vp_pipeline *p, batch_item *b)
             }
             total += s->qlen;
             all_done &= s->done;
+            all_full &= s->done || s->qlen == s->qcap;
             if (s->qlen && (!oldest || s->q[s->qhead].t_queued < oldest))
                 oldest = s->q[s->qhead].t_queued;
         }
@@ -896,7 +897,10 @@ static int gather(vp_pipeline *p, batch_item *b)
             pthread_cond_broadcast(&p->cv_space);
         }
         double t = now_ms();
-        if (total >= p->max_batch || (total && (all_done || t - oldest >= p->cfg.timeout_ms)))
+        /* a full batch, the deadline, or no frame can come any more (every
+         * stream ended or blocked on its full queue: waiting cannot fill
+         * the batch) */
+        if (total >= p->max_batch || (total && (all_full || t - oldest >= p->cfg.timeout_ms)))
             break;
         if (!total && all_done && (!p->serve || stopping(p)))
             return 0;
@@ -1170,6 +1174,17 @@ static void emit(vp_pipeline *p, batch_item *b, int slot, const batch_times *bt,
 {
     vp_frame *f = b->it.f;
     pstream *s = b->s;
+    if (!p->n_sinks) { /* nothing to format: count only */
+        int nd = error || p->post.task == VP_TASK_SEMSEG ? 0 : p->res.count[slot];
+        double t_done = now_ms();
+        pthread_mutex_lock(&p->mu);
+        s->processed++;
+        s->detections += nd;
+        hist_add(&s->lat, t_done - b->it.t_read);
+        p->frames++;
+        pthread_mutex_unlock(&p->mu);
+        return;
+    }
     l->len = 0;
     put(l, "{\"stream\":");
     put_str(l, s->id);
