@@ -46,7 +46,7 @@ if [ "$mode" = prepare ]; then
   tar -chJf .devcarry/libs.tar.xz -C /lib/x86_64-linux-gnu libdnnl.so.2 libprotobuf-c.so.1 libgomp.so.1 libOpenCL.so.1 $extra_libs
   tar -cJf .devcarry/nodetests.tar.xz -C /usr/include/onnx/backend/test/data node
   cp "$bd"/vidpipe "$bd"/libvidpipe.so "$bd"/libvidpipe_cuda.so "$bd"/tests/vp_node_tests .devcarry/bin/
-  find "$bd"/tests -maxdepth 3 -type f -executable -name '*_gpu*' -exec cp {} .devcarry/bin/ \;
+  find "$bd"/tests -maxdepth 3 -type f -executable \( -name '*_gpu*' -o -name vp_nvml_test \) -exec cp {} .devcarry/bin/ \;
   # ultralytics and onnxslim are pure Python; the GPU machine has their dependencies but not them
   python3 - <<'EOF' || exit 1
 import importlib.util, pathlib, shutil
@@ -75,7 +75,7 @@ EOF
       build/vidpipe run --quiet --backend cpu --model .devcarry/yolov8n-video.onnx --source "${VP_MEDIA_DIR:-build/media}/$v" \
         --batch 4 --sink ".devcarry/pipeline/$v.cpu.jsonl" || echo "prepare: CPU pipeline run on $v failed"
     done
-    for f in bench_1080p30.h264; do
+    for f in bench_1080p30.h264 bench_1080p30_ipp.h264; do
       [ -f "${VP_MEDIA_DIR:-build/media}/$f" ] && cp "${VP_MEDIA_DIR:-build/media}/$f" .devcarry/pipeline/
     done
   fi
@@ -165,12 +165,17 @@ if [ "$what" = parity ] || [ "$what" = all ]; then
 fi
 
 if [ "$what" = kernels ]; then
-  # the kernel-family tests alone (preprocessing, post-processing): quick
+  # the kernel-family tests alone (preprocessing, post-processing) and the
+  # NVML monitor against nvidia-smi: quick
   for t in "$bin"/*_gpu*; do
     [ -x "$t" ] || continue
     note "$(basename "$t") --bench"
     "$t" --bench 2>&1 | tail -12; count ${PIPESTATUS[0]}
   done
+  if [ -x "$bin/vp_nvml_test" ]; then
+    note "NVML monitor against nvidia-smi"
+    python3 tests/obs/nvml_vs_smi.py --test "$bin/vp_nvml_test" 2>&1 | tail -15; count ${PIPESTATUS[0]}
+  fi
 fi
 
 if [ "$what" = pipeline ] || [ "$what" = all ]; then
@@ -194,7 +199,7 @@ fi
 if [ "$what" = pipebench ]; then
   note "bench/pipeline_vs_python.py (1080p30 H.264, YOLOv8n FP16)"
   python3 bench/pipeline_vs_python.py --vidpipe "$bin/vidpipe" --model .devcarry/yolov8n-video.onnx \
-    --video .devcarry/pipeline/bench_1080p30.h264 \
+    --video .devcarry/pipeline/bench_1080p30.h264 --latency-video .devcarry/pipeline/bench_1080p30_ipp.h264 \
     --streams ${VP_PIPE_STREAMS:-1,16,32,64} --json /tmp/vp-pipebench.json ${VP_PIPEBENCH_ARGS:-}
 fi
 
