@@ -179,7 +179,8 @@ def main() -> int:
                    "mean_batch": st["mean_batch"],
                    "latency_p50_ms": max(s["latency_p50_ms"] for s in st["streams"]),
                    "latency_p99_ms": max(s["latency_p99_ms"] for s in st["streams"]),
-                   "dropped": sum(s["dropped"] for s in st["streams"]), "frames": st["frames"]}
+                   "dropped": sum(s["dropped"] for s in st["streams"]), "frames": st["frames"],
+                   "stage_mean_ms": {k: round(v["mean"], 3) for k, v in st["stages_ms"].items()}}
             if n in ceiling:
                 row["vs_nvdec_ceiling"] = fps / ceiling[n]["fps"]
             if py:
