@@ -498,6 +498,10 @@ static int nvdec_send(vp_decoder *d, const vp_packet *p)
             return vp_decoder_set_error(d, VP_ERR_INVALID, "decoder %s: packet of %zu bytes", d->name, p->size);
         sp.payload = p->data;
         sp.payload_size = (tcu_ulong)p->size;
+        /* a packet is one whole access unit (media.h): the parser may decode
+         * it now instead of waiting for the next picture's first slice, one
+         * frame period of latency less on a live stream */
+        sp.flags = CUVID_PKT_ENDOFPICTURE;
         if (p->pts != VP_NOPTS) {
             sp.flags |= CUVID_PKT_TIMESTAMP;
             sp.timestamp = p->pts;
