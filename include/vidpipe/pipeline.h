@@ -100,6 +100,22 @@ typedef struct vp_pipeline_config {
     int n_sinks;
     /* limits */
     long max_frames;           /* per source, 0 = all */
+    /* tracker (vision/track.h: ByteTrack), one per stream */
+    int track;                 /* 1: track objects; results carry track_id */
+    float track_high, track_low, track_new; /* score thresholds: first stage, second stage, birth */
+    int track_max_lost;        /* frames a lost track is kept */
+    int track_min_hits;        /* matches before a track gets its id */
+    int track_class_agnostic;  /* match detections to tracks of any class */
+    /* monitor: HTTP endpoint and NVML (run by the tool, tools/vidpipe/cmd_run.c) */
+    int http_port;             /* 0: no HTTP endpoint */
+    char *http_listen;         /* NULL: 127.0.0.1 */
+    char *http_token_env;      /* environment variable holding the bearer token; NULL: VIDPIPE_TOKEN */
+    int serve;                 /* keep running with no sources (sources come over HTTP) */
+    int nvml;                  /* sample the GPU through NVML (default 1) */
+    int nvml_interval_ms;
+    float mem_warn_percent, temp_warn_c;
+    /* profile */
+    char *trace_path;          /* NULL: no trace; else a Chrome-trace JSON written at the end */
 } vp_pipeline_config;
 
 void vp_pipeline_config_default(vp_pipeline_config *c);

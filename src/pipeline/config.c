@@ -199,14 +199,34 @@ static const opt opts[] = {
      .count_off = C_(n_sinks), .item_size = sizeof(vp_pipe_sink), .inline_items = 1, .help = "where results go"},
     {.key = "sinks[].type", .type = OPT_CHOICE, .required = 1, .off = K_(kind), .set_off = NO_SET,
      .dflt = VP_SINK_JSONL, .choices = sink_choices, .dflt_text = "required",
-     .help = "jsonl: one JSON object per frame per line (video, snapshot: not implemented yet)"},
-    STR("sinks[].path", K_(path), 4096, "required", "output file; \"-\" = standard output"),
+     .help = "jsonl: one JSON object per frame per line; video: annotated video per stream (snapshot: not implemented yet)"},
+    STR("sinks[].path", K_(path), 4096, "required",
+        "output file; \"-\" = standard output (jsonl); video: {stream} is replaced by the stream id, else .<id> goes before the extension when there are several streams"),
 
     NUM("max_frames", OPT_LONG, C_(max_frames), 0, 0, 1e12, "frames per source, then stop; 0 = all"),
 
-    RESERVED("tracker", "object tracking (ByteTrack)"),
-    RESERVED("monitor", "NVML sampling and the HTTP statistics endpoint"),
-    RESERVED("profile", "trace file of the recorded spans"),
+    SECTION("tracker", "object tracking (ByteTrack), one tracker per stream"),
+    OBOOL("tracker.enabled", C_(track), 0, "track objects: results carry track_id"),
+    NUM("tracker.high_thresh", OPT_FLOAT, C_(track_high), 0.5, 0, 1, "detections above this score match in the first stage"),
+    NUM("tracker.low_thresh", OPT_FLOAT, C_(track_low), 0.1, 0, 1, "detections between this and high_thresh continue tracks (second stage)"),
+    NUM("tracker.new_track_thresh", OPT_FLOAT, C_(track_new), 0.6, 0, 1, "an unmatched detection above this score starts a track"),
+    NUM("tracker.max_lost", OPT_INT, C_(track_max_lost), 30, 0, 100000, "frames a lost track waits to be matched again"),
+    NUM("tracker.min_hits", OPT_INT, C_(track_min_hits), 2, 1, 1000, "matches before a track gets its id"),
+    OBOOL("tracker.class_agnostic", C_(track_class_agnostic), 0, "match detections to tracks of any class"),
+
+    SECTION("monitor", "the HTTP endpoint (metrics, statistics, sources) and GPU sampling"),
+    NUM("monitor.port", OPT_INT, C_(http_port), 0, 0, 65535, "HTTP port; 0 = no endpoint"),
+    STR("monitor.listen", C_(http_listen), 256, "127.0.0.1", "address to listen on; beyond loopback a token is required"),
+    STR("monitor.token_env", C_(http_token_env), 256, "VIDPIPE_TOKEN",
+        "environment variable holding the bearer token of mutating calls"),
+    OBOOL("monitor.serve", C_(serve), 0, "keep running when every source has ended (sources added over HTTP)"),
+    OBOOL("monitor.nvml", C_(nvml), 1, "sample GPU figures through NVML when it is present"),
+    NUM("monitor.interval_ms", OPT_INT, C_(nvml_interval_ms), 1000, 10, 60000, "NVML sampling period"),
+    NUM("monitor.mem_warn_percent", OPT_FLOAT, C_(mem_warn_percent), 90, 1, 100, "warn when GPU memory use passes this"),
+    NUM("monitor.temp_warn_c", OPT_FLOAT, C_(temp_warn_c), 85, 1, 150, "warn when the GPU temperature passes this"),
+
+    SECTION("profile", "profiling"),
+    STR("profile.trace", C_(trace_path), 4096, "none", "write the recorded spans as a Chrome/Perfetto trace to this file"),
 };
 
 #define N_OPTS (sizeof opts / sizeof opts[0])
@@ -537,6 +557,10 @@ void vp_pipeline_config_free(vp_pipeline_config *c)
     c->n_sources = 0;
     free(c->model_path);
     c->model_path = NULL;
+    free(c->http_listen);
+    free(c->http_token_env);
+    free(c->trace_path);
+    c->http_listen = c->http_token_env = c->trace_path = NULL;
     free_classes(c);
     int ns = c->n_sinks < 0 ? 0 : c->n_sinks > VP_PIPE_MAX_SINKS ? VP_PIPE_MAX_SINKS : c->n_sinks;
     for (int i = 0; i < ns; i++) {
@@ -1174,8 +1198,10 @@ static void validate_into(errbuf *e, const vp_pipeline_config *c)
     const char *hw = vp_config_choice_name("decode.hw", c->decode_hw);
 
     /* sources */
-    if (c->n_sources <= 0 || !c->sources)
-        err_add(e, "$.sources", "at least one source is required");
+    if (c->serve && !c->http_port)
+        err_add(e, "$.monitor.serve", "true needs $.monitor.port (sources can only come over HTTP)");
+    if ((c->n_sources <= 0 || !c->sources) && !(c->serve && c->http_port))
+        err_add(e, "$.sources", "at least one source is required (or monitor.serve with monitor.port)");
     else if (c->n_sources > VP_PIPE_MAX_SOURCES)
         err_add(e, "$.sources", "%d items, at most %d", c->n_sources, VP_PIPE_MAX_SOURCES);
     int ns = c->sources ? (c->n_sources > VP_PIPE_MAX_SOURCES ? VP_PIPE_MAX_SOURCES : c->n_sources) : 0;
@@ -1259,7 +1285,12 @@ static void validate_into(errbuf *e, const vp_pipeline_config *c)
         char base[CFG_PATH_LEN], path[CFG_PATH_LEN + 16];
         path_index(base, "$.sinks", i);
         check_rows(e, k, "sinks[]", base);
-        if (k->kind == VP_SINK_VIDEO || k->kind == VP_SINK_SNAPSHOT) {
+        if (k->kind == VP_SINK_VIDEO && c->gpu_only) {
+            bfmt(path, sizeof path, "%s.type", base);
+            err_add(e, path, "\"video\" conflicts with $.device.gpu_only true (drawing and encoding need the "
+                             "frames on the host)");
+        }
+        if (k->kind == VP_SINK_SNAPSHOT) {
             bfmt(path, sizeof path, "%s.type", base);
             err_add(e, path, "\"%s\" is not implemented yet (use \"jsonl\")", vp_config_choice_name("sinks[].type", k->kind));
         }

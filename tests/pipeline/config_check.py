@@ -224,9 +224,14 @@ def main():
             ("unknown top-level key", mutate(base, "sourcez", []), "$.sourcez: unknown key (did you mean \"sources\"?)"),
             ("unknown key in a list item", mutate(base, "sources.0.url", "x"), "$.sources[0].url: unknown key (did you mean \"uri\"?)"),
             ("odd key quoted", mutate(base, "model.a b", 1), "$.model[\"a b\"]: unknown key"),
-            ("reserved: tracker", mutate(base, "tracker", {"type": "bytetrack"}), "$.tracker: not supported yet"),
-            ("reserved: monitor", mutate(base, "monitor", {}), "$.monitor: not supported yet"),
-            ("reserved: profile", mutate(base, "profile", {"trace": "t.json"}), "$.profile: not supported yet"),
+            ("tracker unknown key", mutate(base, "tracker", {"type": "bytetrack"}), "$.tracker.type: unknown key"),
+            ("tracker threshold range", mutate(base, "tracker", {"high_thresh": 1.5}), "$.tracker.high_thresh: 1.5 is out of range"),
+            ("monitor port range", mutate(base, "monitor", {"port": 70000}), "$.monitor.port: 70000 is out of range"),
+            ("monitor serve without port", mutate(base, "monitor", {"serve": True}), "$.monitor.serve: true needs $.monitor.port"),
+            ("profile trace type", mutate(base, "profile", {"trace": 5}), "$.profile.trace: expected a string, got number"),
+            ("video sink with gpu_only",
+             mutate(mutate(mutate(base, "sinks.0.type", "video"), "device.gpu_only", True), "decode", {"hw": "auto"}),
+             "$.sinks[0].type: \"video\" conflicts with $.device.gpu_only true"),
             # required and empty
             ("no sources", mutate(base, "sources", []), "$.sources: at least one source is required"),
             ("sources missing", mutate(base, "sources", None, delete=True), "$.sources: at least one source is required"),
@@ -237,7 +242,6 @@ def main():
             ("no model", mutate(base, "model", None, delete=True), "$.model.path: missing (required)"),
             ("missing sink type", mutate(base, "sinks.0.type", None, delete=True), "$.sinks[0].type: missing (required: one of jsonl, video, snapshot)"),
             ("missing sink path", mutate(base, "sinks.0.path", None, delete=True), "$.sinks[0].path: missing (required)"),
-            ("sink video not implemented", mutate(base, "sinks.0.type", "video"), "$.sinks[0].type: \"video\" is not implemented yet"),
             ("sink snapshot not implemented", mutate(base, "sinks.0.type", "snapshot"), "$.sinks[0].type: \"snapshot\" is not implemented yet"),
             ("string too long", mutate(base, "sources.0.id", "x" * 65), "$.sources[0].id: expected at most 64 bytes, got 65"),
             # duplicates
@@ -298,13 +302,13 @@ def main():
         many = mutate(many, "sources.1.uri", 7)
         many = mutate(many, "model.precison", "fp16")
         many = mutate(many, "decode.hw", "gpu")
-        many = mutate(many, "sinks.0.type", "video")
+        many = mutate(many, "sinks.0.type", "snapshot")
         many = mutate(many, "model.path", P("nope.onnx"))
-        many = mutate(many, "tracker", {})
+        many = mutate(many, "tracker", {"max_lost": -1})
         t.check("seven errors, all reported", many, 2,
                 ["$.batch.max: 0 is out of range", "$.sources[1].uri: expected a string, got number",
-                 "$.model.precison: unknown key", "$.decode.hw: expected one of", "$.sinks[0].type: \"video\"",
-                 "$.model.path: no such file", "$.tracker: not supported yet"], nlines=7)
+                 "$.model.precison: unknown key", "$.decode.hw: expected one of", "$.sinks[0].type: \"snapshot\"",
+                 "$.model.path: no such file", "$.tracker.max_lost: -1 is out of range"], nlines=7)
         # 300 bad sources entries: every one reported, nothing lost at the buffer
         lots = mutate(base, "sources", [{"uri": 1} for _ in range(200)])
         _, lines = t.check("200 bad items", lots, 2, ["$.sources[0].uri", "$.sources[199].uri: expected a string"],
