@@ -162,6 +162,9 @@ typedef struct vp_stream_stats {
     vp_latency latency;        /* packet read -> results written, ms */
 } vp_stream_stats;
 
+enum { VP_STAGE_DECODE = 0, VP_STAGE_PREPROCESS, VP_STAGE_INFER, VP_STAGE_POSTPROCESS, VP_STAGE_TRACK, VP_STAGE_SINK,
+       VP_STAGE_COUNT };
+
 typedef struct vp_pipeline_stats {
     double wall_s;
     double cpu_s;              /* process CPU time (user + system) */
@@ -169,12 +172,11 @@ typedef struct vp_pipeline_stats {
     long batches;
     double mean_batch;
     long h2d_bytes, d2h_bytes; /* explicit host<->device copies (GPU path) */
-    vp_latency stage[5];       /* VP_STAGE_*: ms per frame (decode) or per batch */
+    vp_latency stage[VP_STAGE_COUNT]; /* ms per frame (decode) or per batch */
     long engine_errors;        /* batches whose engine run failed (their frames are reported, not lost) */
     long sink_errors;
 } vp_pipeline_stats;
 
-enum { VP_STAGE_DECODE = 0, VP_STAGE_PREPROCESS, VP_STAGE_INFER, VP_STAGE_POSTPROCESS, VP_STAGE_SINK, VP_STAGE_COUNT };
 const char *vp_stage_name(int stage);
 
 /* Builds everything (engine and plans, sinks) without starting threads. */

@@ -35,8 +35,15 @@
 #include "base/log.h"
 #include "engine/graph.h" /* vp_half_to_float */
 #include "gpu/gpu.h"
+#include "base/span.h"
+#include "pipeline/pipeline_impl.h"
+#include "vision/draw.h"
 #include "vision/postprocess.h"
 #include "vision/preprocess.h"
+#include "vision/track.h"
+#ifdef VP_HAVE_FFMPEG
+#include "media/encode.h"
+#endif
 
 #include <errno.h>
 #include <math.h>
@@ -129,7 +136,7 @@ static void hist_summary(const hist *h, vp_latency *l)
 
 const char *vp_stage_name(int stage)
 {
-    static const char *const names[VP_STAGE_COUNT] = {"decode", "preprocess", "infer", "postprocess", "sink"};
+    static const char *const names[VP_STAGE_COUNT] = {"decode", "preprocess", "infer", "postprocess", "track", "sink"};
     return stage >= 0 && stage < VP_STAGE_COUNT ? names[stage] : "?";
 }
 
@@ -171,6 +178,12 @@ typedef struct pstream {
     char error[512];
     vp_hw hw;
     hist lat;
+    vp_rational fps;         /* of the last opened source, for video sinks ({0,1}: unknown) */
+    vp_tracker *trk;         /* tracker.enabled: this stream's tracker (inference thread only) */
+    vp_span_writer *sw;      /* profile.trace: the reader thread's span writer, else NULL */
+#ifdef VP_HAVE_FFMPEG
+    vp_encoder *enc[VP_PIPE_MAX_SINKS]; /* video sinks: opened at the stream's first frame */
+#endif
 } pstream;
 
 typedef struct sink {
@@ -220,6 +233,14 @@ struct vp_pipeline {
     void *post_scratch;
     vp_post_results res;     /* host results */
     uint8_t *mask;           /* segment / semseg scratch: proto_h * proto_w bytes */
+    vp_det *mapped;          /* one frame's detections in source pixels (max_det) */
+    vp_track_det *tdets;     /* the same for the tracker */
+    int32_t *tids;           /* track id per detection, 0 = none */
+    vp_draw_det *ddets;      /* video sinks: what is drawn */
+    float *kp_mapped;        /* keypoints of one frame in source pixels */
+    vp_track_params track;
+    vp_spans *spans;         /* profile.trace: recorded spans, else NULL */
+    vp_span_writer *sw;      /* the inference thread's writer */
     /* GPU path */
     vp_gpu *gpu;
     struct CUstream_st *stream;
@@ -238,6 +259,8 @@ struct vp_pipeline {
     double t_start, t_end, cpu_start, cpu_end;
     char err[512];
 };
+
+struct vp_spans *vp_pipeline_spans(vp_pipeline *p) { return p ? p->spans : NULL; }
 
 int vp_pipeline_num_streams(const vp_pipeline *p)
 {
@@ -506,11 +529,17 @@ static int sinks_open(vp_pipeline *p, char *err, size_t errlen)
     for (int i = 0; i < p->cfg.n_sinks; i++) {
         sink *s = &p->sinks[p->n_sinks++];
         s->kind = p->cfg.sinks[i].kind;
-        if (s->kind != VP_SINK_JSONL)
-            return fail(err, errlen, VP_ERR_UNSUPPORTED, "sinks[%d]: only jsonl sinks are implemented", i);
+        if (s->kind == VP_SINK_SNAPSHOT)
+            return fail(err, errlen, VP_ERR_UNSUPPORTED, "sinks[%d]: snapshot sinks are not implemented yet", i);
+#ifndef VP_HAVE_FFMPEG
+        if (s->kind == VP_SINK_VIDEO)
+            return fail(err, errlen, VP_ERR_UNSUPPORTED, "sinks[%d]: this build has no FFmpeg: no video sink", i);
+#endif
         if (!(s->path = dupstr(p->cfg.sinks[i].path)))
             return fail(err, errlen, VP_ERR_NOMEM, "out of memory");
-        if (!strcmp(s->path, "-")) {
+        if (s->kind == VP_SINK_VIDEO) {
+            /* one file per stream, opened at its first frame */
+        } else if (!strcmp(s->path, "-")) {
             s->f = stdout;
         } else if (!(s->f = fopen(s->path, "w"))) {
             return fail(err, errlen, VP_ERR_IO, "sinks[%d]: cannot write '%s': %s", i, s->path, strerror(errno));
@@ -554,6 +583,16 @@ static int slot_add(vp_pipeline *p, const vp_pipe_source *src, char *err, size_t
         return fail(err, errlen, VP_ERR_NOMEM, "out of memory");
     }
     s->cfg.id = s->id, s->cfg.uri = s->uri;
+    if (p->cfg.track) {
+        p->track.max_dets = p->cfg.max_det;
+        if (p->track.max_tracks < p->track.max_dets)
+            p->track.max_tracks = 2 * p->track.max_dets;
+        if (vp_tracker_create(&p->track, &s->trk)) {
+            free(s->id), free(s->uri), free(s->q);
+            memset(s, 0, sizeof *s);
+            return fail(err, errlen, VP_ERR_INVALID, "source '%s': cannot create its tracker (see above)", id);
+        }
+    }
     p->ns++;
     return VP_OK;
 }
@@ -573,6 +612,15 @@ int vp_pipeline_create(const vp_pipeline_config *c, vp_pipeline **out, char *err
     p->cfg = *c;
     /* the caller's strings are not kept: what we need is copied below */
     p->cfg.sources = NULL, p->cfg.model_path = NULL, p->cfg.class_names = NULL;
+    p->cfg.http_listen = p->cfg.http_token_env = p->cfg.trace_path = NULL; /* the tool's business */
+    p->serve = c->serve;
+    vp_track_params_default(&p->track);
+    p->track.high_thresh = c->track_high;
+    p->track.low_thresh = c->track_low;
+    p->track.new_track_thresh = c->track_new;
+    p->track.max_lost = c->track_max_lost;
+    p->track.min_hits = c->track_min_hits;
+    p->track.class_agnostic = c->track_class_agnostic;
     pthread_mutex_init(&p->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -607,6 +655,16 @@ int vp_pipeline_create(const vp_pipeline_config *c, vp_pipeline **out, char *err
         return rc;
     if ((rc = sinks_open(p, err, errlen)))
         return rc;
+    size_t md = (size_t)p->post.max_det, kn = (size_t)(p->lo.num_keypoints * p->lo.keypoint_dims);
+    p->mapped = calloc(md, sizeof *p->mapped);
+    p->tdets = calloc(md, sizeof *p->tdets);
+    p->tids = calloc(md, sizeof *p->tids);
+    p->ddets = calloc(md, sizeof *p->ddets);
+    p->kp_mapped = calloc(md * (kn ? kn : 1), sizeof *p->kp_mapped);
+    if (!p->mapped || !p->tdets || !p->tids || !p->ddets || !p->kp_mapped)
+        return fail(err, errlen, VP_ERR_NOMEM, "out of memory");
+    if (c->trace_path && (rc = vp_spans_create(NULL, &p->spans)))
+        return fail(err, errlen, rc, "profile: cannot create the span recorder");
     VP_LOGI("pipeline: %d source(s), model %s (%s, %s%s), task %s, input %dx%d, batch <= %d, timeout %.1f ms",
             p->ns, p->model_path, p->cfg.backend == VP_BACKEND_CUDA ? "cuda" : "cpu",
             p->cfg.precision == VP_PRECISION_FP16 ? "fp16" : "fp32", p->gpu_path ? ", GPU pre/post-processing" : "",
@@ -739,6 +797,7 @@ static int read_once(pstream *s)
     vp_stream_info info;
     vp_source_info(src, &info);
     s->tb = info.time_base;
+    s->fps = info.frame_rate;
     pthread_mutex_lock(&p->mu);
     s->src = src;
     int stop_now = stopping(p) || atomic_load(&s->stop_req);
@@ -785,7 +844,9 @@ static int read_once(pstream *s)
             }
             n_read++;
         }
+        uint64_t t0 = vp_span_begin(s->sw, VP_SPAN_DEMUX);
         rc = vp_source_read(src, &pkt);
+        vp_span_end(s->sw, VP_SPAN_DEMUX, t0, s->idx);
         if (rc == VP_ERR_EOF) {
             const char *why = vp_source_last_error(src);
             if (why[0] && !stopping(p)) { /* a live source that gave up reconnecting */
@@ -807,11 +868,13 @@ static int read_once(pstream *s)
         s->pend[s->pend_next].pts = pkt.pts;
         s->pend[s->pend_next].t = now_ms();
         s->pend_next = (s->pend_next + 1) % PENDING;
+        t0 = vp_span_begin(s->sw, VP_SPAN_DECODE);
         while ((rc = vp_decoder_send(dec, &pkt)) == VP_ERR_AGAIN)
             if ((rc = drain_decoder(s, dec)))
                 break;
         if (rc == VP_OK)
             rc = drain_decoder(s, dec);
+        vp_span_end(s->sw, VP_SPAN_DECODE, t0, s->idx);
         if (rc == VP_ERR_EOF) {
             ended = 1; /* max_frames reached */
         } else if (rc) {
@@ -844,6 +907,12 @@ static void *reader_main(void *arg)
     pstream *s = arg;
     vp_pipeline *p = s->pl;
     int loops = s->cfg.loop;
+    if (p->spans) {
+        char name[96];
+        snprintf(name, sizeof name, "source %s", s->id);
+        if (vp_spans_writer(p->spans, name, VP_SPAN_TRACK_CPU, &s->sw))
+            s->sw = NULL; /* out of writers: this thread goes unrecorded */
+    }
     for (;;) {
         int r = read_once(s);
         if (r != 0 || stopping(p) || atomic_load(&s->stop_req) || loops == 0)
@@ -851,6 +920,7 @@ static void *reader_main(void *arg)
         if (loops > 0)
             loops--;
     }
+    vp_span_writer_release(&s->sw);
     pthread_mutex_lock(&p->mu);
     s->done = 1;
     pthread_cond_broadcast(&p->cv_frames);
@@ -1170,32 +1240,157 @@ typedef struct batch_times {
 } batch_times;
 
 /* Writes one result line for item b (slot i of the batch) into every sink. */
+/* Detections of slot i in source pixels (p->mapped) and, with a tracker,
+ * their track ids (p->tids; 0 = not tracked). Returns the count. */
+static int map_and_track(vp_pipeline *p, batch_item *b, int slot)
+{
+    vp_frame *f = b->it.f;
+    pstream *s = b->s;
+    int nd = p->res.count[slot];
+    for (int k = 0; k < nd; k++) {
+        vp_det d = p->res.det[(size_t)slot * (size_t)p->post.max_det + (size_t)k];
+        vp_post_map_box(&b->g, f->width, f->height, &d);
+        p->mapped[k] = d;
+        p->tids[k] = 0;
+    }
+    if (s->trk && nd >= 0) {
+        uint64_t t0 = vp_span_begin(p->sw, VP_SPAN_TRACKING);
+        double t = now_ms();
+        for (int k = 0; k < nd; k++) {
+            const vp_det *d = &p->mapped[k];
+            p->tdets[k] = (vp_track_det){d->x0, d->y0, d->x1, d->y1, d->score, d->cls};
+        }
+        if (vp_tracker_update(s->trk, p->tdets, nd, NULL, b->it.seq, p->tids))
+            VP_LOGE("stream %s: frame %lld: tracker update failed (see above); no track ids", s->id,
+                    (long long)b->it.seq);
+        vp_span_end(p->sw, VP_SPAN_TRACKING, t0, s->idx);
+        pthread_mutex_lock(&p->mu);
+        hist_add(&p->stage[VP_STAGE_TRACK], now_ms() - t);
+        pthread_mutex_unlock(&p->mu);
+    }
+    return nd;
+}
+
+/* The label of class c: its name when the config gives names, else NULL. */
+static const char *class_label(const vp_pipeline *p, int c)
+{
+    return c >= 0 && c < p->n_class_names ? p->class_names[c] : NULL;
+}
+
+#ifdef VP_HAVE_FFMPEG
+/* Video sink k of stream s: the file name from the sink's path ({stream}
+ * replaced, or .<id> before the extension when the pipeline has several
+ * streams). */
+static void video_path(const vp_pipeline *p, const sink *k, const pstream *s, char *out, size_t len)
+{
+    const char *tpl = strstr(k->path, "{stream}");
+    if (tpl) {
+        snprintf(out, len, "%.*s%s%s", (int)(tpl - k->path), k->path, s->id, tpl + 8);
+    } else if (p->ns > 1 || p->serve) {
+        const char *dot = strrchr(k->path, '.'), *slash = strrchr(k->path, '/');
+        if (!dot || (slash && dot < slash))
+            dot = k->path + strlen(k->path);
+        snprintf(out, len, "%.*s.%s%s", (int)(dot - k->path), k->path, s->id, dot);
+    } else {
+        snprintf(out, len, "%s", k->path);
+    }
+}
+
+/* Draws the results of item b (batch slot `slot`, nd detections in
+ * p->mapped) on a host copy of its frame and encodes it into the stream's
+ * file of video sink ki; the file is opened at the stream's first frame. */
+static void video_write(vp_pipeline *p, batch_item *b, int slot, int ki, int nd)
+{
+    sink *k = &p->sinks[ki];
+    pstream *s = b->s;
+    vp_frame *f = b->it.f, *h = NULL;
+    char path[4200], err[512];
+    if (!s->enc[ki]) {
+        video_path(p, k, s, path, sizeof path);
+        vp_encoder_options eo;
+        vp_encoder_options_default(&eo);
+        eo.name = s->id;
+        eo.time_base = s->tb;
+        vp_rational fps = s->fps.num > 0 && s->fps.den > 0 ? s->fps : (vp_rational){25, 1};
+        if (vp_encoder_open(path, f->width, f->height, fps, &eo, &s->enc[ki], err, sizeof err)) {
+            VP_LOGE("sink %s: stream %s: %s; this sink is closed, the others go on", k->path, s->id, err);
+            k->failed = 1;
+            p->sink_errors++;
+            return;
+        }
+    }
+    if (vp_frame_to_host(f, &h)) {
+        VP_LOGE("stream %s: frame %lld: cannot copy it to the host for drawing", s->id, (long long)b->it.seq);
+        return;
+    }
+    const vp_post_layout *lo = &p->lo;
+    int kn = lo->num_keypoints * lo->keypoint_dims;
+    for (int j = 0; j < nd; j++) {
+        const vp_det *d = &p->mapped[j];
+        vp_draw_det *dd = &p->ddets[j];
+        memset(dd, 0, sizeof *dd);
+        dd->x0 = d->x0, dd->y0 = d->y0, dd->x1 = d->x1, dd->y1 = d->y1;
+        dd->score = d->score;
+        dd->cls = d->cls;
+        dd->track_id = p->tids[j];
+        dd->label = class_label(p, d->cls);
+        if (kn && p->res.keypoints) {
+            const float *kp = p->res.keypoints + ((size_t)slot * (size_t)p->post.max_det + (size_t)j) * (size_t)kn;
+            float *out = p->kp_mapped + (size_t)j * (size_t)kn;
+            for (int q = 0; q < lo->num_keypoints; q++) {
+                const float *in = kp + q * lo->keypoint_dims;
+                float *o = out + q * lo->keypoint_dims;
+                o[0] = in[0], o[1] = in[1];
+                vp_post_map_point(&b->g, f->width, f->height, &o[0], &o[1]);
+                if (lo->keypoint_dims == 3)
+                    o[2] = in[2];
+            }
+            dd->keypoints = out;
+            dd->num_keypoints = lo->num_keypoints;
+            dd->keypoint_dims = lo->keypoint_dims;
+        }
+    }
+    if (vp_draw_detections(h, p->ddets, nd, NULL) == VP_OK && vp_encoder_write(s->enc[ki], h)) {
+        VP_LOGE("sink %s: stream %s: %s; this sink is closed, the others go on", k->path, s->id,
+                vp_encoder_last_error(s->enc[ki]));
+        k->failed = 1;
+        pthread_mutex_lock(&p->mu);
+        p->sink_errors++;
+        pthread_mutex_unlock(&p->mu);
+    }
+    vp_frame_unref(&h);
+}
+#endif
+
+/* Writes the results of item b (slot i of the batch) into every sink. */
 static void emit(vp_pipeline *p, batch_item *b, int slot, const batch_times *bt, const char *error, line *l)
 {
     vp_frame *f = b->it.f;
     pstream *s = b->s;
-    if (!p->n_sinks) { /* nothing to format: count only */
-        int nd = error || p->post.task == VP_TASK_SEMSEG ? 0 : p->res.count[slot];
-        double t_done = now_ms();
-        pthread_mutex_lock(&p->mu);
-        s->processed++;
-        s->detections += nd;
-        hist_add(&s->lat, t_done - b->it.t_read);
-        p->frames++;
-        pthread_mutex_unlock(&p->mu);
-        return;
+    int ndet = !error && p->post.task != VP_TASK_SEMSEG ? map_and_track(p, b, slot) : 0;
+    uint64_t ts0 = vp_span_begin(p->sw, VP_SPAN_SINK);
+    int jsonl = 0;
+    for (int i = 0; i < p->n_sinks; i++) {
+        jsonl |= p->sinks[i].kind == VP_SINK_JSONL && !p->sinks[i].failed;
+#ifdef VP_HAVE_FFMPEG
+        if (p->sinks[i].kind == VP_SINK_VIDEO && !p->sinks[i].failed && !error && p->post.task != VP_TASK_SEMSEG)
+            video_write(p, b, slot, i, ndet);
+#endif
     }
     l->len = 0;
-    put(l, "{\"stream\":");
-    put_str(l, s->id);
-    put(l, ",\"frame\":%lld,\"pts\":", (long long)b->it.seq);
-    if (f->pts != VP_NOPTS && s->tb.den > 0)
-        put(l, "%.6f", (double)f->pts * s->tb.num / s->tb.den);
-    else
-        put(l, "null");
-    put(l, ",\"width\":%d,\"height\":%d", f->width, f->height);
-    int ndet = 0;
-    if (error) {
+    if (jsonl) {
+        put(l, "{\"stream\":");
+        put_str(l, s->id);
+        put(l, ",\"frame\":%lld,\"pts\":", (long long)b->it.seq);
+        if (f->pts != VP_NOPTS && s->tb.den > 0)
+            put(l, "%.6f", (double)f->pts * s->tb.num / s->tb.den);
+        else
+            put(l, "null");
+        put(l, ",\"width\":%d,\"height\":%d", f->width, f->height);
+    }
+    if (!jsonl) {
+        /* nothing to format */
+    } else if (error) {
         put(l, ",\"error\":");
         put_str(l, error);
     } else if (p->post.task == VP_TASK_SEMSEG) {
@@ -1213,9 +1408,9 @@ static void emit(vp_pipeline *p, batch_item *b, int slot, const batch_times *bt,
             if (!counts[c])
                 continue;
             put(l, "%s{\"cls\":%d,", first ? "" : ",", c);
-            if (c < p->n_class_names) {
+            if (class_label(p, c)) {
                 put(l, "\"label\":");
-                put_str(l, p->class_names[c]);
+                put_str(l, class_label(p, c));
                 put(l, ",");
             }
             put(l, "\"fraction\":%.5f}", (double)counts[c] / (double)(total ? total : 1));
@@ -1224,22 +1419,22 @@ static void emit(vp_pipeline *p, batch_item *b, int slot, const batch_times *bt,
         put(l, "]");
     } else {
         const vp_post_layout *lo = &p->lo;
-        ndet = p->res.count[slot];
         put(l, ",\"detections\":[");
         for (int k = 0; k < ndet; k++) {
             size_t at = (size_t)slot * (size_t)p->post.max_det + (size_t)k;
-            vp_det d = p->res.det[at];
-            vp_post_map_box(&b->g, f->width, f->height, &d);
+            const vp_det *d = &p->mapped[k];
             put(l, "%s{\"box\":[", k ? "," : "");
-            put_num(l, d.x0), put(l, ","), put_num(l, d.y0), put(l, ","), put_num(l, d.x1), put(l, ",");
-            put_num(l, d.y1);
-            put(l, "],\"cls\":%d,", d.cls);
-            if (d.cls >= 0 && d.cls < p->n_class_names) {
+            put_num(l, d->x0), put(l, ","), put_num(l, d->y0), put(l, ","), put_num(l, d->x1), put(l, ",");
+            put_num(l, d->y1);
+            put(l, "],\"cls\":%d,", d->cls);
+            if (class_label(p, d->cls)) {
                 put(l, "\"label\":");
-                put_str(l, p->class_names[d.cls]);
+                put_str(l, class_label(p, d->cls));
                 put(l, ",");
             }
-            put(l, "\"score\":%.4f", d.score);
+            put(l, "\"score\":%.4f", d->score);
+            if (s->trk)
+                put(l, ",\"track_id\":%d", p->tids[k]);
             if (lo->num_keypoints && p->res.keypoints) {
                 int kd = lo->keypoint_dims;
                 const float *kp = p->res.keypoints + at * (size_t)(lo->num_keypoints * kd);
@@ -1269,15 +1464,17 @@ static void emit(vp_pipeline *p, batch_item *b, int slot, const batch_times *bt,
         put(l, "]");
     }
     double t_done = now_ms();
-    put(l, ",\"latency_ms\":{\"decode\":%.3f,\"queue\":%.3f,\"preprocess\":%.3f,\"infer\":%.3f,\"postprocess\":%.3f,"
-           "\"total\":%.3f}}\n",
-        b->it.t_queued - b->it.t_read, t_done - b->it.t_queued - bt->pre - bt->infer - bt->post, bt->pre, bt->infer,
-        bt->post, t_done - b->it.t_read);
+    if (jsonl)
+        put(l,
+            ",\"latency_ms\":{\"decode\":%.3f,\"queue\":%.3f,\"preprocess\":%.3f,\"infer\":%.3f,\"postprocess\":%.3f,"
+            "\"total\":%.3f}}\n",
+            b->it.t_queued - b->it.t_read, t_done - b->it.t_queued - bt->pre - bt->infer - bt->post, bt->pre,
+            bt->infer, bt->post, t_done - b->it.t_read);
     if (l->oom)
-        VP_LOGE("stream %s: frame %lld: out of memory for its result line", s->id, (long long)f->index);
-    for (int i = 0; i < p->n_sinks && !l->oom; i++) {
+        VP_LOGE("stream %s: frame %lld: out of memory for its result line", s->id, (long long)b->it.seq);
+    for (int i = 0; jsonl && i < p->n_sinks && !l->oom; i++) {
         sink *k = &p->sinks[i];
-        if (k->failed)
+        if (k->failed || k->kind != VP_SINK_JSONL)
             continue;
         if (fwrite(l->s, 1, l->len, k->f) != l->len) {
             k->failed = 1;
@@ -1287,6 +1484,7 @@ static void emit(vp_pipeline *p, batch_item *b, int slot, const batch_times *bt,
             VP_LOGE("sink %s: cannot write: %s; this sink is closed, the others go on", k->path, strerror(errno));
         }
     }
+    vp_span_end(p->sw, VP_SPAN_SINK, ts0, s->idx);
     pthread_mutex_lock(&p->mu);
     s->processed++;
     s->detections += ndet;
@@ -1412,6 +1610,8 @@ static void process_batch(vp_pipeline *p, batch_item *b, int n, line *l)
     int k = n <= p->plan_batch[0] ? 0 : p->n_plans - 1;
     batch_times bt = {0};
     double t0 = now_ms();
+    uint64_t n0 = p->sw ? vp_clock_ns() : 0;
+    long batch_no = p->batches; /* written by this thread only */
     void *dst = p->in_host;
     char why[256] = "";
     int rc = VP_OK;
@@ -1433,6 +1633,7 @@ static void process_batch(vp_pipeline *p, batch_item *b, int n, line *l)
     if (!rc && p->gpu_path && (rc = p->gpu->api->stream_sync(p->stream)))
         snprintf(why, sizeof why, "preprocessing: %s", vp_strerror(rc));
     bt.pre = now_ms() - t0;
+    uint64_t n1 = p->sw ? vp_clock_ns() : 0;
     if (!rc && ok && p->fault_batch > 0 && p->batches + 1 == p->fault_batch) {
         VP_LOGE("engine: batch %ld of %d: injected failure (VIDPIPE_FAULT_ENGINE_BATCH)", p->batches + 1, n);
         rc = VP_ERR_BACKEND;
@@ -1441,6 +1642,14 @@ static void process_batch(vp_pipeline *p, batch_item *b, int n, line *l)
         if ((rc = infer_and_post(p, k, n, &bt)))
             snprintf(why, sizeof why, "engine or post-processing failed on this batch: %s (see the log)",
                      vp_strerror(rc));
+    }
+    if (p->sw) { /* the stages as timed above, on the inference thread's track */
+        uint64_t n2 = vp_clock_ns(), ni = n1 + (uint64_t)(bt.infer * 1e6);
+        vp_span_record(p->sw, VP_SPAN_PREPROCESS, n0, n1, batch_no);
+        if (bt.infer > 0) {
+            vp_span_record(p->sw, VP_SPAN_INFERENCE, n1, ni < n2 ? ni : n2, batch_no);
+            vp_span_record(p->sw, VP_SPAN_POSTPROCESS, ni < n2 ? ni : n2, n2, batch_no);
+        }
     }
     pthread_mutex_lock(&p->mu);
     hist_add(&p->stage[VP_STAGE_PREPROCESS], bt.pre);
@@ -1469,6 +1678,8 @@ static void process_batch(vp_pipeline *p, batch_item *b, int n, line *l)
     pthread_mutex_lock(&p->mu);
     hist_add(&p->stage[VP_STAGE_SINK], now_ms() - ts);
     pthread_mutex_unlock(&p->mu);
+    if (p->sw)
+        vp_span_record(p->sw, VP_SPAN_BATCH, n0, vp_clock_ns(), batch_no);
 }
 
 static void *infer_main(void *arg)
@@ -1479,6 +1690,8 @@ static void *infer_main(void *arg)
         VP_LOGE("pipeline: %s", err);
     batch_item *b = calloc((size_t)p->max_batch, sizeof *b);
     line l = {0};
+    if (p->spans && vp_spans_writer(p->spans, "infer", VP_SPAN_TRACK_CPU, &p->sw))
+        p->sw = NULL;
     if (!b) {
         VP_LOGE("pipeline: out of memory for the batch");
         atomic_store(&p->stop, 1);
@@ -1496,6 +1709,7 @@ static void *infer_main(void *arg)
     atomic_store(&p->stop, 1); /* no source may be added any more */
     pthread_cond_broadcast(&p->cv_space);
     pthread_mutex_unlock(&p->mu);
+    vp_span_writer_release(&p->sw);
     free(l.s);
     free(b);
     for (int i = 0; i < p->n_sinks; i++)
@@ -1625,6 +1839,12 @@ void vp_pipeline_free(vp_pipeline **pp)
     }
     for (int i = 0; p->st && i < p->ns; i++) {
         pstream *s = &p->st[i];
+        vp_tracker_free(&s->trk);
+#ifdef VP_HAVE_FFMPEG
+        for (int k = 0; k < VP_PIPE_MAX_SINKS; k++)
+            if (s->enc[k] && vp_encoder_close(&s->enc[k]))
+                VP_LOGE("sink %s: stream %s: the video could not be finished", p->sinks[k].path, s->id);
+#endif
         for (; s->q && s->qlen; s->qlen--) {
             vp_frame_unref(&s->q[s->qhead].f);
             s->qhead = (s->qhead + 1) % s->qcap;
@@ -1653,6 +1873,12 @@ void vp_pipeline_free(vp_pipeline **pp)
     free(p->out_host[1]);
     free(p->post_scratch);
     free(p->mask);
+    free(p->mapped);
+    free(p->tdets);
+    free(p->tids);
+    free(p->ddets);
+    free(p->kp_mapped);
+    vp_spans_free(&p->spans);
     for (int i = 0; i < p->n_class_names; i++)
         free(p->class_names[i]);
     free(p->class_names);

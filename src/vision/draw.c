@@ -548,7 +548,7 @@ static void label_text(const vp_draw_det *d, const vp_draw_style *st, char *buf,
             return;
         len += k;
     }
-    if (st->show_track && d->track_id >= 0)
+    if (st->show_track && d->track_id > 0)
         snprintf(buf + len, n - (size_t)len, "%s#%d", len ? " " : "", d->track_id);
 }
 

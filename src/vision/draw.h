@@ -108,7 +108,7 @@ typedef struct vp_draw_det {
     float x0, y0, x1, y1;   /* box corners; x1 <= x0 or y1 <= y0: no box (keypoints/mask still drawn) */
     float score;            /* shown as "%.2f" when style->show_score and score >= 0 */
     int cls;                /* class id: colour (palette) and, without label, "cls N" */
-    int track_id;           /* shown as "#N" when >= 0 and style->show_track */
+    int track_id;           /* shown as "#N" when > 0 and style->show_track (0: not tracked) */
     const char *label;      /* class name; NULL: "cls N"; "" with no score/track: no label */
     const float *keypoints; /* num_keypoints * keypoint_dims floats: x, y[, confidence] */
     int num_keypoints;

@@ -28,6 +28,11 @@
   stop        SIGINT during a run over a looping source: every frame counted
               as processed has its complete line in the sink.
   usage       bad flags and configs exit 2 with one line naming the problem.
+  outputs     tracking, the annotated-video sink and the trace together, two
+              streams: every detection carries a track_id, ids are stable
+              (a confirmed id keeps its class), each stream's video decodes
+              (ffprobe) with one frame per result line at the stream's size,
+              the trace passes tests/obs/trace_check.py.
 
 Exit: 0 pass, 1 fail, 77 skipped (a needed module, model or stream missing).
 """
@@ -372,9 +377,64 @@ def test_usage(a, tmp):
     return 0 if ok else 1
 
 
+# --------------------------------------------------------------- outputs
+def test_outputs(a, tmp):
+    model = os.path.join(a.models, "yolov8n-video.onnx")
+    vids = [os.path.join(a.media, v) for v in ("h264_360p.h264", "h264_odd.mp4")]
+    if not os.path.exists(model) or not all(os.path.exists(v) for v in vids):
+        print("skip: model or test streams missing")
+        return SKIP
+    out, video, trace = (os.path.join(tmp, n) for n in ("o.jsonl", "v.mkv", "t.json"))
+    cmd = [a.vidpipe, "run", "--backend", "cpu", "--model", model, "--batch", "4", "--max-frames", "12",
+           "--sink", out, "--sink", "video:" + video, "--track", "--trace", trace]
+    for v in vids:
+        cmd += ["--source", v]
+    r = run(cmd)
+    if r.returncode != 0:
+        print(f"FAIL outputs: exit {r.returncode}: {r.stderr[-1500:]}")
+        return 1
+    ok = True
+    lines = load_jsonl(out)
+    cls_of = {}
+    tracked = 0
+    for (sid, _), rec in sorted(lines.items()):
+        for d in rec["detections"]:
+            if "track_id" not in d or d["track_id"] < 0:
+                print(f"FAIL outputs: {sid}: a detection without a track_id: {d}")
+                return 1
+            if d["track_id"]:
+                tracked += 1
+                key = (sid, d["track_id"])
+                if cls_of.setdefault(key, d["cls"]) != d["cls"]:
+                    print(f"FAIL outputs: {key} changed class")
+                    ok = False
+    print(f"outputs: {len(lines)} lines, {tracked} tracked detections, {len(cls_of)} tracks")
+    if tracked == 0:
+        print("FAIL outputs: nothing was tracked")
+        ok = False
+    for i, v in enumerate(vids):
+        f = os.path.join(tmp, f"v.s{i}.mkv")
+        pr = run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
+                  "stream=nb_read_frames,width,height", "-of", "csv=p=0", f])
+        got = pr.stdout.strip()
+        pw = run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height",
+                  "-of", "csv=p=0", v]).stdout.strip().split(",")
+        w, h = int(pw[0]) // 2 * 2, int(pw[1]) // 2 * 2  # the encoder keeps even sizes
+        n = sum(1 for (sid, _) in lines if sid == f"s{i}")
+        if got != f"{w},{h},{n}":
+            print(f"FAIL outputs: {f}: ffprobe says {got!r}, expected {w},{h},{n}")
+            ok = False
+    chk = run([sys.executable, os.path.join(os.path.dirname(__file__), "..", "obs", "trace_check.py"), "--trace", trace])
+    print(chk.stdout.strip().splitlines()[-1] if chk.stdout.strip() else chk.stderr[-500:])
+    if chk.returncode != 0:
+        print("FAIL outputs: the trace is not a valid Chrome trace")
+        ok = False
+    return 0 if ok else 1
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["reference", "compare", "faults", "stop", "usage"])
+    ap.add_argument("mode", choices=["reference", "compare", "faults", "stop", "usage", "outputs"])
     ap.add_argument("files", nargs="*")
     ap.add_argument("--vidpipe")
     ap.add_argument("--models", default="build/models")
@@ -393,7 +453,7 @@ def main():
         return 0 if ok else 1
     with tempfile.TemporaryDirectory() as tmp:
         return {"reference": test_reference, "faults": test_faults, "stop": test_stop,
-                "usage": test_usage}[a.mode](a, tmp)
+                "usage": test_usage, "outputs": test_outputs}[a.mode](a, tmp)
 
 
 if __name__ == "__main__":

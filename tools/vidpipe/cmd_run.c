@@ -13,6 +13,10 @@
  * the process at once.
  */
 #include "cmd_run.h"
+#include "gpu/nvml.h"
+#include "obs/http.h"
+#include "obs/trace.h"
+#include "pipeline/pipeline_impl.h"
 #include "vidpipe/pipeline.h"
 
 #include <cjson/cJSON.h>
@@ -65,6 +69,10 @@ static const struct run_flag {
     {"--gpu", "device.gpu", F_NUMBER},
     {"--gpu-only", "device.gpu_only", F_TRUE},
     {"--max-frames", "max_frames", F_NUMBER},
+    {"--track", "tracker.enabled", F_TRUE},
+    {"--http-port", "monitor.port", F_NUMBER},
+    {"--serve", "monitor.serve", F_TRUE},
+    {"--trace", "profile.trace", F_STRING},
 };
 
 /* Sets root.a.b.c = v, creating objects on the way. */
@@ -337,6 +345,35 @@ int vp_cmd_run(int argc, char **argv)
         vp_pipeline_config_free(&cfg);
         return rc == VP_ERR_NOMEM || rc == VP_ERR_BACKEND ? EXIT_RUNTIME : EXIT_USAGE;
     }
+    /* the GPU monitor (NVML, when present) and the HTTP endpoint */
+    vp_nvml_monitor *mon = NULL;
+    vp_http *http = NULL;
+    if (cfg.nvml && (cfg.http_port || cfg.backend == VP_BACKEND_CUDA)) {
+        vp_nvml_config nc = {.interval_ms = (unsigned)cfg.nvml_interval_ms, .gpu = cfg.gpu,
+                             .mem_warn_percent = cfg.mem_warn_percent, .temp_warn_c = cfg.temp_warn_c};
+        if (vp_nvml_monitor_create(&nc, &mon))
+            fprintf(stderr, "vidpipe: GPU monitor not started (see above); the run goes on\n");
+    }
+    if (cfg.http_port) {
+        vp_http_options ho;
+        vp_http_options_default(&ho);
+        if (cfg.http_listen)
+            ho.listen = cfg.http_listen;
+        ho.port = cfg.http_port;
+        ho.token = getenv(cfg.http_token_env ? cfg.http_token_env : "VIDPIPE_TOKEN");
+        if (mon)
+            ho.hook = vp_http_nvml_hook(mon);
+        vp_pipeline_set_serve(pl, cfg.serve);
+        if ((rc = vp_http_start(pl, &ho, &http, err, sizeof err))) {
+            fprintf(stderr, "vidpipe: monitor: %s\n", err);
+            vp_nvml_monitor_free(&mon);
+            vp_pipeline_free(&pl);
+            vp_pipeline_config_free(&cfg);
+            return EXIT_USAGE;
+        }
+        fprintf(stderr, "vidpipe run: HTTP endpoint on %s:%d (/metrics, /stats, /sources)\n",
+                cfg.http_listen ? cfg.http_listen : "127.0.0.1", vp_http_port(http));
+    }
     running = pl;
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
@@ -345,6 +382,16 @@ int vp_cmd_run(int argc, char **argv)
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     running = NULL;
+    vp_http_stop(&http);
+    vp_nvml_monitor_free(&mon);
+    if (cfg.trace_path && vp_pipeline_spans(pl)) {
+        vp_trace_opts to = {.process_name = "vidpipe run"};
+        if (vp_trace_write_file(vp_pipeline_spans(pl), cfg.trace_path, &to))
+            wrc = wrc ? wrc : VP_ERR_IO;
+        else if (!quiet)
+            fprintf(stderr, "vidpipe run: trace written to %s (open it in Perfetto or chrome://tracing)\n",
+                    cfg.trace_path);
+    }
 
     vp_pipeline_stats s;
     int n = vp_pipeline_get_stats(pl, &s, NULL, 0);
