@@ -1114,7 +1114,7 @@ static size_t too_deep_at(const char *t, size_t len, int max)
 /* ------------------------------------------------------------------ */
 /* Validation                                                           */
 
-static int is_url(const char *s)
+int vp_config_is_url(const char *s)
 {
     /* scheme "://": letters first, then letters, digits, + - . */
     const char *p = s;
@@ -1226,7 +1226,7 @@ static void validate_into(errbuf *e, const vp_pipeline_config *c)
                 err_add(e, path, "duplicate id \"%s\" (also $.sources[%d].id)", shownid, j);
                 break;
             }
-        int live = s->live == -1 ? (s->uri && is_url(s->uri)) : s->live;
+        int live = s->live == -1 ? (s->uri && vp_config_is_url(s->uri)) : s->live;
         if (live && s->loop) {
             bfmt(path, sizeof path, "%s.loop", base);
             err_add(e, path, "%d for a live source (loop applies to files; live is %s)", s->loop,

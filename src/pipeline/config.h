@@ -32,4 +32,8 @@ int vp_config_key_describe(int i, vp_config_key *out);
  * "?" when key is not a choice key or value is not one of its values. */
 const char *vp_config_choice_name(const char *key, int value);
 
+/* 1 when s starts with a URL scheme ("rtsp://", "http://", "file://" ...):
+ * such sources are not files to check and are live by default. */
+int vp_config_is_url(const char *s);
+
 #endif

@@ -36,6 +36,7 @@
 #include "engine/graph.h" /* vp_half_to_float */
 #include "gpu/gpu.h"
 #include "base/span.h"
+#include "pipeline/config.h"
 #include "pipeline/pipeline_impl.h"
 #include "vision/draw.h"
 #include "vision/postprocess.h"
@@ -57,12 +58,7 @@
 
 /* ------------------------------------------------------------ utilities */
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
+static double now_ms(void) { return (double)vp_clock_ns() / 1e6; }
 
 static double cpu_s(void)
 {
@@ -83,55 +79,24 @@ static char *dupstr(const char *s)
     return d;
 }
 
-/* Latency histogram: log-spaced bins from 1 us to 1000 s, 40 per decade
- * (about 6 % wide), so quantiles cost no per-sample storage. */
-#define HIST_PER_DECADE 40
-#define HIST_BINS (9 * HIST_PER_DECADE)
-typedef struct hist {
-    long n;
-    double sum, max;
-    uint32_t bin[HIST_BINS];
-} hist;
+/* Latencies go into base/span.h's histograms (ns, thread-safe); the
+ * statistics report milliseconds. */
+typedef vp_hist hist;
 
 static void hist_add(hist *h, double ms)
 {
-    if (!(ms >= 0))
-        ms = 0;
-    int b = ms <= 1e-3 ? 0 : (int)(log10(ms / 1e-3) * HIST_PER_DECADE);
-    if (b >= HIST_BINS)
-        b = HIST_BINS - 1;
-    h->bin[b]++;
-    h->n++;
-    h->sum += ms;
-    if (ms > h->max)
-        h->max = ms;
-}
-
-/* Upper edge of the bin holding quantile q, capped at the maximum seen. */
-static double hist_quantile(const hist *h, double q)
-{
-    if (!h->n)
-        return 0;
-    long want = (long)ceil(q * (double)h->n), seen = 0;
-    if (want < 1)
-        want = 1;
-    for (int b = 0; b < HIST_BINS; b++) {
-        seen += h->bin[b];
-        if (seen >= want) {
-            double edge = 1e-3 * pow(10.0, (double)(b + 1) / HIST_PER_DECADE);
-            return edge < h->max ? edge : h->max;
-        }
-    }
-    return h->max;
+    vp_hist_add(h, ms > 0 ? (uint64_t)(ms * 1e6) : 0);
 }
 
 static void hist_summary(const hist *h, vp_latency *l)
 {
-    l->n = h->n;
-    l->mean = h->n ? h->sum / (double)h->n : 0;
-    l->p50 = hist_quantile(h, 0.50);
-    l->p99 = hist_quantile(h, 0.99);
-    l->max = h->max;
+    vp_span_stats st;
+    vp_hist_summary(h, &st);
+    l->n = (long)st.count;
+    l->mean = st.mean_ns / 1e6;
+    l->p50 = (double)st.p50_ns / 1e6;
+    l->p99 = (double)st.p99_ns / 1e6;
+    l->max = (double)st.max_ns / 1e6;
 }
 
 const char *vp_stage_name(int stage)
@@ -577,6 +542,7 @@ static int slot_add(vp_pipeline *p, const vp_pipe_source *src, char *err, size_t
     s->q = calloc((size_t)s->qcap, sizeof *s->q);
     s->hw = VP_HW_AUTO;
     atomic_init(&s->stop_req, 0);
+    vp_hist_init(&s->lat);
     if (!s->id || !s->uri || !s->q) {
         free(s->id), free(s->uri), free(s->q);
         memset(s, 0, sizeof *s);
@@ -629,6 +595,8 @@ int vp_pipeline_create(const vp_pipeline_config *c, vp_pipeline **out, char *err
     pthread_cond_init(&p->cv_space, &ca);
     pthread_condattr_destroy(&ca);
     atomic_init(&p->stop, 0);
+    for (int i = 0; i < VP_STAGE_COUNT; i++)
+        vp_hist_init(&p->stage[i]);
     *out = p; /* freed by the caller's vp_pipeline_free on failure too */
 
     p->max_batch = c->batch_mode == VP_BATCH_LATENCY && c->max_batch > 2 ? 2 : c->max_batch;
@@ -730,7 +698,7 @@ static void push_frame(pstream *s, vp_frame *f)
         return;
     }
     while (s->qlen == s->qcap && !p->infer_done) {
-        if (s->cfg.live == 1 || (s->cfg.live == -1 && strstr(s->uri, "://"))) {
+        if (s->cfg.live == 1 || (s->cfg.live == -1 && vp_config_is_url(s->uri))) {
             qitem *old = &s->q[s->qhead];
             vp_frame_unref(&old->f);
             s->qhead = (s->qhead + 1) % s->qcap;

@@ -46,18 +46,6 @@ static int print_keys(void)
     return 0;
 }
 
-/* Same scheme test as the library's: "rtsp://", "http://", "file://" ... */
-static int is_url(const char *s)
-{
-    const char *p = s;
-    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
-        return 0;
-    while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '+' ||
-           *p == '-' || *p == '.')
-        p++;
-    return !strncmp(p, "://", 3);
-}
-
 /* One error line when path is not a readable file; returns 1 if it printed. */
 static int check_file(const char *cfg, const char *jpath, const char *path)
 {
@@ -88,7 +76,7 @@ static void print_summary(const char *name, const vp_pipeline_config *c)
     printf("sources: %d\n", c->n_sources);
     for (int i = 0; i < c->n_sources && i < SUMMARY_SOURCES; i++) {
         const vp_pipe_source *s = &c->sources[i];
-        int live = s->live == -1 ? is_url(s->uri) : s->live;
+        int live = s->live == -1 ? vp_config_is_url(s->uri) : s->live;
         printf("  %-12s %s (%s%s", s->id, s->uri, live ? "live" : "file", s->live == -1 ? ", auto" : "");
         if (live)
             printf(s->reconnect ? ", reconnect%s" : ", no reconnect%s",
@@ -164,7 +152,7 @@ int vp_cmd_check(int argc, char **argv)
     for (int i = 0; c.sources && i < c.n_sources; i++) {
         char jpath[64];
         snprintf(jpath, sizeof jpath, "$.sources[%d].uri", i);
-        if (c.sources[i].uri && !is_url(c.sources[i].uri))
+        if (c.sources[i].uri && !vp_config_is_url(c.sources[i].uri))
             nerr += check_file(file, jpath, c.sources[i].uri);
     }
     nerr += check_file(file, "$.model.path", c.model_path);
