@@ -23,8 +23,9 @@ detections matched to it count neither way.
 
 Tracking (CLEAR-MOT and identity measures, class-agnostic, IoU >= 0.5): only
 detections with a track_id (and score >= --track-min-score) are hypotheses;
-when no detection has one, tracking is reported as n/a. Per frame, hypotheses
-matched (Hungarian, IoU >= 0.5) to ignored objects are dropped with them. A
+when no detection has one, tracking is reported as n/a. Per frame, ignored
+objects are dropped, and with them the hypotheses that no other object takes
+(Hungarian, IoU >= 0.5) and that lie at least half inside an ignored box. A
 correspondence from an earlier frame is kept while its IoU stays >= 0.5; the
 rest are matched by Hungarian assignment on 1 - IoU; a ground-truth object
 matched to another hypothesis than its last one is an ID switch.
@@ -299,11 +300,16 @@ def eval_tracking_stream(frames: list, min_iou: float = 0.5) -> dict:
     hyp_count = defaultdict(int)
     pair = defaultdict(int)
     for gts, hyps in frames:
-        # drop ignored objects, and hypotheses on them
-        if any(g[2] for g in gts) and hyps:
-            iou = iou_matrix([h[0] for h in hyps], [g[0] for g in gts])
-            drop = {i for i, j in assign(1 - iou, iou >= min_iou) if gts[j][2]}
-            hyps = [h for i, h in enumerate(hyps) if i not in drop]
+        # drop ignored objects, and the hypotheses on them: those that no
+        # other object takes (Hungarian, IoU >= 0.5) and that lie at least
+        # half inside an ignored box (intersection over their own area)
+        ign = [g for g in gts if g[2]]
+        if ign and hyps:
+            keep = [g for g in gts if not g[2]]
+            iou = iou_matrix([h[0] for h in hyps], [g[0] for g in keep]).reshape(len(hyps), len(keep))
+            taken = {i for i, _ in assign(1 - iou, iou >= min_iou)}
+            ioa = iou_matrix([h[0] for h in hyps], [g[0] for g in ign], np.ones(len(ign), bool))
+            hyps = [h for i, h in enumerate(hyps) if i in taken or not (ioa[i] >= min_iou).any()]
         gts = [g for g in gts if not g[2]]
         oids = [g[1] for g in gts]
         hids = [h[1] for h in hyps]
