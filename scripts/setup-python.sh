@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install the Python packages used by tools/gen_models.py, tests/parity_ort.py
+# Install the Python packages used by tools/gen_models.py, tests/parity_ort.py,
+# tools/eval.py (scipy), tests/tools/eval_test.py (pycocotools, motmetrics)
 # and bench/cpu_vs_ort.py. Idempotent: when everything already imports it only
 # prints the summary line. Options: --force (run pip even so).
 # Environment: PYTHON (default python3).
@@ -13,7 +14,7 @@
 set -euo pipefail
 
 PY=${PYTHON:-python3}
-PKGS=(numpy onnx onnxruntime torch torchvision ultralytics onnxslim prometheus-client filterpy)
+PKGS=(numpy onnx onnxruntime torch torchvision ultralytics onnxslim prometheus-client filterpy scipy pycocotools motmetrics)
 force=0
 for a in "$@"; do
   case "$a" in
@@ -27,7 +28,7 @@ done
 versions() {
   YOLO_OFFLINE=1 YOLO_VERBOSE=False YOLO_CONFIG_DIR="${TMPDIR:-/tmp}/vp_setup_ultra_cfg" "$PY" - <<'EOF' | tail -n 1
 import importlib
-names = ["numpy", "onnx", "onnxruntime", "torch", "torchvision", "ultralytics", "onnxslim", "cv2", "prometheus_client", "filterpy"]
+names = ["numpy", "onnx", "onnxruntime", "torch", "torchvision", "ultralytics", "onnxslim", "cv2", "prometheus_client", "filterpy", "scipy", "pycocotools", "motmetrics"]
 out = []
 for n in names:
     m = importlib.import_module(n)
