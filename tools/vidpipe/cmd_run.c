@@ -21,7 +21,10 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +145,77 @@ static char *read_file(const char *path, size_t *len)
     if (buf)
         buf[n] = 0, *len = n;
     return buf;
+}
+
+/* The live status: on a terminal one line rewritten every second (streams,
+ * frames/s over the last second, latency, GPU use, progress and ETA when
+ * max_frames bounds the run); otherwise a plain log line every 10 s. A
+ * thread of its own, stopped through a condition variable. */
+typedef struct status_line {
+    vp_pipeline *pl;
+    vp_nvml_monitor *mon;
+    long max_frames;          /* per stream, 0 = unbounded */
+    int tty;
+    int stop;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t thread;
+} status_line;
+
+static void status_print(status_line *sl, long *last_frames, double *last_t)
+{
+    vp_pipeline_stats s;
+    vp_stream_stats st[64];
+    int n = vp_pipeline_get_stats(sl->pl, &s, st, 64);
+    int reading = 0, failed = 0;
+    double p50 = 0, p99 = 0;
+    for (int i = 0; i < n && i < 64; i++) {
+        reading += !st[i].finished;
+        failed += st[i].failed;
+        if (st[i].latency.p50 > p50)
+            p50 = st[i].latency.p50;
+        if (st[i].latency.p99 > p99)
+            p99 = st[i].latency.p99;
+    }
+    double fps = s.wall_s > *last_t ? (double)(s.frames - *last_frames) / (s.wall_s - *last_t) : 0;
+    *last_frames = s.frames, *last_t = s.wall_s;
+    char gpu[64] = "";
+    vp_nvml_gpu_stats g;
+    if (sl->mon && vp_nvml_gpus(sl->mon) && vp_nvml_stats(sl->mon, 0, &g) == VP_OK && g.now.valid)
+        snprintf(gpu, sizeof gpu, " | GPU %u%% dec %u%%", g.now.gpu_util, g.now.dec_util);
+    char prog[96] = "";
+    if (sl->max_frames > 0 && n > 0) {
+        double total = (double)sl->max_frames * n, done = (double)s.frames;
+        double eta = fps > 0 ? (total - done) / fps : 0;
+        snprintf(prog, sizeof prog, " | %3.0f%% ETA %d:%02d", 100 * done / total, (int)eta / 60, (int)eta % 60);
+    }
+    fprintf(stderr, "%s%d/%d streams reading%s | %ld frames | %.1f frames/s | latency p50 %.1f p99 %.1f ms%s%s%s",
+            sl->tty ? "\r\033[K" : "vidpipe run: ", reading, n, failed ? " (some failed)" : "", s.frames, fps, p50,
+            p99, gpu, prog, sl->tty ? "" : "\n");
+    fflush(stderr);
+}
+
+static void *status_main(void *arg)
+{
+    status_line *sl = arg;
+    long last_frames = 0;
+    double last_t = 0;
+    int period = sl->tty ? 1 : 10;
+    pthread_mutex_lock(&sl->mu);
+    while (!sl->stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += period;
+        if (pthread_cond_timedwait(&sl->cv, &sl->mu, &ts) == 0 || sl->stop)
+            continue;
+        pthread_mutex_unlock(&sl->mu);
+        status_print(sl, &last_frames, &last_t);
+        pthread_mutex_lock(&sl->mu);
+    }
+    pthread_mutex_unlock(&sl->mu);
+    if (sl->tty)
+        fprintf(stderr, "\r\033[K");
+    return NULL;
 }
 
 static void print_latency(const char *name, const vp_latency *l)
@@ -378,7 +452,27 @@ int vp_cmd_run(int argc, char **argv)
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     rc = vp_pipeline_start(pl);
+    status_line sl = {.pl = pl, .mon = mon, .max_frames = cfg.max_frames, .tty = isatty(2)};
+    int sl_on = !rc && !quiet && pthread_mutex_init(&sl.mu, NULL) == 0;
+    if (sl_on && pthread_cond_init(&sl.cv, NULL)) {
+        pthread_mutex_destroy(&sl.mu);
+        sl_on = 0;
+    }
+    if (sl_on && pthread_create(&sl.thread, NULL, status_main, &sl)) {
+        pthread_cond_destroy(&sl.cv);
+        pthread_mutex_destroy(&sl.mu);
+        sl_on = 0;
+    }
     int wrc = rc ? rc : vp_pipeline_wait(pl);
+    if (sl_on) {
+        pthread_mutex_lock(&sl.mu);
+        sl.stop = 1;
+        pthread_cond_signal(&sl.cv);
+        pthread_mutex_unlock(&sl.mu);
+        pthread_join(sl.thread, NULL);
+        pthread_cond_destroy(&sl.cv);
+        pthread_mutex_destroy(&sl.mu);
+    }
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     running = NULL;
