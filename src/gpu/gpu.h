@@ -28,6 +28,7 @@ extern "C" {
 #endif
 
 struct CUstream_st;
+struct CUevent_st;
 
 /* dlopen handle of the CUDA plugin: $VP_CUDA_PLUGIN, then beside the
  * executable, then the loader's search path. NULL with a one-line reason in
@@ -39,7 +40,7 @@ enum { VP_COPY_H2D = 0, VP_COPY_D2H = 1, VP_COPY_D2D = 2 };
 /* Entry points the plugin exports as one table (symbol VP_GPU_API_SYMBOL).
  * Every function returns VP_OK or VP_ERR_BACKEND after logging the CUDA
  * call and its error name. */
-#define VP_GPU_API_ABI 1
+#define VP_GPU_API_ABI 2
 #define VP_GPU_API_SYMBOL "vp_gpu_api_get"
 typedef struct vp_gpu_api {
     int abi;
@@ -61,6 +62,12 @@ typedef struct vp_gpu_api {
     vp_cuda_preprocess_fn preprocess;
     vp_cuda_post_scratch_fn post_scratch;
     vp_cuda_postprocess_fn postprocess;
+    /* CUDA events, for timing GPU work in the trace (profile.trace) */
+    int (*event_create)(struct CUevent_st **e);
+    void (*event_destroy)(struct CUevent_st *e);
+    int (*event_record)(struct CUevent_st *e, struct CUstream_st *s);
+    /* ms from a to b, both recorded and complete */
+    int (*event_elapsed)(struct CUevent_st *a, struct CUevent_st *b, float *ms);
 } vp_gpu_api;
 typedef const vp_gpu_api *(*vp_gpu_api_get_fn)(void);
 

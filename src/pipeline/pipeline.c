@@ -206,6 +206,9 @@ struct vp_pipeline {
     vp_track_params track;
     vp_spans *spans;         /* profile.trace: recorded spans, else NULL */
     vp_span_writer *sw;      /* the inference thread's writer */
+    vp_span_writer *gsw;     /* GPU path with spans: the pipeline stream's GPU track */
+    struct CUevent_st *ev[5];/* anchor, preprocess begin/end, post-processing begin/end */
+    int ev_post;             /* the post-processing events were recorded in this batch */
     /* GPU path */
     vp_gpu *gpu;
     struct CUstream_st *stream;
@@ -1543,8 +1546,10 @@ static int infer_and_post(vp_pipeline *p, int k, int n, batch_times *bt)
             return rc;
     }
     if (p->post.task != VP_TASK_SEMSEG) {
+        int timed = p->gsw && api->event_record(p->ev[3], p->stream) == VP_OK;
         if ((rc = api->postprocess(&p->post, &lo, pt, &p->dres, p->dscratch, p->stream)))
             return rc;
+        p->ev_post = timed && api->event_record(p->ev[4], p->stream) == VP_OK;
         if ((rc = vp_gpu_copy(p->gpu, p->res.count, p->dres.count, (size_t)n * sizeof(int32_t), VP_COPY_D2H,
                               p->stream, "detection counts")) ||
             (rc = api->stream_sync(p->stream)))
@@ -1589,6 +1594,13 @@ static void process_batch(vp_pipeline *p, batch_item *b, int n, line *l)
             snprintf(why, sizeof why, "engine: input binding: %s", vp_strerror(rc));
         dst = t.data;
     }
+    uint64_t anchor = 0;
+    p->ev_post = 0;
+    if (p->gsw) {
+        anchor = vp_clock_ns();
+        if (p->gpu->api->event_record(p->ev[0], p->stream) || p->gpu->api->event_record(p->ev[1], p->stream))
+            anchor = 0;
+    }
     int ok = 0;
     for (int i = 0; i < n && !rc; i++) {
         int r = preprocess_item(p, &b[i], i, dst);
@@ -1598,6 +1610,8 @@ static void process_batch(vp_pipeline *p, batch_item *b, int n, line *l)
         }
         ok += b[i].ok;
     }
+    if (anchor && p->gpu->api->event_record(p->ev[2], p->stream))
+        anchor = 0;
     if (!rc && p->gpu_path && (rc = p->gpu->api->stream_sync(p->stream)))
         snprintf(why, sizeof why, "preprocessing: %s", vp_strerror(rc));
     bt.pre = now_ms() - t0;
@@ -1610,6 +1624,17 @@ static void process_batch(vp_pipeline *p, batch_item *b, int n, line *l)
         if ((rc = infer_and_post(p, k, n, &bt)))
             snprintf(why, sizeof why, "engine or post-processing failed on this batch: %s (see the log)",
                      vp_strerror(rc));
+    }
+    if (anchor && !rc) { /* GPU work as the pipeline stream's events timed it */
+        float t[4] = {0};
+        int good = 1;
+        for (int i = 0; i < (p->ev_post ? 4 : 2) && good; i++)
+            good = p->gpu->api->event_elapsed(p->ev[0], p->ev[i + 1], &t[i]) == VP_OK;
+        if (good) {
+            vp_span_gpu_elapsed(p->gsw, VP_SPAN_GPU_PREPROCESS, anchor, t[0], t[1], batch_no);
+            if (p->ev_post)
+                vp_span_gpu_elapsed(p->gsw, VP_SPAN_GPU_POSTPROCESS, anchor, t[2], t[3], batch_no);
+        }
     }
     if (p->sw) { /* the stages as timed above, on the inference thread's track */
         uint64_t n2 = vp_clock_ns(), ni = n1 + (uint64_t)(bt.infer * 1e6);
@@ -1660,6 +1685,13 @@ static void *infer_main(void *arg)
     line l = {0};
     if (p->spans && vp_spans_writer(p->spans, "infer", VP_SPAN_TRACK_CPU, &p->sw))
         p->sw = NULL;
+    if (p->sw && p->gpu_path) {
+        int good = vp_spans_writer(p->spans, "cuda: pipeline stream", VP_SPAN_TRACK_GPU, &p->gsw) == VP_OK;
+        for (int i = 0; i < 5 && good; i++)
+            good = p->gpu->api->event_create(&p->ev[i]) == VP_OK;
+        if (!good)
+            vp_span_writer_release(&p->gsw); /* no GPU track; the CPU spans still come */
+    }
     if (!b) {
         VP_LOGE("pipeline: out of memory for the batch");
         atomic_store(&p->stop, 1);
@@ -1678,6 +1710,12 @@ static void *infer_main(void *arg)
     pthread_cond_broadcast(&p->cv_space);
     pthread_mutex_unlock(&p->mu);
     vp_span_writer_release(&p->sw);
+    vp_span_writer_release(&p->gsw);
+    for (int i = 0; i < 5; i++)
+        if (p->ev[i]) {
+            p->gpu->api->event_destroy(p->ev[i]);
+            p->ev[i] = NULL;
+        }
     free(l.s);
     free(b);
     for (int i = 0; i < p->n_sinks; i++)

@@ -93,6 +93,30 @@ static int copy2d(void *dst, size_t dpitch, const void *src, size_t spitch, size
     return VP_OK;
 }
 
+static int event_create(struct CUevent_st **e)
+{
+    VP_CUDA(cudaEventCreate(e));
+    return VP_OK;
+}
+
+static void event_destroy(struct CUevent_st *e)
+{
+    if (e)
+        cudaEventDestroy(e);
+}
+
+static int event_record(struct CUevent_st *e, struct CUstream_st *s)
+{
+    VP_CUDA(cudaEventRecord(e, s));
+    return VP_OK;
+}
+
+static int event_elapsed(struct CUevent_st *a, struct CUevent_st *b, float *ms)
+{
+    VP_CUDA(cudaEventElapsedTime(ms, a, b));
+    return VP_OK;
+}
+
 static const vp_gpu_api api = {
     /* .abi = */ VP_GPU_API_ABI,
     /* .set_device = */ set_device,
@@ -108,6 +132,10 @@ static const vp_gpu_api api = {
     /* .preprocess = */ vp_cuda_preprocess,
     /* .post_scratch = */ vp_cuda_post_scratch_bytes,
     /* .postprocess = */ vp_cuda_postprocess,
+    /* .event_create = */ event_create,
+    /* .event_destroy = */ event_destroy,
+    /* .event_record = */ event_record,
+    /* .event_elapsed = */ event_elapsed,
 };
 
 __attribute__((visibility("default"))) const vp_gpu_api *vp_gpu_api_get(void);
