@@ -8,8 +8,14 @@ flavour=${1:-release}
 jobs=${VP_JOBS:-$(nproc)}
 # VP_CUDA_ARCHS: GPU architectures of the CUDA plugin (CMake list); the
 # default covers sm_75..sm_90 plus PTX. Sanitizer builds skip the plugin.
+# VP_CUDA_ARCHS=none: no CUDA plugin at all (a CPU-only machine that wants a
+# quick build).
 cuda_args=()
-[ -n "${VP_CUDA_ARCHS:-}" ] && cuda_args=(-DCMAKE_CUDA_ARCHITECTURES="$VP_CUDA_ARCHS")
+if [ "${VP_CUDA_ARCHS:-}" = none ]; then
+  cuda_args=(-DVP_CUDA=OFF)
+elif [ -n "${VP_CUDA_ARCHS:-}" ]; then
+  cuda_args=(-DVP_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$VP_CUDA_ARCHS")
+fi
 case "$flavour" in
   release) dir=build;      args=(-DCMAKE_BUILD_TYPE=Release "${cuda_args[@]}") ;;
   asan)    dir=build-asan; args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DVP_SANITIZE=ON -DVP_CUDA=OFF) ;;
