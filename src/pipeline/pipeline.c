@@ -230,6 +230,20 @@ struct vp_pipeline {
 
 struct vp_spans *vp_pipeline_spans(vp_pipeline *p) { return p ? p->spans : NULL; }
 
+int vp_pipeline_set_span_hooks(vp_pipeline *p, const vp_span_hooks *hooks, void *ctx)
+{
+    if (!p || !p->spans || p->started)
+        return VP_ERR_INVALID;
+    vp_spans_config sc = {.hooks = hooks, .hooks_ctx = ctx};
+    vp_spans *s = NULL;
+    int rc = vp_spans_create(&sc, &s);
+    if (rc)
+        return rc;
+    vp_spans_free(&p->spans);
+    p->spans = s;
+    return VP_OK;
+}
+
 int vp_pipeline_num_streams(const vp_pipeline *p)
 {
     if (!p)

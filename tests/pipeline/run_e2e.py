@@ -33,6 +33,10 @@
               (a confirmed id keeps its class), each stream's video decodes
               (ffprobe) with one frame per result line at the stream's size,
               the trace passes tests/obs/trace_check.py.
+  http        `vidpipe run --http-port P --serve` with one looping source:
+              /metrics answers with the stream's series while it runs, a
+              second source added over POST /sources gets processed, DELETE
+              removes it, SIGINT ends the run with exit 0.
 
 Exit: 0 pass, 1 fail, 77 skipped (a needed module, model or stream missing).
 """
@@ -432,9 +436,114 @@ def test_outputs(a, tmp):
     return 0 if ok else 1
 
 
+# ------------------------------------------------------------------ http
+def test_http(a, tmp):
+    import socket
+    import urllib.error
+    import urllib.request
+
+    model = os.path.join(a.models, "yolov8n-video.onnx")
+    good = os.path.join(a.media, "h264_360p.h264")
+    if not os.path.exists(model) or not os.path.exists(good):
+        print("skip: model or test stream missing")
+        return SKIP
+    with socket.socket() as sk:  # a free port on loopback
+        sk.bind(("127.0.0.1", 0))
+        port = sk.getsockname()[1]
+    cfg = {"sources": [{"id": "cam1", "uri": good, "loop": -1}], "model": {"path": model, "backend": "cpu"},
+           "batch": {"max": 2}, "monitor": {"port": port, "serve": True}}
+    path = os.path.join(tmp, "http.json")
+    json.dump(cfg, open(path, "w"))
+    env = dict(os.environ, VIDPIPE_TOKEN="secret-token")
+    p = subprocess.Popen([a.vidpipe, "run", "--config", path, "--stats", os.path.join(tmp, "http-stats.json")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    base = f"http://127.0.0.1:{port}"
+
+    def get(route):
+        with urllib.request.urlopen(base + route, timeout=5) as r:
+            return r.status, r.read().decode()
+
+    def call(method, route, body=None, token="secret-token"):
+        req = urllib.request.Request(base + route, method=method, data=json.dumps(body).encode() if body else None,
+                                     headers={"Content-Type": "application/json",
+                                              **({"Authorization": f"Bearer {token}"} if token else {})})
+        try:
+            with urllib.request.urlopen(req, timeout=5) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def frames(metrics, sid):
+        for line in metrics.splitlines():
+            if line.startswith("vidpipe_frames_total{") and f'stream="{sid}"' in line:
+                return float(line.rsplit(" ", 1)[1])
+        return None
+
+    ok = True
+    try:
+        deadline = time.time() + 60
+        metrics = ""
+        while time.time() < deadline:  # bounded: until the endpoint answers and cam1 has frames
+            try:
+                _, metrics = get("/metrics")
+                if (frames(metrics, "cam1") or 0) > 0:
+                    break
+            except (urllib.error.URLError, ConnectionError, OSError):
+                pass
+            time.sleep(0.5)
+        if not frames(metrics, "cam1"):
+            print(f"FAIL http: no frames counted for cam1 on /metrics within 60 s: {metrics[:500]!r}")
+            ok = False
+        st, body = call("POST", "/sources", {"id": "cam2", "uri": good, "loop": -1})
+        if st != 201:
+            print(f"FAIL http: POST /sources answered {st}: {body[:300]}")
+            ok = False
+        deadline = time.time() + 60
+        while ok and time.time() < deadline:
+            _, metrics = get("/metrics")
+            if (frames(metrics, "cam2") or 0) > 0:
+                break
+            time.sleep(0.5)
+        if ok and not frames(metrics, "cam2"):
+            print("FAIL http: the source added over HTTP produced no frames within 60 s")
+            ok = False
+        before = frames(metrics, "cam1") or 0
+        st, _ = call("DELETE", "/sources/cam2")
+        if st != 200:
+            print(f"FAIL http: DELETE /sources/cam2 answered {st}")
+            ok = False
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            _, metrics = get("/metrics")
+            if frames(metrics, "cam2") is None and (frames(metrics, "cam1") or 0) > before:
+                break
+            time.sleep(0.5)
+        if frames(metrics, "cam2") is not None or (frames(metrics, "cam1") or 0) <= before:
+            print("FAIL http: after DELETE cam2 must leave /metrics while cam1 keeps counting")
+            ok = False
+        st, _ = call("POST", "/sources", {"id": "cam3", "uri": good}, token=None)
+        if st != 401:
+            print(f"FAIL http: POST without the token answered {st}, expected 401")
+            ok = False
+    finally:
+        p.send_signal(signal.SIGINT)
+        try:
+            out, err = p.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, err = p.communicate()
+            print("FAIL http: still running 60 s after SIGINT")
+            ok = False
+    if p.returncode != 0:
+        print(f"FAIL http: exit {p.returncode}: {err[-1500:]}")
+        ok = False
+    print(f"http: endpoint on port {port}, cam1 counted {before:.0f}+ frames, cam2 added and removed, exit {p.returncode}")
+    return 0 if ok else 1
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["reference", "compare", "faults", "stop", "usage", "outputs"])
+    ap.add_argument("mode", choices=["reference", "compare", "faults", "stop", "usage", "outputs", "http"])
     ap.add_argument("files", nargs="*")
     ap.add_argument("--vidpipe")
     ap.add_argument("--models", default="build/models")
@@ -453,7 +562,7 @@ def main():
         return 0 if ok else 1
     with tempfile.TemporaryDirectory() as tmp:
         return {"reference": test_reference, "faults": test_faults, "stop": test_stop,
-                "usage": test_usage, "outputs": test_outputs}[a.mode](a, tmp)
+                "usage": test_usage, "outputs": test_outputs, "http": test_http}[a.mode](a, tmp)
 
 
 if __name__ == "__main__":

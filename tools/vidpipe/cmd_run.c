@@ -15,6 +15,7 @@
 #include "cmd_run.h"
 #include "gpu/nvml.h"
 #include "obs/http.h"
+#include "obs/nvtx.h"
 #include "obs/trace.h"
 #include "pipeline/pipeline_impl.h"
 #include "vidpipe/pipeline.h"
@@ -448,6 +449,12 @@ int vp_cmd_run(int argc, char **argv)
         fprintf(stderr, "vidpipe run: HTTP endpoint on %s:%d (/metrics, /stats, /sources)\n",
                 cfg.http_listen ? cfg.http_listen : "127.0.0.1", vp_http_port(http));
     }
+    /* NVTX ranges for Nsight when profiling and the build has NVTX */
+    vp_nvtx *nvtx = NULL;
+    if (cfg.trace_path && vp_nvtx_built() &&
+        vp_nvtx_create(vp_span_stage_names, VP_SPAN_STAGE_COUNT, &nvtx) == VP_OK &&
+        vp_pipeline_set_span_hooks(pl, vp_nvtx_hooks(), nvtx))
+        vp_nvtx_free(&nvtx);
     running = pl;
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
@@ -521,6 +528,7 @@ int vp_cmd_run(int argc, char **argv)
     }
     free(st);
     vp_pipeline_free(&pl);
+    vp_nvtx_free(&nvtx); /* after the recorder that calls into it */
     vp_pipeline_config_free(&cfg);
     return wrc ? EXIT_RUNTIME : 0;
 }
