@@ -158,9 +158,11 @@ typedef struct sink {
     int failed;
 } sink;
 
-/* One engine plan per batch size used (1 and the maximum: a partial batch
- * runs in the next larger plan, its spare slots ignored). */
-#define MAX_PLANS 2
+/* One engine plan per batch size used: 1, the largest batch the configured
+ * sources' queues can fill at once (when below the maximum: one stream with
+ * a queue of 4 never fills a batch of 32), and the maximum. A partial batch
+ * runs in the next larger plan, its spare slots ignored. */
+#define MAX_PLANS 3
 
 struct vp_pipeline {
     vp_pipeline_config cfg;  /* scalars copied; strings below are our copies */
@@ -405,8 +407,11 @@ static int engine_setup(vp_pipeline *p, char *err, size_t errlen)
     if (p->gpu_path && (rc = vp_gpu_open(c->gpu, c->gpu_only, &p->gpu, why, sizeof why)))
         return fail(err, errlen, rc, "device: %s", why);
 
-    /* plans: batch 1 and the maximum */
+    /* plans: batch 1, what the queues can fill, the maximum */
+    int fill = p->ns * (p->cfg.queue_frames > 0 ? p->cfg.queue_frames : 4);
     p->plan_batch[p->n_plans++] = 1;
+    if (fill > 1 && fill < p->max_batch)
+        p->plan_batch[p->n_plans++] = fill;
     if (p->max_batch > 1)
         p->plan_batch[p->n_plans++] = p->max_batch;
     for (int k = 0; k < p->n_plans; k++) {
@@ -1594,7 +1599,9 @@ static int infer_and_post(vp_pipeline *p, int k, int n, batch_times *bt)
 
 static void process_batch(vp_pipeline *p, batch_item *b, int n, line *l)
 {
-    int k = n <= p->plan_batch[0] ? 0 : p->n_plans - 1;
+    int k = 0;
+    while (k < p->n_plans - 1 && p->plan_batch[k] < n)
+        k++;
     batch_times bt = {0};
     double t0 = now_ms();
     uint64_t n0 = p->sw ? vp_clock_ns() : 0;
