@@ -33,6 +33,11 @@
               (a confirmed id keeps its class), each stream's video decodes
               (ffprobe) with one frame per result line at the stream's size,
               the trace passes tests/obs/trace_check.py.
+  live        a live RTSP source (GStreamer rtsp-server on loopback) next to
+              a file; the server is killed for good mid-run: the live stream
+              reports its failure once (after its reconnect attempts), keeps
+              the results it had, and the file stream is processed to its
+              end. Exit 1 (a stream failed). 77 without GStreamer's server.
   http        `vidpipe run --http-port P --serve` with one looping source:
               /metrics answers with the stream's series while it runs, a
               second source added over POST /sources gets processed, DELETE
@@ -436,6 +441,69 @@ def test_outputs(a, tmp):
     return 0 if ok else 1
 
 
+# ------------------------------------------------------------------ live
+def test_live(a, tmp):
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "media"))
+    import rtsp_reconnect as rr
+
+    model = os.path.join(a.models, "yolov8n-video.onnx")
+    good = os.path.join(a.media, "h264_360p.h264")
+    py = rr.gi_python()
+    if not py or not os.path.exists(model) or not os.path.exists(good):
+        print("skip: no GStreamer RTSP server, model or test stream")
+        return SKIP
+    port = rr.free_port()
+    server = rr.start_server(py, port)
+    out = os.path.join(tmp, "live.jsonl")
+    cfg = {"sources": [{"id": "cam", "uri": f"rtsp://127.0.0.1:{port}/test", "max_reconnects": 2},
+                       {"id": "file", "uri": good, "loop": 2}],
+           "model": {"path": model, "backend": "cpu"}, "batch": {"max": 2, "timeout_ms": 5},
+           "sinks": [{"type": "jsonl", "path": out}]}
+    path = os.path.join(tmp, "live.json")
+    json.dump(cfg, open(path, "w"))
+    p = subprocess.Popen([a.vidpipe, "run", "--config", path, "--stats", os.path.join(tmp, "live-stats.json")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    killed = False
+    try:
+        deadline = time.time() + 90
+        while time.time() < deadline and p.poll() is None:
+            n = sum(1 for l in open(out) if '"stream":"cam"' in l) if os.path.exists(out) else 0
+            if n >= 10:
+                server.send_signal(signal.SIGKILL)
+                server.wait()
+                killed = True
+                break
+            time.sleep(0.3)
+        _, err = p.communicate(timeout=150)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        _, err = p.communicate()
+        print("FAIL live: the run did not end after the server went away")
+        return 1
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    ok = True
+    lines = load_jsonl(out)
+    cam = sum(1 for (sid, _) in lines if sid == "cam")
+    fil = sum(1 for (sid, _) in lines if sid == "file")
+    st = json.load(open(os.path.join(tmp, "live-stats.json")))
+    by = {x["id"]: x for x in st["streams"]}
+    print(f"live: server killed {killed}, exit {p.returncode}, cam {cam} lines ({by['cam']['processed']} processed, "
+          f"failed {by['cam']['failed']}: {by['cam']['error']!r}), file {fil} lines")
+    if not killed or cam < 10 or cam != by["cam"]["processed"]:
+        print("FAIL live: the live stream's results before the drop must all be there")
+        ok = False
+    if fil != 150:
+        print(f"FAIL live: the file stream has {fil} lines, expected 150 (3 passes of 50 frames)")
+        ok = False
+    if not by["cam"]["failed"] or err.count("stream cam:") != 1 or p.returncode != 1:
+        print(f"FAIL live: the dead live stream must be reported once, with exit 1: {err[-1500:]}")
+        ok = False
+    return 0 if ok else 1
+
+
 # ------------------------------------------------------------------ http
 def test_http(a, tmp):
     import socket
@@ -543,7 +611,7 @@ def test_http(a, tmp):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["reference", "compare", "faults", "stop", "usage", "outputs", "http"])
+    ap.add_argument("mode", choices=["reference", "compare", "faults", "stop", "usage", "outputs", "http", "live"])
     ap.add_argument("files", nargs="*")
     ap.add_argument("--vidpipe")
     ap.add_argument("--models", default="build/models")
@@ -562,7 +630,8 @@ def main():
         return 0 if ok else 1
     with tempfile.TemporaryDirectory() as tmp:
         return {"reference": test_reference, "faults": test_faults, "stop": test_stop,
-                "usage": test_usage, "outputs": test_outputs, "http": test_http}[a.mode](a, tmp)
+                "usage": test_usage, "outputs": test_outputs, "http": test_http,
+                "live": test_live}[a.mode](a, tmp)
 
 
 if __name__ == "__main__":
