@@ -125,6 +125,10 @@ int vp_engine_input_info(const vp_engine *e, int i, const char **name, vp_dtype 
                          vp_shape *shape);
 int vp_engine_output_info(const vp_engine *e, int i, const char **name, vp_dtype *dt,
                           vp_shape *shape);
+/* The model's metadata_props value for key (e.g. ultralytics' "task",
+ * "names", "imgsz"), or NULL. Valid for the engine's life. */
+const char *vp_engine_metadata(const vp_engine *e, const char *key);
+
 /* Number of nodes after passes, and the op types used (for `vidpipe info`). */
 int vp_engine_num_nodes(const vp_engine *e);
 

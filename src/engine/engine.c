@@ -35,6 +35,14 @@ int vp_engine_set_error(vp_engine *e, int status, const char *fmt, ...)
 
 const char *vp_engine_last_error(const vp_engine *e) { return e ? e->err : ""; }
 
+const char *vp_engine_metadata(const vp_engine *e, const char *key)
+{
+    for (int i = 0; e && key && i < e->g.n_meta; i++)
+        if (!strcmp(e->g.meta_keys[i], key))
+            return e->g.meta_values[i];
+    return NULL;
+}
+
 /* Load the CUDA backend plugin (gpu/gpu.h says where it is looked for). */
 static const vp_backend *load_cuda_plugin(void **handle, char *err, size_t errlen)
 {

@@ -89,6 +89,12 @@ void vp_graph_free(vp_graph *g)
         free(g->values[i].name);
         vp_tensor_free(&g->values[i].init);
     }
+    for (int i = 0; i < g->n_meta; i++) {
+        free(g->meta_keys[i]);
+        free(g->meta_values[i]);
+    }
+    free(g->meta_keys);
+    free(g->meta_values);
     free(g->nodes);
     free(g->values);
     free(g->inputs);

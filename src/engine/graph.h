@@ -109,6 +109,8 @@ typedef struct vp_graph {
     int n_outputs;
     int opset;        /* default-domain opset */
     char *source;     /* file name, for messages */
+    char **meta_keys, **meta_values; /* ModelProto.metadata_props (exporters' task, class names...) */
+    int n_meta;
 } vp_graph;
 
 void vp_graph_free(vp_graph *g);

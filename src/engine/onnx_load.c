@@ -662,6 +662,19 @@ int vp_graph_load_memory(const void *data, size_t size, const char *src, const c
     if (!m)
         return fail(&L, VP_ERR_INVALID, "not a valid ONNX model: protobuf parsing failed (truncated or not an ONNX file)");
     int rc = build_graph(&L, m);
+    /* metadata: kept as strings, for the callers that know an exporter's keys */
+    size_t nm = rc == VP_OK ? m->n_metadata_props : 0;
+    if (nm && (!(g->meta_keys = calloc(nm, sizeof *g->meta_keys)) ||
+               !(g->meta_values = calloc(nm, sizeof *g->meta_values))))
+        rc = VP_ERR_NOMEM;
+    for (size_t i = 0; rc == VP_OK && i < nm; i++) {
+        const Onnx__StringStringEntryProto *e = m->metadata_props[i];
+        g->meta_keys[i] = dupstr(e->key ? e->key : "");
+        g->meta_values[i] = dupstr(e->value ? e->value : "");
+        g->n_meta = (int)i + 1;
+        if (!g->meta_keys[i] || !g->meta_values[i])
+            rc = VP_ERR_NOMEM;
+    }
     onnx__model_proto__free_unpacked(m, NULL);
     free(L.slots);
     if (rc == VP_OK) {

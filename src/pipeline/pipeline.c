@@ -196,6 +196,7 @@ struct vp_pipeline {
     /* CPU path buffers (largest plan) */
     void *in_host;
     void *out_host[2];
+    void *out_unused[16];    /* CPU path: room for the outputs post-processing does not read */
     vp_shape out_shape[2];
     void *post_scratch;
     vp_post_results res;     /* host results */
@@ -313,11 +314,63 @@ static int post_tensor(vp_dtype dt, const vp_shape *s, const void *data, vp_post
     return 0;
 }
 
+/* Class names from an ultralytics export's metadata "names", a Python dict
+ * literal {0: 'person', 1: 'bicycle', ...} with keys 0..n-1 in order. Sets
+ * p->class_names; 0 when absent or not in that form (names stay numbers). */
+static int names_from_metadata(vp_pipeline *p)
+{
+    const char *m = vp_engine_metadata(p->eng, "names");
+    if (!m || *m != '{')
+        return 0;
+    int n = 0;
+    for (const char *q = m; *q; q++)
+        n += *q == ':';
+    if (n <= 0 || n > 65535 || !(p->class_names = calloc((size_t)n, sizeof *p->class_names)))
+        return 0;
+    const char *q = m + 1;
+    for (int i = 0; i < n; i++) {
+        char *end;
+        long key = strtol(q, &end, 10);
+        if (key != i || end == q)
+            break;
+        q = end;
+        while (*q == ' ' || *q == ':')
+            q++;
+        char quote = *q;
+        if (quote != '\'' && quote != '"')
+            break;
+        const char *b = ++q;
+        while (*q && *q != quote)
+            q++;
+        if (!*q || !(p->class_names[i] = malloc((size_t)(q - b) + 1)))
+            break;
+        memcpy(p->class_names[i], b, (size_t)(q - b));
+        p->class_names[i][q - b] = 0;
+        p->n_class_names = i + 1;
+        q++;
+        while (*q == ',' || *q == ' ')
+            q++;
+    }
+    if (p->n_class_names != n) { /* not the expected form: keep numbers */
+        for (int i = 0; i < n; i++)
+            free(p->class_names[i]);
+        free(p->class_names);
+        p->class_names = NULL;
+        p->n_class_names = 0;
+        return 0;
+    }
+    return n;
+}
+
 /* The task from the model's outputs when the config says auto: two outputs
  * with a 4-D second -> segment; one 4-D output -> semseg; 56 features
  * (4 box + 1 class + 17 x 3 keypoints) -> pose; else detect. */
 static int guess_task(vp_engine *e)
 {
+    /* exporters that say (ultralytics: metadata "task") are believed */
+    const char *t = vp_engine_metadata(e, "task");
+    if (t && vp_task_parse(t) >= 0)
+        return vp_task_parse(t);
     vp_shape s0, s1;
     vp_dtype dt;
     const char *name;
@@ -450,6 +503,12 @@ static int engine_setup(vp_pipeline *p, char *err, size_t errlen)
     vp_post_params_default(&p->post);
     p->post.task = c->task >= 0 ? c->task : guess_task(p->eng);
     p->post.num_classes = c->num_classes;
+    if (!p->n_class_names && names_from_metadata(p) && !c->num_classes)
+        p->post.num_classes = p->n_class_names;
+    const char *kpt = vp_engine_metadata(p->eng, "kpt_shape"); /* ultralytics pose: "[17, 3]" */
+    int nk = 0, kd = 0;
+    if (p->post.task == VP_TASK_POSE && kpt && sscanf(kpt, "[%d, %d]", &nk, &kd) == 2 && nk > 0 && (kd == 2 || kd == 3))
+        p->post.num_keypoints = nk, p->post.keypoint_dims = kd;
     p->post.conf_threshold = c->conf_threshold;
     p->post.iou_threshold = c->iou_threshold;
     p->post.max_det = c->max_det;
@@ -483,6 +542,20 @@ static int engine_setup(vp_pipeline *p, char *err, size_t errlen)
                 return fail(err, errlen, VP_ERR_NOMEM, "out of memory for output %d", i);
             pt[i].data = p->out_host[i];
         }
+    }
+    /* CPU path: outputs the pipeline does not read still need room; sized
+     * once for the largest plan, so no batch allocates */
+    int nout = vp_engine_num_outputs(p->eng);
+    if (nout > 16)
+        return fail(err, errlen, VP_ERR_UNSUPPORTED, "model %s: %d outputs, at most 16", p->model_path, nout);
+    for (int i = p->n_out; !p->gpu_path && i < nout; i++) {
+        vp_shape sh;
+        const char *oname;
+        vp_dtype dt;
+        vp_engine_output_info(p->eng, i, &oname, &dt, &sh);
+        vp_plan_output_shape(big, i, &sh);
+        if (!(p->out_unused[i] = malloc(tensor_bytes(dt, &sh) + 1)))
+            return fail(err, errlen, VP_ERR_NOMEM, "out of memory for output %d", i);
     }
     if ((rc = vp_post_resolve(&p->post, pt, p->n_out, &p->lo)))
         return fail(err, errlen, VP_ERR_INVALID, "model %s: its outputs do not fit task %s (see the message above)",
@@ -1243,7 +1316,7 @@ static int map_and_track(vp_pipeline *p, batch_item *b, int slot)
         p->mapped[k] = d;
         p->tids[k] = 0;
     }
-    if (s->trk && nd >= 0) {
+    if (s->trk) {
         uint64_t t0 = vp_span_begin(p->sw, VP_SPAN_TRACKING);
         double t = now_ms();
         for (int k = 0; k < nd; k++) {
@@ -1498,9 +1571,7 @@ static int infer_and_post(vp_pipeline *p, int k, int n, batch_times *bt)
         vp_tensor in = {VP_DT_FLOAT, {4, {bs, 3, p->in_h, p->in_w}}, p->in_host};
         vp_tensor out[2];
         int nout = vp_engine_num_outputs(p->eng);
-        vp_tensor all[16];
-        if (nout > 16)
-            return VP_ERR_UNSUPPORTED;
+        vp_tensor all[16]; /* nout <= 16: checked at start-up */
         for (int i = 0; i < nout; i++) {
             const char *name;
             vp_shape decl;
@@ -1508,16 +1579,9 @@ static int infer_and_post(vp_pipeline *p, int k, int n, batch_times *bt)
             vp_plan_output_shape(plan, i, &all[i].shape);
             all[i].data = i < p->n_out ? p->out_host[i] : NULL;
         }
-        /* outputs the pipeline does not read still need room */
-        void *extra[16] = {0};
-        for (int i = p->n_out; i < nout; i++) {
-            if (!(extra[i] = malloc(tensor_bytes(all[i].dtype, &all[i].shape) + 1)))
-                return VP_ERR_NOMEM;
-            all[i].data = extra[i];
-        }
-        rc = vp_plan_run(plan, &in, all);
         for (int i = p->n_out; i < nout; i++)
-            free(extra[i]);
+            all[i].data = p->out_unused[i]; /* sized for the largest plan at start-up */
+        rc = vp_plan_run(plan, &in, all);
         if (rc) {
             VP_LOGE("engine: batch of %d: %s", n, vp_engine_last_error(p->eng));
             return rc;
@@ -1898,6 +1962,8 @@ void vp_pipeline_free(vp_pipeline **pp)
     free(p->in_host);
     free(p->out_host[0]);
     free(p->out_host[1]);
+    for (int i = 0; i < 16; i++)
+        free(p->out_unused[i]);
     free(p->post_scratch);
     free(p->mask);
     free(p->mapped);
