@@ -113,7 +113,8 @@ def main() -> int:
     torch.manual_seed(a.seed)
     model = YOLO(str(a.init) if a.init else str(yaml_path))
     res = model.train(data=str(data / "yolo" / "data.yaml"), epochs=a.epochs, imgsz=a.imgsz, batch=a.batch,
-                      device=a.device, workers=0, seed=a.seed, deterministic=True, pretrained=False, amp=False,
+                      device=a.device, workers=0, seed=a.seed, deterministic=True,
+                      pretrained=str(a.init) if a.init else False, amp=False,
                       plots=False, project=str(work / "runs"), name="train", exist_ok=True, verbose=False,
                       mosaic=1.0, close_mosaic=max(1, a.epochs // 5), patience=a.epochs)
     best = work / "runs" / "train" / "weights" / "best.pt"
