@@ -28,28 +28,16 @@ mkdir -p "$out"
 python3 tools/gen_dataset.py --out "$out/video" --seed 1000 --videos 1 --frames 300 --size 640x384
 if [ -f assets/shapes.onnx ]; then
   model=assets/shapes.onnx
-  names=$(python3 -c 'import json; print(json.dumps(json.load(open("assets/shapes.json"))["classes"]))')
-  size=$(python3 -c 'import json; print(json.load(open("assets/shapes.json"))["imgsz"])')
 else
   # no trained detector in this checkout yet: the YOLOv8n architecture with
   # random weights (every stage runs; the accuracy table then shows ~0)
   echo "demo: assets/shapes.onnx is not there: using yolov8n-video (random weights)"
   bash scripts/setup-python.sh
   python3 tools/gen_models.py --outdir build/models --only yolov8n-video --no-check
-  model=build/models/yolov8n-video.onnx names=80 size=640
+  model=build/models/yolov8n-video.onnx
 fi
-cat > "$out/config.json" <<JSON
-{
-  "sources": [{"id": "s0", "uri": "$out/video/vid000.mp4"}],
-  "model": {"path": "$model", "backend": "${VP_BACKEND:-cpu}",
-            "input": {"width": $size, "height": $size}, "classes": $names,
-            "conf_threshold": 0.25, "iou_threshold": 0.5},
-  "batch": {"max": 4},
-  "tracker": {"enabled": true},
-  "sinks": [{"type": "jsonl", "path": "$out/results.jsonl"}, {"type": "video", "path": "$out/annotated.mkv"}],
-  "profile": {"trace": "$out/trace.json"}
-}
-JSON
+python3 tools/demo_config.py --model "$model" --source "$out/video/vid000.mp4" --backend "${VP_BACKEND:-cpu}" \
+  --sink "$out/results.jsonl" --video "$out/annotated.mkv" --trace "$out/trace.json" > "$out/config.json"
 build/vidpipe check "$out/config.json"
 build/vidpipe run --config "$out/config.json" --stats "$out/stats.json"
 python3 tools/eval.py --results "$out/results.jsonl" --gt "$out/video/vid000.gt.jsonl"

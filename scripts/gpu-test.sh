@@ -8,7 +8,7 @@
 #       protobuf-c, libgomp), ONNX's node tests, the pure-Python packages
 #       that generate the ultralytics models (ultralytics, onnxslim), test
 #       media (Annex-B streams, their libavcodec MD5s) and a fallback model.
-#   scripts/gpu-test.sh run [tests|kernels|parity|pipeline|pipebench|bench|sanitize|profile|all]
+#   scripts/gpu-test.sh run [tests|kernels|parity|pipeline|pipebench|train|bench|sanitize|profile|all]
 #       on the GPU machine, in the repository root with .devcarry/ present:
 #       tests:    ONNX node tests through the CUDA backend in FP32 and FP16;
 #                 plan-cache reuse; NVDEC and preprocessing tests;
@@ -28,6 +28,9 @@
 #       profile:  per-step device times of YOLOv8n batch 32 FP16 against
 #                 FLOP and byte floors (VP_GPU_MODELS), FP16 parity of
 #                 VP_GPU_PARITY models.
+#       train:    tools/train_detector.py on the GPU (VP_TRAIN_HOURS), then the
+#                 held-out demo videos of .devcarry/demo through the GPU path
+#                 with it; results in $OUT for tools/eval.py;
 #       Prints "gpu tests: N passed, N failed, N skipped" (tests, sanitize).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -79,12 +82,16 @@ EOF
       [ -f "${VP_MEDIA_DIR:-build/media}/$f" ] && cp "${VP_MEDIA_DIR:-build/media}/$f" .devcarry/pipeline/
     done
   fi
+  # held-out demo videos (VP_DEMO_DIR: gen_dataset.py output) for "run train"
+  if [ -n "${VP_DEMO_DIR:-}" ]; then
+    mkdir -p .devcarry/demo && cp "$VP_DEMO_DIR"/*.h264 .devcarry/demo/
+  fi
   du -sh .devcarry
   exit 0
 fi
 
 if [ "$mode" != run ]; then
-  echo "usage: $0 prepare [ARCHS] | run [tests|kernels|parity|pipeline|pipebench|bench|sanitize|profile|all]" >&2
+  echo "usage: $0 prepare [ARCHS] | run [tests|kernels|parity|pipeline|pipebench|train|bench|sanitize|profile|all]" >&2
   exit 2
 fi
 what=${2:-tests}
@@ -192,6 +199,31 @@ if [ "$what" = pipeline ] || [ "$what" = all ]; then
       [ $rc = 0 ] && python3 tests/pipeline/run_e2e.py compare "/tmp/vp-$v.$prec.jsonl" "$f"
       rc=$((rc + $?)); count $rc
       cat "/tmp/vp-$v.$prec.stats" 2>/dev/null | head -c 600; echo
+    done
+  done
+fi
+
+if [ "$what" = train ]; then
+  # tools/train_detector.py on this GPU within VP_TRAIN_HOURS, then the
+  # held-out demo video (.devcarry/demo, rendered where ffmpeg is) through the
+  # GPU path with the trained detector in FP32 and FP16; everything lands in
+  # $OUT (default /tmp/vp-train) to be scored where the CPU path runs
+  out=${OUT:-/tmp/vp-train}; mkdir -p "$out"
+  note "train_detector.py --device 0 (${VP_TRAIN_HOURS:-0.11} h at most)"
+  python3 tools/train_detector.py --out "$out/shapes" --device 0 --videos ${VP_TRAIN_VIDEOS:-60} \
+    --epochs ${VP_TRAIN_EPOCHS:-100} --imgsz 384 --batch ${VP_TRAIN_BATCH:-32} --hours ${VP_TRAIN_HOURS:-0.11} \
+    --workers 12 --jobs 16 --cache ram --workdir /tmp/vp-train-work ${VP_TRAIN_ARGS:-} 2>&1 | grep -vE "^ +[0-9]+/[0-9]+ " | tail -25
+  count ${PIPESTATUS[0]}
+  cp /tmp/vp-train-work/runs/train/results.csv "$out/" 2>/dev/null
+  for v in .devcarry/demo/*.h264; do
+    [ -f "$v" ] && [ -f "$out/shapes.onnx" ] || continue
+    n=$(basename "$v" .h264)
+    for prec in fp32 fp16; do
+      note "held-out $n, GPU path $prec, trained detector"
+      python3 tools/demo_config.py --model "$out/shapes.onnx" --source "$v" --sink "$out/$n.$prec.jsonl" > /tmp/vp-demo.json
+      "$bin/vidpipe" run --quiet --config /tmp/vp-demo.json --backend cuda --precision $prec --hw nvdec --gpu-only \
+        --stats "$out/$n.$prec.stats.json"
+      count $?
     done
   done
 fi

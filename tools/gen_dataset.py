@@ -10,7 +10,7 @@ The encoded files come from libx264 and may differ between encoder versions.
 Usage:
     tools/gen_dataset.py --out DIR [--seed 0] [--videos 4] [--frames 300]
                          [--size 640x384] [--fps 30] [--objects 3,8]
-                         [--crf 20] [--no-video]
+                         [--crf 20] [--no-video] [--jobs 1]
                          [--yolo-dir DIR [--yolo-every 3] [--val-fraction 0.25]]
 
 Per video NAME (vid000, vid001, ...) in DIR:
@@ -430,6 +430,8 @@ def parse_args(argv=None):
     ap.add_argument("--yolo-dir", type=Path, help="also write a YOLO image dataset here")
     ap.add_argument("--yolo-every", type=int, default=3, help="every K-th frame to the YOLO set (default 3)")
     ap.add_argument("--val-fraction", type=float, default=0.25)
+    ap.add_argument("--jobs", type=int, default=1, help="videos rendered in parallel processes (default 1; "
+                    "the output does not depend on it)")
     a = ap.parse_args(argv)
     try:
         a.width, a.height = (int(v) for v in a.size.lower().split("x"))
@@ -442,11 +444,19 @@ def parse_args(argv=None):
         assert len(a.objects) == 2 and 0 <= a.objects[0] <= a.objects[1]
     except (ValueError, AssertionError):
         die(f"--objects {a.objects}: expected min,max with 0 <= min <= max")
-    if a.videos < 1 or a.frames < 1 or a.fps <= 0 or a.yolo_every < 1 or not 0 < a.val_fraction < 1:
-        die("--videos, --frames, --fps, --yolo-every must be positive and --val-fraction in (0, 1)")
+    if a.videos < 1 or a.frames < 1 or a.fps <= 0 or a.yolo_every < 1 or a.jobs < 1 or not 0 < a.val_fraction < 1:
+        die("--videos, --frames, --fps, --yolo-every, --jobs must be positive and --val-fraction in (0, 1)")
     if not a.no_video and shutil.which("ffmpeg") is None:
         die("ffmpeg not found (use --no-video for ground truth only)")
     return a
+
+
+def render_one(job):
+    """One video (a process of its own with --jobs): its summary and YOLO image counts."""
+    name, seed, a, names = job
+    yolo = YoloWriter(a.yolo_dir, names, a.yolo_every, a.val_fraction, a.frames) if a.yolo_dir else None
+    v = gen_video(name, seed, a, a.out, yolo)
+    return v, (yolo.count if yolo else None)
 
 
 def main(argv=None) -> int:
@@ -456,11 +466,21 @@ def main(argv=None) -> int:
     seeds = np.random.SeedSequence(a.seed).generate_state(a.videos, dtype=np.uint32)
     yolo = YoloWriter(a.yolo_dir, names, a.yolo_every, a.val_fraction, a.frames) if a.yolo_dir else None
     t0 = time.time()
+    jobs = [(name, int(s), a, names) for name, s in zip(names, seeds)]
+    if a.jobs > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=min(a.jobs, a.videos)) as ex:
+            done = list(ex.map(render_one, jobs))
+    else:
+        done = map(render_one, jobs)
     videos = []
-    for name, s in zip(names, seeds):
-        v = gen_video(name, int(s), a, a.out, yolo)
+    for v, count in done:
         videos.append(v)
-        print(f"gen_dataset: {name}: {a.frames} frames, {v['objects']} objects ({v['entered']} entered, "
+        if yolo is not None:
+            for k in yolo.count:
+                yolo.count[k] += count[k]
+        print(f"gen_dataset: {v['name']}: {a.frames} frames, {v['objects']} objects ({v['entered']} entered, "
               f"{v['left']} left), {v['boxes']} boxes ({v['occluded']} occluded, {v['ignored']} ignored), "
               f"background {v['background']}", file=sys.stderr)
     if yolo is not None:

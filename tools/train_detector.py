@@ -3,6 +3,7 @@
 
     tools/train_detector.py --out assets/shapes [--seed 1] [--videos 40] [--frames 300]
                             [--epochs 100] [--imgsz 384] [--device cpu|0] [--width 0.25]
+                            [--hours H] [--workers N] [--jobs N] [--init W.pt]
 
 1. tools/gen_dataset.py renders the training videos (seed S) and writes a
    YOLO image dataset from every 3rd frame (whole videos held out for
@@ -12,8 +13,9 @@
    the width multiplier --width (0.25 = yolov8n's) and depth 0.33, 4 classes,
    fixed seed, deterministic mode, plots off.
 3. The best weights are exported to ONNX (opset 17, dynamic batch and size,
-   onnxslim) as OUT.onnx with the class names in its metadata, and
-   OUT.json records the command, versions, dataset seed and final metrics.
+   onnxslim) as OUT.onnx with the class names in its metadata, copied as
+   OUT.pt (for --init), and OUT.json records the command, versions, dataset
+   seed and final metrics.
 
 Held-out evaluation is not done here: run the pipeline on videos of another
 seed and score it with tools/eval.py (scripts/demo.sh does).
@@ -90,6 +92,11 @@ def main() -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--workdir", type=Path, help="keep the dataset and the training run here")
     ap.add_argument("--init", type=Path, help="start from these weights (a .pt of an earlier run) instead of scratch")
+    ap.add_argument("--hours", type=float, help="stop training after this long (ultralytics' time=: the epochs "
+                    "and the learning-rate schedule are fitted to it after the first epoch)")
+    ap.add_argument("--workers", type=int, default=0, help="data-loader processes (0: in the main process)")
+    ap.add_argument("--cache", choices=["ram", "disk"], help="ultralytics' image cache (default none)")
+    ap.add_argument("--jobs", type=int, default=1, help="processes rendering the dataset (gen_dataset.py --jobs)")
     a = ap.parse_args()
 
     import torch
@@ -104,7 +111,8 @@ def main() -> int:
     t0 = time.time()
     subprocess.run([sys.executable, str(HERE / "gen_dataset.py"), "--out", str(data), "--seed", str(a.seed),
                     "--videos", str(a.videos), "--frames", str(a.frames), "--no-video",
-                    "--yolo-dir", str(data / "yolo"), "--yolo-every", str(a.every)], check=True)
+                    "--yolo-dir", str(data / "yolo"), "--yolo-every", str(a.every), "--jobs", str(a.jobs)], check=True)
+    t_data = time.time() - t0
     meta = json.loads((data / "dataset.json").read_text())
     names = meta["classes"] if isinstance(meta.get("classes"), list) else None
     if not names:
@@ -118,15 +126,17 @@ def main() -> int:
     torch.manual_seed(a.seed)
     model = YOLO(str(a.init) if a.init else str(yaml_path))
     res = model.train(data=str(data / "yolo" / "data.yaml"), epochs=a.epochs, imgsz=a.imgsz, batch=a.batch,
-                      device=a.device, workers=0, seed=a.seed, deterministic=True,
+                      device=a.device, workers=a.workers, seed=a.seed, deterministic=True,
                       pretrained=str(a.init) if a.init else False, amp=False,
                       plots=False, project=str(work / "runs"), name="train", exist_ok=True, verbose=False,
-                      mosaic=1.0, close_mosaic=max(1, a.epochs // 5), patience=a.epochs)
+                      mosaic=1.0, close_mosaic=max(1, a.epochs // 5), patience=a.epochs,
+                      cache=a.cache or False, **({"time": a.hours} if a.hours else {}))
     best = work / "runs" / "train" / "weights" / "best.pt"
     trained = YOLO(str(best))
     f = trained.export(format="onnx", imgsz=a.imgsz, dynamic=True, simplify=True, opset=17, device="cpu")
     a.out.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(f, a.out.with_suffix(".onnx"))
+    shutil.copy(best, a.out.with_suffix(".pt"))  # for --init of a later run; not needed by vidpipe
     metrics = {k: float(v) for k, v in (getattr(res, "results_dict", {}) or {}).items()}
     info = {
         "command": " ".join(sys.argv),
@@ -135,11 +145,14 @@ def main() -> int:
         "width": a.width,
         "dataset": {"seed": a.seed, "videos": a.videos, "frames": a.frames, "every": a.every},
         "epochs": a.epochs,
+        "epochs_run": int(getattr(getattr(model, "trainer", None), "epoch", -1)) + 1,
+        "hours": a.hours,
         "init": str(a.init) if a.init else None,
         "device": a.device,
         "versions": {"ultralytics": ultralytics.__version__, "torch": torch.__version__},
         "val_metrics": metrics,
         "seconds": round(time.time() - t0, 1),
+        "dataset_seconds": round(t_data, 1),
     }
     a.out.with_suffix(".json").write_text(json.dumps(info, indent=2) + "\n")
     print(f"train_detector: {a.out.with_suffix('.onnx')} ({a.out.with_suffix('.onnx').stat().st_size / 1e6:.2f} MB), "
