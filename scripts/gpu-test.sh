@@ -30,7 +30,7 @@
 #                 VP_GPU_PARITY models.
 #       train:    tools/train_detector.py on the GPU (VP_TRAIN_HOURS), then the
 #                 held-out demo videos of .devcarry/demo through the GPU path
-#                 with it; results in $OUT for tools/eval.py;
+#                 with it; results in $OUT/train.tar.xz for tools/eval.py;
 #       Prints "gpu tests: N passed, N failed, N skipped" (tests, sanitize).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -207,12 +207,13 @@ if [ "$what" = train ]; then
   # tools/train_detector.py on this GPU within VP_TRAIN_HOURS, then the
   # held-out demo video (.devcarry/demo, rendered where ffmpeg is) through the
   # GPU path with the trained detector in FP32 and FP16; everything lands in
-  # $OUT (default /tmp/vp-train) to be scored where the CPU path runs
-  out=${OUT:-/tmp/vp-train}; mkdir -p "$out"
+  # $OUT/train.tar.xz (one file: the device tool returns only a few) to be
+  # scored where the CPU path runs
+  out=/tmp/vp-train; rm -rf "$out"; mkdir -p "$out"
   note "train_detector.py --device 0 (${VP_TRAIN_HOURS:-0.11} h at most)"
   python3 tools/train_detector.py --out "$out/shapes" --device 0 --videos ${VP_TRAIN_VIDEOS:-60} \
-    --epochs ${VP_TRAIN_EPOCHS:-100} --imgsz 384 --batch ${VP_TRAIN_BATCH:-32} --hours ${VP_TRAIN_HOURS:-0.11} \
-    --workers 12 --jobs 16 --cache ram --workdir /tmp/vp-train-work ${VP_TRAIN_ARGS:-} 2>&1 | grep -vE "^ +[0-9]+/[0-9]+ " | tail -25
+    --epochs ${VP_TRAIN_EPOCHS:-50} --imgsz 384 --batch ${VP_TRAIN_BATCH:-32} --hours ${VP_TRAIN_HOURS:-0.11} \
+    --val-fraction 0.1 --workers 16 --jobs 16 --cache ram --workdir /tmp/vp-train-work ${VP_TRAIN_ARGS:-} 2>&1 | grep -vE "^ +[0-9]+/[0-9]+ " | tail -25
   count ${PIPESTATUS[0]}
   cp /tmp/vp-train-work/runs/train/results.csv "$out/" 2>/dev/null
   for v in .devcarry/demo/*.h264; do
@@ -226,6 +227,7 @@ if [ "$what" = train ]; then
       count $?
     done
   done
+  tar -cJf "${OUT:-/tmp}/train.tar.xz" -C "$out" . && note "results: ${OUT:-/tmp}/train.tar.xz"
 fi
 
 if [ "$what" = pipebench ]; then

@@ -85,6 +85,7 @@ def main() -> int:
     ap.add_argument("--videos", type=int, default=40)
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--every", type=int, default=3, help="every K-th frame becomes a training image")
+    ap.add_argument("--val-fraction", type=float, default=0.25, help="share of the videos held for validation")
     ap.add_argument("--epochs", type=int, default=100)
     ap.add_argument("--imgsz", type=int, default=384)
     ap.add_argument("--batch", type=int, default=16)
@@ -105,13 +106,30 @@ def main() -> int:
     from ultralytics.utils import SETTINGS
 
     SETTINGS.update({"sync": False})
+    try:
+        import polars  # noqa: F401  (ultralytics reads its results.csv with it)
+    except ImportError:
+        from ultralytics.engine.trainer import BaseTrainer
+
+        def read_results_csv(self):
+            """results.csv as {column: [values]} without polars (the lent GPU machine lacks it)."""
+            import csv
+
+            try:
+                with open(self.csv, newline="") as f:
+                    rows = list(csv.DictReader(f))
+            except OSError:
+                return {}
+            return {k.strip(): [float(r[k]) for r in rows] for k in (rows[0] if rows else {})}
+
+        BaseTrainer.read_results_csv = read_results_csv
     work = a.workdir or Path(tempfile.mkdtemp(prefix="vp_train_"))
     work.mkdir(parents=True, exist_ok=True)
     data = work / "data"
     t0 = time.time()
     subprocess.run([sys.executable, str(HERE / "gen_dataset.py"), "--out", str(data), "--seed", str(a.seed),
                     "--videos", str(a.videos), "--frames", str(a.frames), "--no-video",
-                    "--yolo-dir", str(data / "yolo"), "--yolo-every", str(a.every), "--jobs", str(a.jobs)], check=True)
+                    "--yolo-dir", str(data / "yolo"), "--yolo-every", str(a.every), "--val-fraction", str(a.val_fraction), "--jobs", str(a.jobs)], check=True)
     t_data = time.time() - t0
     meta = json.loads((data / "dataset.json").read_text())
     names = meta["classes"] if isinstance(meta.get("classes"), list) else None
@@ -143,7 +161,8 @@ def main() -> int:
         "classes": names,
         "imgsz": a.imgsz,
         "width": a.width,
-        "dataset": {"seed": a.seed, "videos": a.videos, "frames": a.frames, "every": a.every},
+        "dataset": {"seed": a.seed, "videos": a.videos, "frames": a.frames, "every": a.every,
+                    "val_fraction": a.val_fraction},
         "epochs": a.epochs,
         "epochs_run": int(getattr(getattr(model, "trainer", None), "epoch", -1)) + 1,
         "hours": a.hours,
