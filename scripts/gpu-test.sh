@@ -83,8 +83,16 @@ EOF
     done
   fi
   # held-out demo videos (VP_DEMO_DIR: gen_dataset.py output) for "run train"
+  # and "run pipeline" (with their CPU-path results on the committed detector)
   if [ -n "${VP_DEMO_DIR:-}" ]; then
     mkdir -p .devcarry/demo && cp "$VP_DEMO_DIR"/*.h264 .devcarry/demo/
+    if [ -x build/vidpipe ] && [ -f assets/shapes.onnx ]; then
+      cp assets/shapes.onnx assets/shapes.json .devcarry/
+      for v in .devcarry/demo/*.h264; do
+        python3 tools/demo_config.py --model assets/shapes.onnx --source "$v" --sink "${v%.h264}.cpu.jsonl" > /tmp/vp-demo-cpu.json &&
+          build/vidpipe run --quiet --config /tmp/vp-demo-cpu.json || echo "prepare: CPU pipeline run on $v failed"
+      done
+    fi
   fi
   du -sh .devcarry
   exit 0
@@ -228,6 +236,27 @@ if [ "$what" = train ]; then
     done
   done
   tar -cJf "${OUT:-/tmp}/train.tar.xz" -C "$out" . && note "results: ${OUT:-/tmp}/train.tar.xz"
+fi
+
+if [ "$what" = pipeline ] || [ "$what" = all ]; then
+  # the committed detector on the held-out synthetic videos (tracker on):
+  # GPU path against the CPU path, and the GPU results in
+  # $OUT/pipeline.tar.xz for tools/eval.py where the ground truth is
+  res=/tmp/vp-pipeline-out; rm -rf "$res"; mkdir -p "$res"
+  for f in .devcarry/demo/*.cpu.jsonl; do
+    [ -f "$f" ] && [ -f .devcarry/shapes.onnx ] || continue
+    n=$(basename "$f" .cpu.jsonl)
+    for prec in ${VP_GPU_PRECS:-fp32 fp16}; do
+      note "pipeline GPU path ($prec) vs CPU path: trained detector, $n"
+      python3 tools/demo_config.py --model .devcarry/shapes.onnx --source ".devcarry/demo/$n.h264" --sink "$res/$n.$prec.jsonl" > /tmp/vp-demo.json
+      "$bin/vidpipe" run --quiet --config /tmp/vp-demo.json --backend cuda --precision $prec --hw nvdec --gpu-only \
+        --stats "$res/$n.$prec.stats.json"
+      rc=$?
+      [ $rc = 0 ] && python3 tests/pipeline/run_e2e.py compare "$res/$n.$prec.jsonl" "$f"
+      rc=$((rc + $?)); count $rc
+    done
+  done
+  ls "$res"/*.jsonl >/dev/null 2>&1 && tar -cJf "${OUT:-/tmp}/pipeline.tar.xz" -C "$res" . && note "results: ${OUT:-/tmp}/pipeline.tar.xz"
 fi
 
 if [ "$what" = pipebench ]; then
