@@ -9,6 +9,13 @@
  *                            with numpy and filterpy
  *   vp_track_test --bench    50 noisy objects over 10,000 frames: CPU time per
  *                            update (printed, never asserted; goal < 0.05 ms)
+ *   vp_track_test --replay   reads detections from stdin and prints the IDs
+ *                            (tools/eval_track_gt.py: ground-truth boxes and
+ *                            appearance embeddings through the tracker):
+ *                            first line "DIM FUSION" (0 = weighted, 1 = min),
+ *                            then per frame "F INDEX N" and N lines
+ *                            "x0 y0 x1 y1 score cls e_1 .. e_DIM"; prints
+ *                            "INDEX id_1 .. id_N" per frame
  *
  * Every scenario that asserts "IDs stay right" has a twin that asserts
  * they go wrong without the mechanism under test (no motion model, no
@@ -834,8 +841,46 @@ static void bench_one(int dim, vp_track_fusion fusion)
     vp_tracker_free(&t);
 }
 
+static int replay_mode(void)
+{
+    int dim = 0, fusion = 0;
+    if (scanf("%d %d", &dim, &fusion) != 2 || dim < 0 || dim > 4096)
+        return 2;
+    vp_track_params p;
+    vp_track_params_default(&p);
+    p.emb_dim = dim;
+    p.emb_fusion = fusion ? VP_TRACK_FUSE_MIN : VP_TRACK_FUSE_WEIGHTED;
+    vp_tracker *t = make(&p);
+    enum { MAXD = 1024 };
+    static vp_track_det d[MAXD];
+    static int32_t ids[MAXD];
+    float *emb = malloc((size_t)MAXD * (size_t)(dim ? dim : 1) * sizeof *emb);
+    long long frame;
+    int n;
+    while (emb && scanf(" F %lld %d", &frame, &n) == 2 && n >= 0 && n <= MAXD) {
+        for (int i = 0; i < n; i++) {
+            if (scanf("%f %f %f %f %f %d", &d[i].x0, &d[i].y0, &d[i].x1, &d[i].y1, &d[i].score, &d[i].cls) != 6)
+                return 2;
+            for (int k = 0; k < dim; k++)
+                if (scanf("%f", &emb[(size_t)i * dim + k]) != 1)
+                    return 2;
+        }
+        if (vp_tracker_update(t, d, n, dim ? emb : NULL, frame, ids))
+            return 1;
+        printf("%lld", frame);
+        for (int i = 0; i < n; i++)
+            printf(" %d", (int)ids[i]);
+        printf("\n");
+    }
+    free(emb);
+    vp_tracker_free(&t);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "--replay") == 0)
+        return replay_mode();
     if (argc == 2 && strcmp(argv[1], "--kalman") == 0)
         return kalman_mode();
     if (argc == 2 && strcmp(argv[1], "--bench") == 0) {
@@ -845,7 +890,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (argc != 1) {
-        fprintf(stderr, "usage: vp_track_test [--kalman | --bench]\n");
+        fprintf(stderr, "usage: vp_track_test [--kalman | --bench | --replay]\n");
         return 2;
     }
     test_assignment();
