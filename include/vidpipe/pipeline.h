@@ -106,6 +106,12 @@ typedef struct vp_pipeline_config {
     int track_max_lost;        /* frames a lost track is kept */
     int track_min_hits;        /* matches before a track gets its id */
     int track_class_agnostic;  /* match detections to tracks of any class */
+    /* tracker.reid: appearance features from a secondary model on crops */
+    char *reid_model;          /* ONNX embedding model; NULL: IoU only */
+    int reid_width, reid_height; /* crop size; 0 = the model's */
+    int reid_fusion;           /* vp_track_fusion (vision/track.h); default min (BoT-SORT) */
+    float reid_app_thresh;     /* appearance cost above this: no appearance match (default 0.25) */
+    float reid_prox_thresh;    /* IoU cost above this: appearance not used (default 0.5) */
     /* monitor: HTTP endpoint and NVML (run by the tool, tools/vidpipe/cmd_run.c) */
     int http_port;             /* 0: no HTTP endpoint */
     char *http_listen;         /* NULL: 127.0.0.1 */
@@ -163,6 +169,7 @@ typedef struct vp_stream_stats {
 } vp_stream_stats;
 
 enum { VP_STAGE_DECODE = 0, VP_STAGE_PREPROCESS, VP_STAGE_INFER, VP_STAGE_POSTPROCESS, VP_STAGE_TRACK, VP_STAGE_SINK,
+       VP_STAGE_REID, /* tracker.reid: crops + secondary model, per batch */
        VP_STAGE_COUNT };
 
 typedef struct vp_pipeline_stats {

@@ -17,6 +17,7 @@
 #define VP_GPU_GPU_H
 
 #include "vidpipe/vidpipe.h"
+#include "vision/crop.h"
 #include "vision/postprocess.h"
 #include "vision/preprocess.h"
 
@@ -40,7 +41,7 @@ enum { VP_COPY_H2D = 0, VP_COPY_D2H = 1, VP_COPY_D2D = 2 };
 /* Entry points the plugin exports as one table (symbol VP_GPU_API_SYMBOL).
  * Every function returns VP_OK or VP_ERR_BACKEND after logging the CUDA
  * call and its error name. */
-#define VP_GPU_API_ABI 2
+#define VP_GPU_API_ABI 3
 #define VP_GPU_API_SYMBOL "vp_gpu_api_get"
 typedef struct vp_gpu_api {
     int abi;
@@ -68,6 +69,8 @@ typedef struct vp_gpu_api {
     int (*event_record)(struct CUevent_st *e, struct CUstream_st *s);
     /* ms from a to b, both recorded and complete */
     int (*event_elapsed)(struct CUevent_st *a, struct CUevent_st *b, float *ms);
+    /* batched crop + resize for secondary models (vision/crop.h), ABI 3 */
+    vp_cuda_crop_fn crop;
 } vp_gpu_api;
 typedef const vp_gpu_api *(*vp_gpu_api_get_fn)(void);
 

@@ -111,6 +111,7 @@ static const opt_choice resize_choices[] = {{"letterbox", 1}, {"stretch", 0}, {N
 static const opt_choice channel_choices[] = {{"rgb", 0}, {"bgr", 1}, {NULL, 0}};
 static const opt_choice mode_choices[] = {
     {"throughput", VP_BATCH_THROUGHPUT}, {"latency", VP_BATCH_LATENCY}, {NULL, 0}};
+static const opt_choice fusion_choices[] = {{"botsort", 1}, {"weighted", 0}, {NULL, 0}};
 static const opt_choice sink_choices[] = {
     {"jsonl", VP_SINK_JSONL}, {"video", VP_SINK_VIDEO}, {"snapshot", VP_SINK_SNAPSHOT}, {NULL, 0}};
 
@@ -213,6 +214,18 @@ static const opt opts[] = {
     NUM("tracker.max_lost", OPT_INT, C_(track_max_lost), 30, 0, 100000, "frames a lost track waits to be matched again"),
     NUM("tracker.min_hits", OPT_INT, C_(track_min_hits), 2, 1, 1000, "matches before a track gets its id"),
     OBOOL("tracker.class_agnostic", C_(track_class_agnostic), 0, "match detections to tracks of any class"),
+    SECTION("tracker.reid", "appearance features: a secondary model on crops of the detections, fused with IoU in association"),
+    STR("tracker.reid.model", C_(reid_model), 4096, "none",
+        "ONNX embedding model, input [N,3,H,W] RGB pixel/255, output [N,D]; runs on the detector's backend and precision"),
+    SECTION("tracker.reid.input", "the crops"),
+    NUM("tracker.reid.input.width", OPT_INT, C_(reid_width), 0, 0, 1024, "crop width; 0 = from the model; give both or neither"),
+    NUM("tracker.reid.input.height", OPT_INT, C_(reid_height), 0, 0, 1024, "crop height; 0 = from the model; give both or neither"),
+    CHOICE("tracker.reid.fusion", C_(reid_fusion), 1, fusion_choices,
+           "botsort: cost = min(IoU cost, gated appearance cost); weighted: 0.25 IoU + 0.75 appearance inside the IoU gate"),
+    NUM("tracker.reid.appearance_threshold", OPT_FLOAT, C_(reid_app_thresh), 0.25, 0, 1,
+        "botsort: appearance cost (1 - cos) / 2 above this counts as no match"),
+    NUM("tracker.reid.proximity_threshold", OPT_FLOAT, C_(reid_prox_thresh), 0.5, 0, 1,
+        "botsort: pairs with IoU cost (1 - IoU) above this ignore appearance"),
 
     SECTION("monitor", "the HTTP endpoint (metrics, statistics, sources) and GPU sampling"),
     NUM("monitor.port", OPT_INT, C_(http_port), 0, 0, 65535, "HTTP port; 0 = no endpoint"),
@@ -560,6 +573,8 @@ void vp_pipeline_config_free(vp_pipeline_config *c)
     free(c->http_listen);
     free(c->http_token_env);
     free(c->trace_path);
+    free(c->reid_model);
+    c->reid_model = NULL;
     c->http_listen = c->http_token_env = c->trace_path = NULL;
     free_classes(c);
     int ns = c->n_sinks < 0 ? 0 : c->n_sinks > VP_PIPE_MAX_SINKS ? VP_PIPE_MAX_SINKS : c->n_sinks;
@@ -1252,6 +1267,14 @@ static void validate_into(errbuf *e, const vp_pipeline_config *c)
         err_add(e, c->input_width ? "$.model.input.height" : "$.model.input.width",
                 "missing: model.input.%s is %d; give both width and height, or neither (both from the model)",
                 c->input_width ? "width" : "height", c->input_width ? c->input_width : c->input_height);
+    if (c->reid_model && !c->reid_model[0])
+        err_add(e, "$.tracker.reid.model", "empty string (expected an ONNX file)");
+    else if (c->reid_model && !c->track)
+        err_add(e, "$.tracker.reid.model", "given while $.tracker.enabled is false (appearance features serve the tracker)");
+    if ((c->reid_width == 0) != (c->reid_height == 0))
+        err_add(e, c->reid_width ? "$.tracker.reid.input.height" : "$.tracker.reid.input.width",
+                "missing: tracker.reid.input.%s is %d; give both width and height, or neither (both from the model)",
+                c->reid_width ? "width" : "height", c->reid_width ? c->reid_width : c->reid_height);
     if (c->class_names && c->num_classes != c->num_class_names)
         err_add(e, "$.model.classes", "%d classes but %d names", c->num_classes, c->num_class_names);
     if (c->precision_set && c->precision == VP_PRECISION_FP16 && c->backend_set && c->backend == VP_BACKEND_CPU)

@@ -38,6 +38,7 @@
 #include "base/span.h"
 #include "pipeline/config.h"
 #include "pipeline/pipeline_impl.h"
+#include "pipeline/reid.h"
 #include "vision/draw.h"
 #include "vision/postprocess.h"
 #include "vision/preprocess.h"
@@ -101,7 +102,8 @@ static void hist_summary(const hist *h, vp_latency *l)
 
 const char *vp_stage_name(int stage)
 {
-    static const char *const names[VP_STAGE_COUNT] = {"decode", "preprocess", "infer", "postprocess", "track", "sink"};
+    static const char *const names[VP_STAGE_COUNT] = {"decode", "preprocess", "infer", "postprocess", "track", "sink",
+                                                      "reid"};
     return stage >= 0 && stage < VP_STAGE_COUNT ? names[stage] : "?";
 }
 
@@ -207,6 +209,12 @@ struct vp_pipeline {
     vp_draw_det *ddets;      /* video sinks: what is drawn */
     float *kp_mapped;        /* keypoints of one frame in source pixels */
     vp_track_params track;
+    /* tracker.reid (reid_setup / reid_batch) */
+    vp_reid *reid;           /* NULL: IoU only */
+    float *reid_emb;         /* [max_batch][max_det][D]: embeddings of this batch's detections */
+    float *reid_tmp;         /* [max_batch * max_det][D]: one vp_reid_embed call's, in crop order */
+    vp_crop *reid_crops;     /* [max_batch * max_det] */
+    int *reid_ok;            /* [max_batch]: slot i has embeddings */
     vp_spans *spans;         /* profile.trace: recorded spans, else NULL */
     vp_span_writer *sw;      /* the inference thread's writer */
     vp_span_writer *gsw;     /* GPU path with spans: the pipeline stream's GPU track */
@@ -658,6 +666,8 @@ static int slot_add(vp_pipeline *p, const vp_pipe_source *src, char *err, size_t
     return VP_OK;
 }
 
+static int reid_setup(vp_pipeline *p, const char *model, char *err, size_t errlen); /* tracker.reid, below */
+
 int vp_pipeline_create(const vp_pipeline_config *c, vp_pipeline **out, char *err, size_t errlen)
 {
     char dummy[8];
@@ -674,6 +684,7 @@ int vp_pipeline_create(const vp_pipeline_config *c, vp_pipeline **out, char *err
     /* the caller's strings are not kept: what we need is copied below */
     p->cfg.sources = NULL, p->cfg.model_path = NULL, p->cfg.class_names = NULL;
     p->cfg.http_listen = p->cfg.http_token_env = p->cfg.trace_path = NULL; /* the tool's business */
+    p->cfg.reid_model = NULL; /* used by reid_setup only, from c */
     p->serve = c->serve;
     vp_track_params_default(&p->track);
     p->track.high_thresh = c->track_high;
@@ -715,6 +726,8 @@ int vp_pipeline_create(const vp_pipeline_config *c, vp_pipeline **out, char *err
     const char *fault = getenv("VIDPIPE_FAULT_ENGINE_BATCH");
     p->fault_batch = fault ? strtol(fault, NULL, 10) : 0;
     if ((rc = engine_setup(p, err, errlen)))
+        return rc;
+    if ((rc = reid_setup(p, c->reid_model, err, errlen)))
         return rc;
     if ((rc = sinks_open(p, err, errlen)))
         return rc;
@@ -1323,7 +1336,10 @@ static int map_and_track(vp_pipeline *p, batch_item *b, int slot)
             const vp_det *d = &p->mapped[k];
             p->tdets[k] = (vp_track_det){d->x0, d->y0, d->x1, d->y1, d->score, d->cls};
         }
-        if (vp_tracker_update(s->trk, p->tdets, nd, NULL, b->it.seq, p->tids))
+        const float *emb = p->reid && p->reid_ok[slot]
+                               ? p->reid_emb + (size_t)slot * (size_t)p->post.max_det * (size_t)vp_reid_dim(p->reid)
+                               : NULL;
+        if (vp_tracker_update(s->trk, p->tdets, nd, emb, b->it.seq, p->tids))
             VP_LOGE("stream %s: frame %lld: tracker update failed (see above); no track ids", s->id,
                     (long long)b->it.seq);
         vp_span_end(p->sw, VP_SPAN_TRACKING, t0, s->idx);
@@ -1661,6 +1677,108 @@ static int infer_and_post(vp_pipeline *p, int k, int n, batch_times *bt)
     return rc;
 }
 
+/* ------------------------------------------------- tracker.reid */
+
+/* After engine_setup: loads the appearance model on the detector's
+ * backend and precision and re-creates the trackers made so far with its
+ * embedding length (trackers of sources added later get it from
+ * p->track). model NULL, or no tracker: nothing to do. */
+static int reid_setup(vp_pipeline *p, const char *model, char *err, size_t errlen)
+{
+    if (!model || !p->cfg.track || p->post.task == VP_TASK_SEMSEG)
+        return VP_OK;
+    char why[1024];
+    int rc = vp_reid_open(model, p->cfg.reid_width, p->cfg.reid_height, p->cfg.backend, p->cfg.precision,
+                          p->cfg.threads, p->gpu_path ? p->gpu : NULL, &p->reid, why, sizeof why);
+    if (rc)
+        return fail(err, errlen, rc, "%s", why);
+    const size_t dim = (size_t)vp_reid_dim(p->reid), cap = (size_t)p->max_batch * (size_t)p->post.max_det;
+    p->reid_emb = malloc(cap * dim * sizeof *p->reid_emb);
+    p->reid_tmp = malloc(cap * dim * sizeof *p->reid_tmp);
+    p->reid_crops = malloc(cap * sizeof *p->reid_crops);
+    p->reid_ok = calloc((size_t)p->max_batch, sizeof *p->reid_ok);
+    if (!p->reid_emb || !p->reid_tmp || !p->reid_crops || !p->reid_ok)
+        return fail(err, errlen, VP_ERR_NOMEM, "tracker.reid: out of memory");
+    p->track.emb_dim = (int)dim;
+    p->track.emb_fusion = p->cfg.reid_fusion ? VP_TRACK_FUSE_MIN : VP_TRACK_FUSE_WEIGHTED;
+    p->track.appearance_thresh = p->cfg.reid_app_thresh;
+    p->track.proximity_thresh = p->cfg.reid_prox_thresh;
+    for (int i = 0; i < p->ns; i++) {
+        pstream *s = &p->st[i];
+        if (!s->trk)
+            continue;
+        vp_tracker_free(&s->trk);
+        if (vp_tracker_create(&p->track, &s->trk))
+            return fail(err, errlen, VP_ERR_INVALID, "source '%s': cannot create its tracker (see above)", s->id);
+    }
+    VP_LOGI("tracker.reid: %s, %d-d embeddings, %s fusion", model, (int)dim, p->cfg.reid_fusion ? "botsort" : "weighted");
+    return VP_OK;
+}
+
+/* Embeddings of the detections of every tracked frame of the batch into
+ * p->reid_emb (p->reid_ok[i] = 1 where they came), after post-processing:
+ * the boxes mapped to source pixels are cropped from the decoded pictures,
+ * up to VP_CROP_MAX_SOURCES pictures per vp_reid_embed call. GPU path:
+ * device pictures (NVDEC surfaces, still mapped: the batch holds them); a
+ * CPU-decoded frame goes through the upload staging buffer, one at a time.
+ * A failure leaves those frames to IoU-only association (logged). */
+static void reid_batch(vp_pipeline *p, batch_item *b, int n)
+{
+    double t0 = now_ms();
+    const size_t dim = (size_t)vp_reid_dim(p->reid), md = (size_t)p->post.max_det;
+    for (int i = 0; i < n; i++)
+        p->reid_ok[i] = 0;
+    int i = 0;
+    while (i < n) {
+        vp_pre_src srcs[VP_CROP_MAX_SOURCES];
+        vp_frame *hosts[VP_CROP_MAX_SOURCES] = {NULL};
+        int slot_of[VP_CROP_MAX_SOURCES], first_crop[VP_CROP_MAX_SOURCES + 1];
+        int ns = 0, nc = 0;
+        for (; i < n && ns < VP_CROP_MAX_SOURCES; i++) {
+            vp_frame *f = b[i].it.f;
+            if (!b[i].ok || !b[i].s->trk || frame_src(f, &srcs[ns]))
+                continue;
+            const int staged = p->gpu_path && f->memory == VP_MEM_HOST;
+            if (staged && ns > 0)
+                break; /* the staging buffer holds one frame: this one starts the next call */
+            if (staged && upload_frame(p, f, &srcs[ns]))
+                continue;
+            if (!p->gpu_path && f->memory != VP_MEM_HOST) {
+                if (vp_frame_to_host(f, &hosts[ns]))
+                    continue;
+                frame_src(hosts[ns], &srcs[ns]);
+            }
+            first_crop[ns] = nc;
+            for (int k = 0; k < p->res.count[i]; k++) {
+                vp_det d = p->res.det[(size_t)i * md + (size_t)k];
+                vp_post_map_box(&b[i].g, f->width, f->height, &d);
+                p->reid_crops[nc++] = (vp_crop){ns, d.x0, d.y0, d.x1, d.y1};
+            }
+            slot_of[ns++] = i;
+            if (staged) {
+                i++;
+                break;
+            }
+        }
+        first_crop[ns] = nc;
+        int rc = nc ? vp_reid_embed(p->reid, srcs, ns, p->reid_crops, nc, p->reid_tmp, p->stream) : VP_OK;
+        if (rc)
+            VP_LOGE("tracker.reid: %d crops of %d frames: %s; those frames are associated by IoU only", nc, ns,
+                    vp_strerror(rc));
+        for (int j = 0; j < ns; j++) {
+            if (!rc) {
+                memcpy(p->reid_emb + (size_t)slot_of[j] * md * dim, p->reid_tmp + (size_t)first_crop[j] * dim,
+                       (size_t)(first_crop[j + 1] - first_crop[j]) * dim * sizeof(float));
+                p->reid_ok[slot_of[j]] = 1;
+            }
+            vp_frame_unref(&hosts[j]);
+        }
+    }
+    pthread_mutex_lock(&p->mu);
+    hist_add(&p->stage[VP_STAGE_REID], now_ms() - t0);
+    pthread_mutex_unlock(&p->mu);
+}
+
 static void process_batch(vp_pipeline *p, batch_item *b, int n, line *l)
 {
     int k = 0;
@@ -1709,6 +1827,8 @@ static void process_batch(vp_pipeline *p, batch_item *b, int n, line *l)
         if ((rc = infer_and_post(p, k, n, &bt)))
             snprintf(why, sizeof why, "engine or post-processing failed on this batch: %s (see the log)",
                      vp_strerror(rc));
+        else if (p->reid)
+            reid_batch(p, b, n);
     }
     if (anchor && !rc) { /* GPU work as the pipeline stream's events timed it */
         float t[4] = {0};
@@ -1971,6 +2091,11 @@ void vp_pipeline_free(vp_pipeline **pp)
     free(p->tids);
     free(p->ddets);
     free(p->kp_mapped);
+    vp_reid_free(&p->reid); /* before the plugin handle of vp_gpu goes */
+    free(p->reid_emb);
+    free(p->reid_tmp);
+    free(p->reid_crops);
+    free(p->reid_ok);
     vp_spans_free(&p->spans);
     for (int i = 0; i < p->n_class_names; i++)
         free(p->class_names[i]);

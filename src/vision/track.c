@@ -366,6 +366,9 @@ void vp_track_params_default(vp_track_params *p)
     p->emb_dim = 0;
     p->emb_weight = 0.75f;
     p->emb_momentum = 0.9f;
+    p->emb_fusion = VP_TRACK_FUSE_WEIGHTED;
+    p->appearance_thresh = 0.25f;
+    p->proximity_thresh = 0.5f;
     p->max_dets = 1024;
     p->max_tracks = 2048;
 }
@@ -393,6 +396,10 @@ static int check_params(const vp_track_params *p)
     BAD(p->emb_dim < 0 || p->emb_dim > 4096, "emb_dim must be in 0..4096");
     BAD(!(p->emb_weight >= 0.0f && p->emb_weight <= 1.0f), "emb_weight must be in [0, 1]");
     BAD(!(p->emb_momentum >= 0.0f && p->emb_momentum < 1.0f), "emb_momentum must be in [0, 1)");
+    BAD(p->emb_fusion != VP_TRACK_FUSE_WEIGHTED && p->emb_fusion != VP_TRACK_FUSE_MIN,
+        "emb_fusion must be VP_TRACK_FUSE_WEIGHTED or VP_TRACK_FUSE_MIN");
+    BAD(!(p->appearance_thresh >= 0.0f && p->appearance_thresh <= 1.0f), "appearance_thresh must be in [0, 1]");
+    BAD(!(p->proximity_thresh >= 0.0f && p->proximity_thresh <= 1.0f), "proximity_thresh must be in [0, 1]");
     BAD(p->max_dets < 1 || p->max_dets > (1 << 20), "max_dets must be in 1..1048576");
     BAD(p->max_tracks < p->max_dets || p->max_tracks > (1 << 21),
         "max_tracks must be in max_dets..2097152");
@@ -597,7 +604,9 @@ static double app_dist(const vp_tracker *t, int slot, int c, const float *embedd
 static int associate(vp_tracker *t, int nr, int nc, double min_iou, const float *embeddings)
 {
     const int fuse = embeddings != NULL && t->p.emb_dim > 0;
+    const int fuse_min = t->p.emb_fusion == VP_TRACK_FUSE_MIN;
     const double w = t->p.emb_weight;
+    const double app_max = t->p.appearance_thresh, prox_max = t->p.proximity_thresh;
     for (int r = 0; r < nr; r++) {
         const int slot = t->rows[r];
         const track *tr = &t->slots[slot];
@@ -613,6 +622,16 @@ static int associate(vp_tracker *t, int nr, int nc, double min_iou, const float 
             const double o = iou(tb, db);
             if (!(o > 0.0) || o < min_iou)
                 continue;
+            if (fuse && fuse_min) { /* BoT-SORT: min(IoU cost, gated appearance cost) */
+                double cost = 1.0 - o;
+                if (cost <= prox_max) {
+                    const double d = app_dist(t, slot, t->cols[c], embeddings);
+                    if (d <= app_max && d < cost)
+                        cost = d;
+                }
+                row[c] = cost;
+                continue;
+            }
             double s = o;
             if (fuse)
                 s = (1.0 - w) * o + w * (1.0 - app_dist(t, slot, t->cols[c], embeddings));

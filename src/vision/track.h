@@ -51,19 +51,29 @@
  * Class-aware: a track keeps the class it was born with and only matches
  * detections of that class, unless class_agnostic.
  *
- * Appearance fusion (emb_dim > 0 and embeddings given): a weighted sum,
- *   s = (1 - w) * IoU + w * (1 - d),   d = (1 - cos(track, det)) / 2 in [0, 1],
- * applied only to pairs that pass the IoU gate. The spatial gate keeps the
- * motion model in charge of which candidates are plausible; among those,
- * appearance may overrule IoU. This is DeepSORT's arrangement (motion
- * gate, then appearance cost) rather than BoT-SORT's min(IoU cost,
- * gated appearance cost): the min can only make a pair cheaper, so it
- * never undoes a confident but wrong IoU match, which is exactly the case
- * of two objects that swap places while occluded. The track embedding is
- * an exponential moving average of the unit-normalised detection
+ * Appearance fusion (emb_dim > 0 and embeddings given), two forms, both
+ * applied only to pairs that pass the IoU gate, with d = (1 - cos(track,
+ * det)) / 2 in [0, 1]:
+ *
+ *   VP_TRACK_FUSE_WEIGHTED (default): s = (1 - w) * IoU + w * (1 - d).
+ *   VP_TRACK_FUSE_MIN (BoT-SORT): cost = min(1 - IoU, d'), where d' = d
+ *     unless d > appearance_thresh or 1 - IoU > proximity_thresh, then 1;
+ *     s = 1 - cost.
+ *
+ * The spatial gate keeps the motion model in charge of which candidates
+ * are plausible; among those, appearance may overrule IoU. The two forms
+ * differ in how far. The min (BoT-SORT) can only make a pair cheaper:
+ * it lets a pair that both looks alike and is close (IoU >= 1 -
+ * proximity_thresh) win over a closer box that looks different, as long
+ * as that box's IoU cost exceeds the appearance cost of the right pairs;
+ * but it can never undo a wrong pair with IoU cost near 0, i.e. two
+ * objects that swapped exactly into each other's predicted places while
+ * occluded (tests/vision/track_test.c shows both cases). The weighted sum
+ * undoes that too, at the price admitted below (weighted only). The track
+ * embedding is an exponential moving average of the unit-normalised detection
  * embeddings it matched in steps 2 and 4 (momentum emb_momentum, then
  * re-normalised); low-score detections (step 3) do not update it.
- * Cost admitted: the weight is one number for all tracks, so the w = 0.75
+ * Cost admitted (weighted): the weight is one number for all tracks, so the w = 0.75
  * that lets appearance undo a swap behind an occluder also lets one frame
  * of misleading embeddings (two overlapping objects that each look like
  * the other) exchange IDs although the boxes say otherwise. The fix, not
@@ -104,6 +114,12 @@ typedef enum vp_track_motion {
                                    for static scenes and for comparison */
 } vp_track_motion;
 
+/* How appearance is fused with IoU (emb_dim > 0 and embeddings given). */
+typedef enum vp_track_fusion {
+    VP_TRACK_FUSE_WEIGHTED = 0, /* s = (1 - w) IoU + w (1 - d) inside the IoU gate (DeepSORT-like; default) */
+    VP_TRACK_FUSE_MIN = 1,      /* cost = min(1 - IoU, gated d), BoT-SORT's */
+} vp_track_fusion;
+
 typedef struct vp_track_params {
     float high_thresh;      /* first association and birth candidates: score >= this; default 0.5 */
     float low_thresh;       /* second association: low_thresh <= score < high_thresh; default 0.1 */
@@ -119,6 +135,9 @@ typedef struct vp_track_params {
     int emb_dim;            /* appearance embedding length, 0..4096; 0 = no appearance (default) */
     float emb_weight;       /* w in the fused similarity, [0, 1]; default 0.75 */
     float emb_momentum;     /* EMA momentum of track embeddings, [0, 1); default 0.9 (BoT-SORT) */
+    vp_track_fusion emb_fusion; /* default VP_TRACK_FUSE_WEIGHTED */
+    float appearance_thresh;/* FUSE_MIN: d > this counts as 1 (no appearance match), [0, 1]; default 0.25 */
+    float proximity_thresh; /* FUSE_MIN: 1 - IoU > this makes d 1, [0, 1]; default 0.5 */
     int max_dets;           /* detections per update, 1..1<<20; default 1024 */
     int max_tracks;         /* tracks held at once (tentative, tracked, lost), >= max_dets; default 2048 */
 } vp_track_params;

@@ -9,6 +9,13 @@
  *                            with numpy and filterpy
  *   vp_track_test --bench    50 noisy objects over 10,000 frames: CPU time per
  *                            update (printed, never asserted; goal < 0.05 ms)
+ *   vp_track_test --replay   reads detections from stdin and prints the IDs
+ *                            (tools/eval_track_gt.py: ground-truth boxes and
+ *                            appearance embeddings through the tracker):
+ *                            first line "DIM FUSION" (0 = weighted, 1 = min),
+ *                            then per frame "F INDEX N" and N lines
+ *                            "x0 y0 x1 y1 score cls e_1 .. e_DIM"; prints
+ *                            "INDEX id_1 .. id_N" per frame
  *
  * Every scenario that asserts "IDs stay right" has a twin that asserts
  * they go wrong without the mechanism under test (no motion model, no
@@ -447,6 +454,60 @@ static void test_appearance(void)
     appearance_swap(16, 1, 0, 1);
 }
 
+/* ---- appearance, BoT-SORT fusion: a partial swap while occluded ---------- */
+/* A at x=100, B at x=120 (60 x 120, IoU 1/2 with each other), still,
+ * frames 1..10; both hidden 11..18 (an occluder passes in front) while
+ * they step past each other; from 19 on A stands at 116, B at 104. Each
+ * track's (still) prediction now overlaps the other object more (IoU 0.875)
+ * than its own (0.58): IoU alone exchanges the IDs. Both own pairs are
+ * within the proximity gate (1 - IoU = 0.42 <= 0.5) and look alike (d ~
+ * 0.01), the wrong pairs look different (d ~ 0.3 > 0.25, so 1): the min
+ * makes the own pairs cheaper (0.01 vs 0.125) and the IDs stay. */
+static int appearance_step_past(vp_track_fusion fusion, int pass_emb, int count_only, int exact_swap)
+{
+    vp_track_params p;
+    vp_track_params_default(&p);
+    p.emb_dim = 16;
+    p.emb_fusion = fusion;
+    vp_tracker *t = make(&p);
+    uint64_t rs = 7;
+    int mism = 0;
+    for (int f = 1; f <= 28; f++) {
+        const int after = f >= 19;
+        double xa = after ? 116 : 100, xb = after ? 104 : 120;
+        if (exact_swap && after) /* into each other's places exactly: no fusion by min can undo it */
+            xa = 120, xb = 100;
+        vp_track_det d[2] = {box_det(xa, 300, 60, 120, 0.9f, 0), box_det(xb, 300, 60, 120, 0.85f, 0)};
+        float emb[2 * 16];
+        for (int i = 0; i < 2; i++)
+            for (int k = 0; k < 16; k++)
+                emb[i * 16 + k] = (float)((k % 2 == i ? 1.0 : 0.2) + rng_range(&rs, -0.1, 0.1));
+        int32_t ids[2];
+        const int visible = f <= 10 || f >= 19;
+        update(t, d, visible ? 2 : 0, pass_emb ? emb : NULL, f, ids);
+        if (!visible)
+            continue;
+        expect_id(count_only ? &mism : NULL, "step past A", f, ids[0], 1);
+        expect_id(count_only ? &mism : NULL, "step past B", f, ids[1], 2);
+    }
+    vp_tracker_free(&t);
+    return mism;
+}
+
+static void test_appearance_min(void)
+{
+    appearance_step_past(VP_TRACK_FUSE_MIN, 1, 0, 0);      /* exact IDs, BoT-SORT fusion */
+    appearance_step_past(VP_TRACK_FUSE_WEIGHTED, 1, 0, 0); /* and weighted */
+    int m = appearance_step_past(VP_TRACK_FUSE_MIN, 0, 1, 0);
+    CHECK(m == 20, "step past: IoU only: %d mismatches, expected 20 (frames 19..28 exchanged)", m);
+    /* the limit of the min, documented in track.h: an exact swap keeps the
+     * wrong pairs at IoU cost 0, which no appearance cost can undercut */
+    m = appearance_step_past(VP_TRACK_FUSE_MIN, 1, 1, 1);
+    CHECK(m == 20, "exact swap, min fusion: %d mismatches, expected 20", m);
+    m = appearance_step_past(VP_TRACK_FUSE_WEIGHTED, 1, 1, 1);
+    CHECK(m == 0, "exact swap, weighted fusion: %d mismatches, expected 0", m);
+}
+
 /* ---- determinism and order independence -------------------------------- */
 #define DET_OBJ 20
 #define DET_FRAMES 300
@@ -620,6 +681,12 @@ static void test_bounds(void)
     vp_track_params_default(&q);
     q.low_thresh = 0.7f;
     CHECK(vp_tracker_create(&q, &u) == VP_ERR_INVALID, "params: low > high");
+    vp_track_params_default(&q);
+    q.appearance_thresh = 1.5f;
+    CHECK(vp_tracker_create(&q, &u) == VP_ERR_INVALID, "params: appearance_thresh 1.5");
+    vp_track_params_default(&q);
+    q.emb_fusion = (vp_track_fusion)7;
+    CHECK(vp_tracker_create(&q, &u) == VP_ERR_INVALID, "params: emb_fusion 7");
     CHECK(vp_tracker_create(NULL, NULL) == VP_ERR_INVALID, "params: NULL out");
     printf("(end of expected errors)\n");
     fflush(stdout);
@@ -741,12 +808,13 @@ static double cpu_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static void bench_one(int dim)
+static void bench_one(int dim, vp_track_fusion fusion)
 {
     enum { NOBJ = 50, FRAMES = 10000 };
     vp_track_params p;
     vp_track_params_default(&p);
     p.emb_dim = dim;
+    p.emb_fusion = fusion;
     vp_tracker *t = make(&p);
     scene s;
     scene_init(&s, NOBJ, 11);
@@ -766,23 +834,63 @@ static void bench_one(int dim)
         for (int i = 0; i < n; i++)
             max_id = ids[i] > max_id ? ids[i] : max_id;
     }
-    printf("bench: %d objects (%.1f detections/frame), %d frames, emb_dim %d: %.4f ms CPU per frame "
+    printf("bench: %d objects (%.1f detections/frame), %d frames, emb_dim %d%s: %.4f ms CPU per frame "
            "(goal < 0.05 ms without embeddings); %d IDs given\n",
-           NOBJ, (double)total / FRAMES, FRAMES, dim, 1e3 * cpu / FRAMES, (int)max_id);
+           NOBJ, (double)total / FRAMES, FRAMES, dim,
+           !dim ? "" : fusion == VP_TRACK_FUSE_MIN ? " (min fusion)" : " (weighted fusion)", 1e3 * cpu / FRAMES, (int)max_id);
     vp_tracker_free(&t);
+}
+
+static int replay_mode(void)
+{
+    int dim = 0, fusion = 0;
+    if (scanf("%d %d", &dim, &fusion) != 2 || dim < 0 || dim > 4096)
+        return 2;
+    vp_track_params p;
+    vp_track_params_default(&p);
+    p.emb_dim = dim;
+    p.emb_fusion = fusion ? VP_TRACK_FUSE_MIN : VP_TRACK_FUSE_WEIGHTED;
+    vp_tracker *t = make(&p);
+    enum { MAXD = 1024 };
+    static vp_track_det d[MAXD];
+    static int32_t ids[MAXD];
+    float *emb = malloc((size_t)MAXD * (size_t)(dim ? dim : 1) * sizeof *emb);
+    long long frame;
+    int n;
+    while (emb && scanf(" F %lld %d", &frame, &n) == 2 && n >= 0 && n <= MAXD) {
+        for (int i = 0; i < n; i++) {
+            if (scanf("%f %f %f %f %f %d", &d[i].x0, &d[i].y0, &d[i].x1, &d[i].y1, &d[i].score, &d[i].cls) != 6)
+                return 2;
+            for (int k = 0; k < dim; k++)
+                if (scanf("%f", &emb[(size_t)i * dim + k]) != 1)
+                    return 2;
+        }
+        if (vp_tracker_update(t, d, n, dim ? emb : NULL, frame, ids))
+            return 1;
+        printf("%lld", frame);
+        for (int i = 0; i < n; i++)
+            printf(" %d", (int)ids[i]);
+        printf("\n");
+    }
+    free(emb);
+    vp_tracker_free(&t);
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "--replay") == 0)
+        return replay_mode();
     if (argc == 2 && strcmp(argv[1], "--kalman") == 0)
         return kalman_mode();
     if (argc == 2 && strcmp(argv[1], "--bench") == 0) {
-        bench_one(0);
-        bench_one(128);
+        bench_one(0, VP_TRACK_FUSE_WEIGHTED);
+        bench_one(128, VP_TRACK_FUSE_WEIGHTED);
+        bench_one(128, VP_TRACK_FUSE_MIN);
         return 0;
     }
     if (argc != 1) {
-        fprintf(stderr, "usage: vp_track_test [--kalman | --bench]\n");
+        fprintf(stderr, "usage: vp_track_test [--kalman | --bench | --replay]\n");
         return 2;
     }
     test_assignment();
@@ -793,6 +901,7 @@ int main(int argc, char **argv)
     test_low_score();
     test_classes();
     test_appearance();
+    test_appearance_min();
     test_determinism();
     test_bounds();
     if (g_fails) {

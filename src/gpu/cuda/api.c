@@ -136,6 +136,7 @@ static const vp_gpu_api api = {
     /* .event_destroy = */ event_destroy,
     /* .event_record = */ event_record,
     /* .event_elapsed = */ event_elapsed,
+    /* .crop = */ vp_cuda_crop,
 };
 
 __attribute__((visibility("default"))) const vp_gpu_api *vp_gpu_api_get(void);
