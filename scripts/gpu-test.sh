@@ -87,10 +87,13 @@ EOF
   if [ -n "${VP_DEMO_DIR:-}" ]; then
     mkdir -p .devcarry/demo && cp "$VP_DEMO_DIR"/*.h264 .devcarry/demo/
     if [ -x build/vidpipe ] && [ -f assets/shapes.onnx ]; then
-      cp assets/shapes.onnx assets/shapes.json .devcarry/
+      cp assets/shapes.onnx assets/shapes.json assets/reid.onnx .devcarry/
       for v in .devcarry/demo/*.h264; do
         python3 tools/demo_config.py --model assets/shapes.onnx --source "$v" --sink "${v%.h264}.cpu.jsonl" > /tmp/vp-demo-cpu.json &&
           build/vidpipe run --quiet --config /tmp/vp-demo-cpu.json || echo "prepare: CPU pipeline run on $v failed"
+        python3 tools/demo_config.py --model assets/shapes.onnx --source "$v" --sink "${v%.h264}.reid.cpu.jsonl" \
+          --reid assets/reid.onnx > /tmp/vp-demo-cpu.json &&
+          build/vidpipe run --quiet --config /tmp/vp-demo-cpu.json || echo "prepare: CPU pipeline run (reid) on $v failed"
       done
     fi
   fi
@@ -246,9 +249,11 @@ if [ "$what" = pipeline ] || [ "$what" = all ]; then
   for f in .devcarry/demo/*.cpu.jsonl; do
     [ -f "$f" ] && [ -f .devcarry/shapes.onnx ] || continue
     n=$(basename "$f" .cpu.jsonl)
+    reid=; case $n in *.reid) reid="--reid .devcarry/reid.onnx" ;; esac
     for prec in ${VP_GPU_PRECS:-fp32 fp16}; do
       note "pipeline GPU path ($prec) vs CPU path: trained detector, $n"
-      python3 tools/demo_config.py --model .devcarry/shapes.onnx --source ".devcarry/demo/$n.h264" --sink "$res/$n.$prec.jsonl" > /tmp/vp-demo.json
+      python3 tools/demo_config.py --model .devcarry/shapes.onnx --source ".devcarry/demo/${n%.reid}.h264" \
+        --sink "$res/$n.$prec.jsonl" $reid > /tmp/vp-demo.json
       "$bin/vidpipe" run --quiet --config /tmp/vp-demo.json --backend cuda --precision $prec --hw nvdec --gpu-only \
         --stats "$res/$n.$prec.stats.json"
       rc=$?

@@ -3,6 +3,7 @@
 
     tools/demo_config.py --model M.onnx --source VIDEO --sink OUT.jsonl
                          [--video OUT.mkv] [--trace OUT.json] [--backend cpu|cuda]
+                         [--reid REID.onnx]
 
 The input size and class names come from M.json beside the model when it is
 there (tools/train_detector.py writes it); otherwise 640x640 and the model's
@@ -25,6 +26,7 @@ def main() -> int:
     ap.add_argument("--video", help="annotated video")
     ap.add_argument("--trace", help="Chrome trace")
     ap.add_argument("--backend", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--reid", help="appearance model for the tracker (assets/reid.onnx)")
     a = ap.parse_args()
     model = {"path": str(a.model), "backend": a.backend, "conf_threshold": 0.25, "iou_threshold": 0.5}
     side = a.model.with_suffix(".json")
@@ -43,6 +45,8 @@ def main() -> int:
         sinks.append({"type": "video", "path": a.video})
     cfg = {"sources": [{"id": "s0", "uri": a.source}], "model": model, "batch": {"max": 4},
            "tracker": {"enabled": True}, "sinks": sinks}
+    if a.reid:
+        cfg["tracker"]["reid"] = {"model": a.reid}
     if a.trace:
         cfg["profile"] = {"trace": a.trace}
     json.dump(cfg, sys.stdout, indent=2)

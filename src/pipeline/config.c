@@ -220,7 +220,7 @@ static const opt opts[] = {
     SECTION("tracker.reid.input", "the crops"),
     NUM("tracker.reid.input.width", OPT_INT, C_(reid_width), 0, 0, 1024, "crop width; 0 = from the model; give both or neither"),
     NUM("tracker.reid.input.height", OPT_INT, C_(reid_height), 0, 0, 1024, "crop height; 0 = from the model; give both or neither"),
-    CHOICE("tracker.reid.fusion", C_(reid_fusion), 1, fusion_choices,
+    CHOICE("tracker.reid.fusion", C_(reid_fusion), 0, fusion_choices,
            "botsort: cost = min(IoU cost, gated appearance cost); weighted: 0.25 IoU + 0.75 appearance inside the IoU gate"),
     NUM("tracker.reid.appearance_threshold", OPT_FLOAT, C_(reid_app_thresh), 0.25, 0, 1,
         "botsort: appearance cost (1 - cos) / 2 above this counts as no match"),
