@@ -1,7 +1,7 @@
 /*
  * CUDA kernels table: misc family (kernels in misc.cu and misc_resize.cu).
  *
- * Float32 and float16 Softmax/LogSoftmax, ReduceSum/Mean/Max/Min and
+ * Float32 and float16 Softmax/LogSoftmax, ReduceSum/Mean/Max/Min/L2/SumSquare and
  * Resize; ArgMax and TopK also on int32/int64 (and ArgMax on int8/uint8).
  * Resize's roi and scales inputs stay float32 (or any float type) in float16
  * plans: they are only read on the host, here. prepare() decodes the
@@ -12,8 +12,8 @@
  * builder the CPU kernel uses (ops/misc_resize_table.c), so that the GPU
  * reads the same input positions with the same weights.
  *
- * Other ops of the family (Hardmax, ArgMin, ReduceProd/L1/L2/LogSum/
- * LogSumExp/SumSquare, CumSum, Einsum, NonMaxSuppression) have no entry:
+ * Other ops of the family (Hardmax, ArgMin, ReduceProd/L1/LogSum/
+ * LogSumExp, CumSum, Einsum, NonMaxSuppression) have no entry:
  * the plan reports them as unsupported on this backend. Upsample (opset
  * 7..9) is Resize's kernel: the shared decoder reads its scales.
  */
@@ -104,6 +104,7 @@ static int prep_reduce(vp_op_ctx *c)
     static const char *const names[] = {
         [VP_CUMI_SUM] = "ReduceSum", [VP_CUMI_MEAN] = "ReduceMean",
         [VP_CUMI_MAX] = "ReduceMax", [VP_CUMI_MIN] = "ReduceMin",
+        [VP_CUMI_L2] = "ReduceL2", [VP_CUMI_SUMSQ] = "ReduceSumSquare",
     };
     int kind = -1;
     for (int i = 0; i < (int)(sizeof names / sizeof names[0]); i++)
@@ -386,6 +387,8 @@ const vp_kernel vp_cuda_misc[] = {
     {.name = "ReduceMax", .prepare = prep_reduce, .run = run_reduce, .release = release_free},
     {.name = "ReduceMin", .prepare = prep_reduce, .run = run_reduce, .release = release_free},
     {.name = "ReduceSum", .prepare = prep_reduce, .run = run_reduce, .release = release_free},
+    {.name = "ReduceL2", .prepare = prep_reduce, .run = run_reduce, .release = release_free},
+    {.name = "ReduceSumSquare", .prepare = prep_reduce, .run = run_reduce, .release = release_free},
     {.name = "ArgMax", .prepare = prep_argmax, .run = run_argmax, .release = release_free},
     {.name = "TopK", .prepare = prep_topk, .run = run_topk, .release = release_free},
     {.name = "Resize", .prepare = prep_resize, .run = run_resize, .release = release_resize},

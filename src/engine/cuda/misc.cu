@@ -209,6 +209,20 @@ template <> struct reducer<VP_CUMI_MEAN> {
     static __device__ double done(double a, int64_t n) { return a / (double)n; }
     typedef red_sum comb;
 };
+template <> struct reducer<VP_CUMI_L2> {
+    typedef double acc;
+    static __device__ double init(float) { return 0; }
+    static __device__ double add(double a, float v) { return a + (double)v * v; }
+    static __device__ double done(double a, int64_t) { return sqrt(a); }
+    typedef red_sum comb;
+};
+template <> struct reducer<VP_CUMI_SUMSQ> {
+    typedef double acc;
+    static __device__ double init(float) { return 0; }
+    static __device__ double add(double a, float v) { return a + (double)v * v; }
+    static __device__ double done(double a, int64_t) { return a; }
+    typedef red_sum comb;
+};
 template <> struct reducer<VP_CUMI_MAX> {
     typedef float acc;
     static __device__ float init(float first) { return first; }
@@ -532,14 +546,15 @@ template <typename T> static int reduce_typed(cudaStream_t s, const vp_cumi_red 
 {
     if (g->n_red <= 0) {
         /* nothing to reduce: the value of an empty reduction */
-        float v = g->kind == VP_CUMI_SUM ? 0.f : g->kind == VP_CUMI_MEAN ? NAN : g->kind == VP_CUMI_MAX ? -INFINITY
-                                                                                                        : INFINITY;
+        float v = g->kind == VP_CUMI_MEAN ? NAN : g->kind == VP_CUMI_MAX ? -INFINITY : g->kind == VP_CUMI_MIN ? INFINITY
+                                                                                                        : 0.f;
         k_fill<T><<<blocks_for(g->n_out, kThreads), kThreads, 0, s>>>(y, g->n_out, v);
         VP_CUDA_LAUNCHED();
         return VP_OK;
     }
-    if (g->nr == 0) {
-        /* only size-1 dimensions reduced: every kind returns its input */
+    if (g->nr == 0 && g->kind < VP_CUMI_L2) {
+        /* only size-1 dimensions reduced: every kind returns its input
+         * (L2 and the sum of squares still square, below) */
         VP_CUDA(cudaMemcpyAsync(y, x, (size_t)g->n_out * sizeof(T), cudaMemcpyDeviceToDevice, s));
         return VP_OK;
     }
@@ -547,13 +562,15 @@ template <typename T> static int reduce_typed(cudaStream_t s, const vp_cumi_red 
     case VP_CUMI_SUM: return reduce_launch<VP_CUMI_SUM>(s, g, x, y);
     case VP_CUMI_MEAN: return reduce_launch<VP_CUMI_MEAN>(s, g, x, y);
     case VP_CUMI_MAX: return reduce_launch<VP_CUMI_MAX>(s, g, x, y);
+    case VP_CUMI_L2: return reduce_launch<VP_CUMI_L2>(s, g, x, y);
+    case VP_CUMI_SUMSQ: return reduce_launch<VP_CUMI_SUMSQ>(s, g, x, y);
     default: return reduce_launch<VP_CUMI_MIN>(s, g, x, y);
     }
 }
 
 extern "C" int vp_cumi_reduce(cudaStream_t s, vp_dtype dt, const vp_cumi_red *g, const void *x, void *y)
 {
-    if (g->kind < VP_CUMI_SUM || g->kind > VP_CUMI_MIN)
+    if (g->kind < VP_CUMI_SUM || g->kind > VP_CUMI_SUMSQ)
         return VP_ERR_UNSUPPORTED;
     if (dt != VP_DT_FLOAT && dt != VP_DT_FLOAT16)
         return VP_ERR_UNSUPPORTED;

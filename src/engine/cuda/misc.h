@@ -40,7 +40,7 @@ int vp_cumi_softmax(cudaStream_t s, vp_dtype dt, int log, const void *x, void *y
 /* Reductions: the input as groups of kept and reduced dimensions (size-1
  * dimensions dropped, neighbours of the same kind merged), element strides;
  * n_out = product of ksz, n_red = product of rsz. */
-enum { VP_CUMI_SUM, VP_CUMI_MEAN, VP_CUMI_MAX, VP_CUMI_MIN };
+enum { VP_CUMI_SUM, VP_CUMI_MEAN, VP_CUMI_MAX, VP_CUMI_MIN, VP_CUMI_L2, VP_CUMI_SUMSQ };
 
 typedef struct vp_cumi_red {
     int kind;
@@ -53,7 +53,7 @@ typedef struct vp_cumi_red {
 
 /* y[n_out] = reduction of x (dtype dt: float32, float16). n_red == 0
  * (empty input) writes the reduction's value for no elements (0, NaN for
- * the mean, -inf, +inf). */
+ * the mean, -inf, +inf, 0 for L2 and the sum of squares). */
 int vp_cumi_reduce(cudaStream_t s, vp_dtype dt, const vp_cumi_red *g, const void *x, void *y);
 
 /* ArgMax of x (dtype dt) viewed as [O, D, I] along D, int64 indices into
