@@ -17,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
-VP_SKIP_PYTHON=1 scripts/setup.sh
+VP_SKIP_PYTHON=1 VP_SETUP_DEMO=1 scripts/setup.sh
 python3 -c 'import numpy, scipy' 2>/dev/null || python3 -m pip install --quiet --root-user-action=ignore numpy scipy
 if [ -z "${VP_CUDA_ARCHS:-}" ] && ! command -v nvidia-smi >/dev/null 2>&1; then
   export VP_CUDA_ARCHS=none

@@ -11,6 +11,13 @@ debs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       ffmpeg libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libffmpeg-nvenc-dev
       gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base
       gstreamer1.0-plugins-good gstreamer1.0-plugins-bad python3-gi)
+if [ "${VP_SETUP_DEMO:-0}" = 1 ]; then
+  # the demo (scripts/demo.sh) builds and runs; the test-only packages
+  # (clang for the fuzzer, ONNX's test data, GStreamer's RTSP server) wait
+  debs=(build-essential cmake pkg-config libprotobuf-c-dev protobuf-c-compiler libonnx-dev
+        libdnnl-dev libcjson-dev libmicrohttpd-dev
+        ffmpeg libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libffmpeg-nvenc-dev)
+fi
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
