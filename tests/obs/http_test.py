@@ -187,7 +187,7 @@ def check_metrics(port, streams, escaped=None):
         check(name in fams, f"/metrics: family {name} missing (have {sorted(fams)})")
         check(fams[name].type == typ, f"/metrics: {name} is {fams[name].type}, expected {typ}")
         check(fams[name].documentation, f"/metrics: {name} has no HELP text")
-    total = 0
+    total, moving = 0, False
     for s in streams:
         for name in PER_STREAM:
             if name in ("vidpipe_latency_ms", "vidpipe_stream_decoder_info"):
@@ -203,7 +203,10 @@ def check_metrics(port, streams, escaped=None):
         check(sample(fams, "vidpipe_stream_up", stream=s) == 1, f"{s}: not up")
         check(sample(fams, "vidpipe_stream_failed", stream=s) == 0, f"{s}: failed")
         fps = sample(fams, "vidpipe_fps", stream=s)
-        check(0 < fps < 1000, f"{s}: fps {fps}")
+        # a stream may see no new frame in a 1 s window on a loaded machine:
+        # each rate is checked for range, and one stream at least must move
+        check(0 <= fps < 1000, f"{s}: fps {fps}")
+        moving = moving or fps > 0
         dec = [x for x in fams["vidpipe_stream_decoder_info"].samples if x.labels.get("stream") == s]
         check(len(dec) == 1 and dec[0].labels.get("decoder") in ("cpu", "nvdec") and dec[0].value == 1,
               f"{s}: decoder info {dec}")
@@ -214,6 +217,7 @@ def check_metrics(port, streams, escaped=None):
         check(None not in (p50, p99, cnt, tot), f"{s}: latency summary incomplete")
         check(0 < p50 <= p99 < 600000, f"{s}: latency p50 {p50} p99 {p99}")
         check(cnt > 0 and tot > 0, f"{s}: latency count {cnt} sum {tot}")
+    check(moving, f"no stream has an fps above 0 ({streams})")
     for st in STAGES:
         for q in ("0.5", "0.99"):
             v = sample(fams, "vidpipe_stage_ms", stage=st, quantile=q)
