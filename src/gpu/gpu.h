@@ -40,7 +40,7 @@ enum { VP_COPY_H2D = 0, VP_COPY_D2H = 1, VP_COPY_D2D = 2 };
 /* Entry points the plugin exports as one table (symbol VP_GPU_API_SYMBOL).
  * Every function returns VP_OK or VP_ERR_BACKEND after logging the CUDA
  * call and its error name. */
-#define VP_GPU_API_ABI 2
+#define VP_GPU_API_ABI 3
 #define VP_GPU_API_SYMBOL "vp_gpu_api_get"
 typedef struct vp_gpu_api {
     int abi;
@@ -68,6 +68,12 @@ typedef struct vp_gpu_api {
     int (*event_record)(struct CUevent_st *e, struct CUstream_st *s);
     /* ms from a to b, both recorded and complete */
     int (*event_elapsed)(struct CUevent_st *a, struct CUevent_st *b, float *ms);
+    /* An event whose event_sync sleeps instead of spinning (cudaEventBlockingSync,
+     * timing enabled): for a thread that waits on the GPU without burning a core. */
+    int (*event_create_blocking)(struct CUevent_st **e);
+    /* Waits until the work before e's last record is complete; VP_ERR_BACKEND
+     * (logged) when it failed (an asynchronous error of that work). */
+    int (*event_sync)(struct CUevent_st *e);
 } vp_gpu_api;
 typedef const vp_gpu_api *(*vp_gpu_api_get_fn)(void);
 
