@@ -1400,27 +1400,107 @@ static void put(line *l, const char *fmt, ...)
     }
 }
 
+/* Room for n more bytes (and a terminating 0); 0 when out of memory. */
+static int reserve(line *l, size_t n)
+{
+    if (l->oom)
+        return 0;
+    if (l->len + n < l->cap)
+        return 1;
+    size_t cap = l->cap ? l->cap * 2 : 4096;
+    while (cap < l->len + n + 1)
+        cap *= 2;
+    char *s = realloc(l->s, cap);
+    if (!s) {
+        l->oom = 1;
+        return 0;
+    }
+    l->s = s, l->cap = cap;
+    return 1;
+}
+
+/* The hot part of a result line (numbers of every detection) is written by
+ * these instead of vsnprintf, which costs about as much per number as the
+ * whole rest of the line. */
+static void put_raw(line *l, const char *s, size_t n)
+{
+    if (!reserve(l, n))
+        return;
+    memcpy(l->s + l->len, s, n);
+    l->len += n;
+    l->s[l->len] = 0;
+}
+
+#define PUT_LIT(l, lit) put_raw(l, lit, sizeof lit - 1)
+
+static void put_int(line *l, long long v)
+{
+    char buf[24], *e = buf + sizeof buf, *q = e;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do
+        *--q = (char)('0' + u % 10);
+    while (u /= 10);
+    if (v < 0)
+        *--q = '-';
+    put_raw(l, q, (size_t)(e - q));
+}
+
+/* printf's "%.<dec>f" of v, byte for byte: fixed point from the scaled
+ * value, except where printf's exact decimal rounding could differ (a
+ * scaled value within 1e-6 of a half, where the scaling's own rounding
+ * error may decide; large values): those go through snprintf. dec 0..6. */
+static void put_fixed(line *l, double v, int dec)
+{
+    static const double scale[7] = {1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6};
+    double x = fabs(v) * scale[dec];
+    double fl = floor(x), fr = x - fl;
+    if (!(x < 1e9) || fabs(fr - 0.5) < 1e-6) {
+        char buf[64];
+        int n = snprintf(buf, sizeof buf, "%.*f", dec, v);
+        if (n > 0)
+            put_raw(l, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+        return;
+    }
+    unsigned long long r = (unsigned long long)fl + (fr > 0.5);
+    char buf[40], *e = buf + sizeof buf, *q = e;
+    for (int i = 0; i < dec; i++, r /= 10)
+        *--q = (char)('0' + r % 10);
+    if (dec)
+        *--q = '.';
+    do
+        *--q = (char)('0' + r % 10);
+    while (r /= 10);
+    if (signbit(v)) /* printf keeps the sign of what rounds to zero: -0.00 */
+        *--q = '-';
+    put_raw(l, q, (size_t)(e - q));
+}
+
 static void put_str(line *l, const char *s)
 {
-    put(l, "\"");
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
+    PUT_LIT(l, "\"");
+    while (*s) {
+        size_t n = 0;
+        while (s[n] && s[n] != '"' && s[n] != '\\' && (unsigned char)s[n] >= 0x20)
+            n++;
+        put_raw(l, s, n);
+        s += n;
+        if (!*s)
+            break;
+        unsigned char c = (unsigned char)*s++;
         if (c == '"' || c == '\\')
             put(l, "\\%c", c);
-        else if (c < 0x20)
-            put(l, "\\u%04x", c);
         else
-            put(l, "%c", c);
+            put(l, "\\u%04x", c);
     }
-    put(l, "\"");
+    PUT_LIT(l, "\"");
 }
 
 static void put_num(line *l, double v)
 {
     if (isfinite(v))
-        put(l, "%.2f", v);
+        put_fixed(l, v, 2);
     else
-        put(l, "null");
+        PUT_LIT(l, "null");
 }
 
 /* Run lengths of a 0/1 mask in row-major order, starting with a run of 0s. */
@@ -1432,15 +1512,19 @@ static void put_rle(line *l, const uint8_t *m, int w, int h)
     int first = 1;
     for (long i = 0; i < (long)w * h; i++) {
         if (m[i] != cur) {
-            put(l, first ? "%ld" : ",%ld", run);
+            if (!first)
+                PUT_LIT(l, ",");
+            put_int(l, run);
             first = 0;
             run = 0;
             cur = m[i];
         }
         run++;
     }
-    put(l, first ? "%ld" : ",%ld", run);
-    put(l, "]}");
+    if (!first)
+        PUT_LIT(l, ",");
+    put_int(l, run);
+    PUT_LIT(l, "]}");
 }
 
 /* Detections of slot i in source pixels (p->mapped) and, with a tracker,
@@ -1631,18 +1715,28 @@ static void emit(vp_pipeline *p, inflight *fl, int slot, const char *error, line
         for (int k = 0; k < ndet; k++) {
             size_t at = (size_t)slot * (size_t)p->post.max_det + (size_t)k;
             const vp_det *d = &p->mapped[k];
-            put(l, "%s{\"box\":[", k ? "," : "");
-            put_num(l, d->x0), put(l, ","), put_num(l, d->y0), put(l, ","), put_num(l, d->x1), put(l, ",");
-            put_num(l, d->y1);
-            put(l, "],\"cls\":%d,", d->cls);
+            if (k)
+                PUT_LIT(l, ",");
+            PUT_LIT(l, "{\"box\":[");
+            put_num(l, d->x0), PUT_LIT(l, ","), put_num(l, d->y0), PUT_LIT(l, ","), put_num(l, d->x1);
+            PUT_LIT(l, ","), put_num(l, d->y1);
+            PUT_LIT(l, "],\"cls\":");
+            put_int(l, d->cls);
+            PUT_LIT(l, ",");
             if (class_label(p, d->cls)) {
-                put(l, "\"label\":");
+                PUT_LIT(l, "\"label\":");
                 put_str(l, class_label(p, d->cls));
-                put(l, ",");
+                PUT_LIT(l, ",");
             }
-            put(l, "\"score\":%.4f", d->score);
-            if (s->trk)
-                put(l, ",\"track_id\":%d", p->tids[k]);
+            PUT_LIT(l, "\"score\":");
+            if (isfinite(d->score))
+                put_fixed(l, d->score, 4);
+            else
+                put(l, "%.4f", d->score); /* as before: nan / inf, which no JSON reader takes */
+            if (s->trk) {
+                PUT_LIT(l, ",\"track_id\":");
+                put_int(l, p->tids[k]);
+            }
             if (lo->num_keypoints && res->keypoints) {
                 int kd = lo->keypoint_dims;
                 const float *kp = res->keypoints + at * (size_t)(lo->num_keypoints * kd);
@@ -1650,11 +1744,15 @@ static void emit(vp_pipeline *p, inflight *fl, int slot, const char *error, line
                 for (int j = 0; j < lo->num_keypoints; j++) {
                     float x = kp[j * kd], y = kp[j * kd + 1];
                     vp_post_map_point(&b->g, f->width, f->height, &x, &y);
-                    put(l, "%s[", j ? "," : "");
-                    put_num(l, x), put(l, ","), put_num(l, y);
-                    if (kd == 3)
+                    if (j)
+                        PUT_LIT(l, ",");
+                    PUT_LIT(l, "[");
+                    put_num(l, x), PUT_LIT(l, ","), put_num(l, y);
+                    if (kd == 3 && isfinite(kp[j * kd + 2]))
+                        PUT_LIT(l, ","), put_fixed(l, kp[j * kd + 2], 3);
+                    else if (kd == 3)
                         put(l, ",%.3f", kp[j * kd + 2]);
-                    put(l, "]");
+                    PUT_LIT(l, "]");
                 }
                 put(l, "]");
             }
@@ -1663,13 +1761,13 @@ static void emit(vp_pipeline *p, inflight *fl, int slot, const char *error, line
                 post_tensor(VP_DT_FLOAT, &p->out_shape[1], p->out_host[1], &proto);
                 const float *cf = res->coefs + at * (size_t)lo->num_masks;
                 if (vp_post_mask_cpu(lo, &proto, slot, cf, &res->det[at], p->in_w, p->in_h, p->mask) == VP_OK) {
-                    put(l, ",\"mask\":");
+                    PUT_LIT(l, ",\"mask\":");
                     put_rle(l, p->mask, lo->proto_w, lo->proto_h);
                 }
             }
-            put(l, "}");
+            PUT_LIT(l, "}");
         }
-        put(l, "]");
+        PUT_LIT(l, "]");
     }
     double t_done = now_ms();
     if (jsonl)
