@@ -3,7 +3,7 @@
 
 Usage (on the GPU machine):
     bench/pipeline_vs_python.py --vidpipe BIN --model yolov8n.onnx --video 1080p30.h264
-        [--mp4 1080p30.mp4] [--streams 1,16,32,64] [--batch 32] [--seconds 6] [--json FILE]
+        [--mp4 1080p30.mp4] [--streams 1,16,32,64] [--batch 32] [--inflight N] [--seconds 6] [--json FILE]
 
 Rows, all on the same file (1080p30 H.264):
   python   the source documents' "legacy pipeline", one stream: OpenCV
@@ -105,6 +105,8 @@ def vidpipe_run(a, n, tmp, loop, mode="throughput", realtime=False, batch=None, 
     }
     if mode == "latency":
         cfg["batch"] = {"max": 2, "mode": "latency"}
+    if a.inflight:
+        cfg["batch"]["inflight"] = a.inflight
     path = os.path.join(tmp, f"run{n}.json")
     json.dump(cfg, open(path, "w"))
     stats = os.path.join(tmp, f"stats{n}.json")
@@ -123,6 +125,8 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--timeout-ms", type=float, default=10)
     ap.add_argument("--queue", type=int, default=4)
+    ap.add_argument("--inflight", type=int, default=0,
+                    help="batch.inflight of the vidpipe runs (1 = one batch at a time); 0 = the default (2)")
     ap.add_argument("--frames-per-stream", type=int, default=300)
     ap.add_argument("--python-frames", type=int, default=300)
     ap.add_argument("--skip-python", action="store_true")

@@ -184,6 +184,16 @@ int vp_plan_run(vp_plan *p, const vp_tensor *inputs, vp_tensor *outputs);
 int vp_plan_binding(vp_plan *p, int is_output, int i, vp_tensor *t);
 /* Runs on the bound buffers; returns when the outputs are complete. */
 int vp_plan_run_bound(vp_plan *p);
+/* The same without waiting: the run is enqueued on the engine's stream
+ * (vp_engine_stream) after whatever the caller enqueued there before, and
+ * the outputs are complete when the stream reaches the caller's next work
+ * (an event recorded after this call). Writes into the bindings must be on
+ * that stream too. Some runs still wait inside (the first, eager run of a
+ * plan; the profile option). VP_ERR_UNSUPPORTED on the CPU backend. */
+int vp_plan_enqueue_bound(vp_plan *p);
+/* The stream (a CUstream) the engine's plans run on; NULL on the CPU
+ * backend. Valid until vp_engine_free. */
+void *vp_engine_stream(vp_engine *e);
 
 /* Tensor files ------------------------------------------------------------
  * .npy (NumPy format 1.0-3.0, little-endian, C order) and ONNX TensorProto

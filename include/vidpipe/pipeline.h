@@ -8,8 +8,10 @@
  *                        JSON path), from command-line flags by the CLI.
  *   vp_pipeline          the running pipeline: one thread per source (demux +
  *                        decode), one inference thread (batching,
- *                        preprocessing, engine, post-processing), results
- *                        handed to the sinks in order per stream.
+ *                        preprocessing, engine, post-processing), one
+ *                        completion thread (tracker, sinks, statistics) with
+ *                        up to batch.inflight batches between the two;
+ *                        results handed to the sinks in order per stream.
  *
  * Strings in a config are owned by the config (freed by
  * vp_pipeline_config_free); the pipeline copies what it keeps.
@@ -95,6 +97,10 @@ typedef struct vp_pipeline_config {
     double timeout_ms;         /* wait for a full batch at most this long after its first frame (default 10; latency 2) */
     vp_batch_mode batch_mode;
     int queue_frames;          /* per-source frame queue capacity (default 4) */
+    int inflight;              /* batches in flight, 1..4 (default 2): batch k+1 is prepared and run while
+                                  batch k's results are written; 1 = one batch at a time */
+    int inflight_set;          /* 1: inflight given explicitly (validate rejects (inflight + 1) x
+                                  queue_frames + 1 > 64; when not given the pipeline lowers it to fit) */
     /* sinks */
     vp_pipe_sink sinks[VP_PIPE_MAX_SINKS];
     int n_sinks;

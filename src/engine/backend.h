@@ -18,7 +18,7 @@
 
 #include "engine/ops.h"
 
-#define VP_BACKEND_ABI 2
+#define VP_BACKEND_ABI 3
 
 typedef struct vp_backend {
     int abi;                 /* VP_BACKEND_ABI */
@@ -36,9 +36,10 @@ typedef struct vp_backend {
     /* Optional hooks around a run, with a per-plan state they own (NULL at
      * first). run_begin returns VP_OK to have the plan call its kernels, or 1
      * when it replayed the whole run itself (a captured CUDA graph); run_end
-     * follows either and waits for completion. */
+     * follows either and, when wait is 1, waits for completion (wait 0: the
+     * run stays enqueued on the backend's stream). */
     int (*run_begin)(void *ctx, void **plan_state);
-    int (*run_end)(void *ctx, void **plan_state);
+    int (*run_end)(void *ctx, void **plan_state, int wait);
     void (*plan_state_free)(void *ctx, void *plan_state);
     /* Optional: a one-line description ("NVIDIA H100 80GB HBM3, sm_90, ..."). */
     const char *(*describe)(void *ctx);
@@ -49,6 +50,9 @@ typedef struct vp_backend {
     /* Optional: wait until the work enqueued so far is done (profiling
      * times each step with it, so asynchronous backends report device time). */
     int (*sync)(void *ctx);
+    /* Optional: the stream (CUstream) the backend's work is enqueued on, for
+     * callers that order their own work with the engine's (device bindings). */
+    void *(*stream)(void *ctx);
 } vp_backend;
 
 extern const vp_backend vp_backend_cpu;

@@ -35,6 +35,11 @@ int vp_engine_set_error(vp_engine *e, int status, const char *fmt, ...)
 
 const char *vp_engine_last_error(const vp_engine *e) { return e ? e->err : ""; }
 
+void *vp_engine_stream(vp_engine *e)
+{
+    return e && e->be && !e->be->host_memory && e->be->stream ? e->be->stream(e->bctx) : NULL;
+}
+
 const char *vp_engine_metadata(const vp_engine *e, const char *key)
 {
     for (int i = 0; e && key && i < e->g.n_meta; i++)

@@ -764,7 +764,9 @@ static void resolve_views(vp_plan *p)
 }
 
 /* Runs every step (or replays them); 2 = the backend only recorded them. */
-static int execute(vp_plan *p)
+/* Runs the plan's steps; wait 0 leaves the work enqueued on the backend's
+ * stream (asynchronous backends), 1 returns when it is complete. */
+static int execute(vp_plan *p, int wait)
 {
     vp_graph *g = &p->e->g;
     char err[512];
@@ -799,13 +801,13 @@ static int execute(vp_plan *p)
         }
         if (rc) {
             if (be->run_end)
-                be->run_end(bctx, &p->be_state);
+                be->run_end(bctx, &p->be_state, 1);
             return node_fail(p, n, rc, err[0] ? err : vp_strerror(rc));
         }
     }
-    int rc = be->run_end ? be->run_end(bctx, &p->be_state) : VP_OK;
+    int rc = be->run_end ? be->run_end(bctx, &p->be_state, wait) : VP_OK;
     if (rc == 2)
-        return execute(p);
+        return execute(p, wait);
     if (rc)
         return vp_engine_set_error(p->e, rc, "%s: %s backend failed to finish the run", g->source, be->name);
     return VP_OK;
@@ -853,7 +855,7 @@ int vp_plan_run(vp_plan *p, const vp_tensor *inputs, vp_tensor *outputs)
             return vp_engine_set_error(p->e, VP_ERR_BACKEND, "%s: uploading input '%s' failed", g->source,
                                        g->values[g->inputs[i]].name);
     }
-    int rc = execute(p);
+    int rc = execute(p, 1);
     if (rc)
         return rc;
     for (int i = 0; i < g->n_outputs; i++) {
@@ -893,7 +895,16 @@ int vp_plan_run_bound(vp_plan *p)
         return vp_engine_set_error(p->e, VP_ERR_UNSUPPORTED, "%s: device bindings need a device backend",
                                    p->e->g.source);
     resolve_views(p);
-    return execute(p);
+    return execute(p, 1);
+}
+
+int vp_plan_enqueue_bound(vp_plan *p)
+{
+    if (p->e->be->host_memory || !p->e->be->stream)
+        return vp_engine_set_error(p->e, VP_ERR_UNSUPPORTED, "%s: device bindings need an asynchronous device backend",
+                                   p->e->g.source);
+    resolve_views(p);
+    return execute(p, 0);
 }
 
 void vp_plan_profile_reset(vp_plan *p)

@@ -71,6 +71,12 @@ typedef struct vp_gpu_api {
     int (*event_elapsed)(struct CUevent_st *a, struct CUevent_st *b, float *ms);
     /* batched crop + resize for secondary models (vision/crop.h), ABI 3 */
     vp_cuda_crop_fn crop;
+    /* An event whose event_sync sleeps instead of spinning (cudaEventBlockingSync,
+     * timing enabled): for a thread that waits on the GPU without burning a core. */
+    int (*event_create_blocking)(struct CUevent_st **e);
+    /* Waits until the work before e's last record is complete; VP_ERR_BACKEND
+     * (logged) when it failed (an asynchronous error of that work). */
+    int (*event_sync)(struct CUevent_st *e);
 } vp_gpu_api;
 typedef const vp_gpu_api *(*vp_gpu_api_get_fn)(void);
 

@@ -194,7 +194,12 @@ static const opt opts[] = {
         "wait this long after a batch's first frame for more; latency mode: 2 when not given"),
     CHOICE("batch.mode", C_(batch_mode), VP_BATCH_THROUGHPUT, mode_choices,
            "throughput fills batches; latency runs batches of at most 2 frames"),
-    NUM("batch.queue_frames", OPT_INT, C_(queue_frames), 4, 1, 31, "decoded frames waiting per source (NVDEC maps at most 64 frames per stream: 2 x queue + 1)"),
+    NUM("batch.queue_frames", OPT_INT, C_(queue_frames), 4, 1, 31,
+        "decoded frames waiting per source (NVDEC maps at most 64 frames per stream: (inflight + 1) x queue + 1)"),
+    {.key = "batch.inflight", .type = OPT_INT, .off = C_(inflight), .set_off = C_(inflight_set), .dflt = 2, .min = 1,
+     .max = 4,
+     .help = "batches in flight: the next batch is preprocessed and run while the results of earlier ones are "
+             "written; 1 = one batch at a time; lowered to fit 64 NVDEC frames when not given"},
 
     {.key = "sinks", .type = OPT_LIST, .off = C_(sinks), .set_off = NO_SET, .min = 0, .max = VP_PIPE_MAX_SINKS,
      .count_off = C_(n_sinks), .item_size = sizeof(vp_pipe_sink), .inline_items = 1, .help = "where results go"},
@@ -1298,6 +1303,10 @@ static void validate_into(errbuf *e, const vp_pipeline_config *c)
     if (c->batch_mode == VP_BATCH_LATENCY && c->max_batch_set && c->max_batch > 2)
         err_add(e, "$.batch.max", "%d conflicts with $.batch.mode \"latency\" (latency mode runs batches of at "
                                   "most 2 frames; leave max out, or use mode \"throughput\")", c->max_batch);
+    if (c->inflight_set && (c->inflight + 1) * c->queue_frames + 1 > 64)
+        err_add(e, "$.batch.inflight", "%d conflicts with $.batch.queue_frames %d (NVDEC would hold (%d + 1) x %d + 1 "
+                                       "frames per stream, at most 64)", c->inflight, c->queue_frames, c->inflight,
+                c->queue_frames);
 
     /* sinks */
     if (c->n_sinks < 0 || c->n_sinks > VP_PIPE_MAX_SINKS)

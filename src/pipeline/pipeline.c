@@ -10,10 +10,18 @@
  *                              frame per stream per round, so a busy stream
  *                              cannot starve the others) -> preprocessing
  *                              into the batch tensor -> engine -> post-
- *                              processing -> sinks, in order per stream.
+ *                              processing; on the GPU path only enqueued on
+ *                              the engine's stream, then on to the next batch
+ *   completion thread (one):   waits for each batch in launch order -> the
+ *                              detections to the host -> tracker -> sinks,
+ *                              in order per stream -> statistics -> the
+ *                              frames go back (NVDEC surfaces unmapped)
  *
- * The frame queue is the only thread boundary; one mutex guards all queues
- * and statistics (a few operations per frame, no contention worth more).
+ * Between the two, a ring of batch.inflight batches (struct inflight): GPU
+ * work of batch k+1 overlaps the host work of batch k; with 1 they take
+ * turns. The frame queues and that ring are the only thread boundaries;
+ * one mutex guards them and the statistics (a few operations per frame or
+ * batch, no contention worth more).
  * Files block their reader when the queue is full (back-pressure); live
  * sources drop their oldest queued frame and count it.
  *
@@ -160,6 +168,56 @@ typedef struct sink {
     int failed;
 } sink;
 
+typedef struct batch_item {
+    pstream *s;
+    qitem it;
+    vp_pre_geom g;
+    int ok;                  /* preprocessed into its slot */
+} batch_item;
+
+typedef struct batch_times {
+    double pre, infer, post; /* ms for the whole batch */
+} batch_times;
+
+/*
+ * One batch in flight, from the inference thread (which gathers, launches
+ * and, on the CPU path, computes it) to the completion thread (which waits
+ * for it, writes its results, updates the statistics and returns its
+ * frames). p->fl is a ring of p->depth of these; the inference thread takes
+ * a slot only when the completion thread is done with it, so at most depth
+ * batches hold frames (NVDEC surfaces) at once.
+ *
+ * GPU path, per batch, all on the engine's stream in this order:
+ *   ev[FL_BEGIN] preprocessing (into the plan's input binding) ev[FL_PRE]
+ *   engine ev[FL_INFER] post-processing (into this slot's dres), counts ->
+ *   res.count (pinned) ev[FL_DONE]
+ * and the inference thread goes on with the next batch without waiting.
+ * The completion thread waits for ev[FL_DONE] (sleeping: blocking-sync
+ * events), copies each image's kept detections from dres (the counts are
+ * known now) on its own stream, and only then unmaps the frames: their
+ * surfaces were read by the preprocessing before ev[FL_DONE]. The next
+ * batch's kernels overwrite the shared bindings and scratch in stream order,
+ * after this batch's consumers; dres and res are per slot because they are
+ * read after the stream has moved on.
+ */
+enum { FL_BEGIN, FL_PRE, FL_INFER, FL_DONE, FL_EVENTS };
+
+typedef struct inflight {
+    batch_item *b;           /* max_batch items; b[i] is in batch slot i */
+    int n;                   /* frames held (0: free) */
+    long no;                 /* batch number from 0, in launch order */
+    int rc;                  /* VP_OK, or the batch failed and every frame's result is why */
+    char why[256];
+    batch_times bt;          /* CPU path: measured while launching; GPU path: from the events */
+    vp_post_results res;     /* host results (pinned on the GPU path); not for semseg */
+    vp_post_results dres;    /* GPU path: device results */
+    struct CUevent_st *ev[FL_EVENTS]; /* GPU path */
+    int timed;               /* ev[FL_BEGIN..FL_INFER] recorded and the engine ran: stage times from them */
+    int done_ev;             /* ev[FL_DONE] recorded after all of the batch's GPU work */
+    int counts;              /* res.count holds the counts (GPU path: their copy was enqueued) */
+    uint64_t anchor;         /* GPU spans: host clock when ev[FL_BEGIN] was recorded; 0: no GPU spans */
+} inflight;
+
 /* One engine plan per batch size used: 1, the largest batch the configured
  * sources' queues can fill at once (when below the maximum: one stream with
  * a queue of 4 never fills a batch of 32), and the maximum. A partial batch
@@ -201,7 +259,6 @@ struct vp_pipeline {
     void *out_unused[16];    /* CPU path: room for the outputs post-processing does not read */
     vp_shape out_shape[2];
     void *post_scratch;
-    vp_post_results res;     /* host results */
     uint8_t *mask;           /* segment / semseg scratch: proto_h * proto_w bytes */
     vp_det *mapped;          /* one frame's detections in source pixels (max_det) */
     vp_track_det *tdets;     /* the same for the tracker */
@@ -215,16 +272,26 @@ struct vp_pipeline {
     float *reid_tmp;         /* [max_batch * max_det][D]: one vp_reid_embed call's, in crop order */
     vp_crop *reid_crops;     /* [max_batch * max_det] */
     int *reid_ok;            /* [max_batch]: slot i has embeddings */
+    void *reid_upload;       /* GPU path: the completion thread's staging for CPU-decoded frames */
+    size_t reid_upload_bytes;
     vp_spans *spans;         /* profile.trace: recorded spans, else NULL */
     vp_span_writer *sw;      /* the inference thread's writer */
-    vp_span_writer *gsw;     /* GPU path with spans: the pipeline stream's GPU track */
-    struct CUevent_st *ev[5];/* anchor, preprocess begin/end, post-processing begin/end */
-    int ev_post;             /* the post-processing events were recorded in this batch */
+    vp_span_writer *csw;     /* the completion thread's writer */
+    vp_span_writer *gsw;     /* GPU path with spans: the pipeline stream's GPU track (completion thread) */
+    /* batches in flight (see struct inflight), under mu */
+    struct inflight *fl;     /* depth slots */
+    int depth;               /* cfg.inflight, lowered to fit NVDEC's 64 frames, 1 for segment/semseg */
+    int fl_head, fl_count;   /* oldest launched slot; slots launched and not yet completed */
+    int fl_eof;              /* the inference thread launches nothing more */
+    long fl_launched;        /* batches launched (inference thread only) */
+    pthread_cond_t cv_fl;    /* fl_count or fl_eof changed */
+    pthread_t comp_thread;
+    int comp_started;
     /* GPU path */
     vp_gpu *gpu;
-    struct CUstream_st *stream;
+    struct CUstream_st *stream; /* the engine's stream (not ours): all GPU work of a batch, in order */
+    struct CUstream_st *cstream; /* ours, completion thread: the detections' copies */
     void *dscratch;
-    vp_post_results dres;    /* device results */
     void *upload;            /* device staging for host frames (CPU-decoded) */
     size_t upload_bytes;
     int warned_host_frames;
@@ -393,8 +460,12 @@ static int guess_task(vp_engine *e)
     return VP_TASK_DETECT;
 }
 
+/* Where a result set lives: host heap (CPU path), device, pinned host (the
+ * GPU path's copies land there asynchronously). */
+enum { RES_HOST = 0, RES_DEVICE = 1, RES_PINNED = 2 };
+
 static int alloc_results(vp_post_results *r, const vp_post_layout *lo, const vp_post_params *pp, int batch,
-                         int device, vp_gpu *g)
+                         int where, vp_gpu *g)
 {
     size_t nd = (size_t)batch * (size_t)pp->max_det;
     size_t sizes[4] = {(size_t)batch * sizeof(int32_t), nd * sizeof(vp_det),
@@ -404,23 +475,27 @@ static int alloc_results(vp_post_results *r, const vp_post_layout *lo, const vp_
     for (int i = 0; i < 4; i++) {
         if (!sizes[i])
             continue;
-        if (device) {
-            if (g->api->dev_alloc(sizes[i], &p[i]))
-                return VP_ERR_BACKEND;
-        } else if (!(p[i] = calloc(1, sizes[i]))) {
-            return VP_ERR_NOMEM;
-        }
+        int rc = where == RES_DEVICE ? g->api->dev_alloc(sizes[i], &p[i])
+                 : where == RES_PINNED ? g->api->host_alloc(sizes[i], &p[i])
+                 : (p[i] = calloc(1, sizes[i])) ? VP_OK : VP_ERR_NOMEM;
+        /* what was allocated so far is freed with the set (free_results) */
+        r->count = p[0], r->det = p[1], r->keypoints = p[2], r->coefs = p[3];
+        if (rc)
+            return rc == VP_ERR_NOMEM ? rc : VP_ERR_BACKEND;
     }
-    r->count = p[0], r->det = p[1], r->keypoints = p[2], r->coefs = p[3];
     return VP_OK;
 }
 
-static void free_results(vp_post_results *r, int device, vp_gpu *g)
+static void free_results(vp_post_results *r, int where, vp_gpu *g)
 {
     void *p[4] = {r->count, r->det, r->keypoints, r->coefs};
     for (int i = 0; i < 4; i++) {
-        if (device && g)
+        if (!p[i])
+            continue;
+        if (where == RES_DEVICE)
             g->api->dev_free(p[i]);
+        else if (where == RES_PINNED)
+            g->api->host_free(p[i]);
         else
             free(p[i]);
     }
@@ -575,21 +650,92 @@ static int engine_setup(vp_pipeline *p, char *err, size_t errlen)
     }
     if (p->post.task == VP_TASK_SEGMENT && !(p->mask = malloc((size_t)p->lo.proto_h * (size_t)p->lo.proto_w)))
         return fail(err, errlen, VP_ERR_NOMEM, "out of memory");
-    if ((rc = alloc_results(&p->res, &p->lo, &p->post, p->max_batch, 0, NULL)))
-        return fail(err, errlen, rc, "out of memory for results");
     if (!p->gpu_path) {
         size_t sb = vp_post_scratch_bytes(&p->post, &p->lo);
         if (sb && !(p->post_scratch = malloc(sb)))
             return fail(err, errlen, VP_ERR_NOMEM, "out of memory for post-processing");
         return VP_OK;
     }
-    if ((rc = p->gpu->api->stream_create(&p->stream)))
-        return fail(err, errlen, rc, "device: cannot create a stream");
-    if ((rc = alloc_results(&p->dres, &p->lo, &p->post, p->max_batch, 1, p->gpu)))
-        return fail(err, errlen, rc, "device: out of memory for results");
     if ((rc = p->gpu->api->dev_alloc(p->gpu->api->post_scratch(&p->post, &p->lo), &p->dscratch)))
         return fail(err, errlen, rc, "device: out of memory for post-processing");
     return VP_OK;
+}
+
+/* GPU path: the engine's stream carries every batch's GPU work; each plan
+ * runs twice here (eager, then captured as a CUDA graph) so that no capture
+ * happens while the completion thread waits on that stream, and the first
+ * batches are not the slow ones. The input bindings hold whatever memory
+ * held: the outputs are thrown away. */
+static int gpu_stream_setup(vp_pipeline *p, char *err, size_t errlen)
+{
+    if (!(p->stream = vp_engine_stream(p->eng)))
+        return fail(err, errlen, VP_ERR_BACKEND, "model %s: the CUDA engine has no stream", p->model_path);
+    int rc = p->gpu->api->stream_create(&p->cstream);
+    if (rc)
+        return fail(err, errlen, rc, "device: cannot create a stream");
+    for (int k = 0; k < p->n_plans; k++)
+        for (int r = 0; r < 2; r++)
+            if ((rc = vp_plan_run_bound(p->plan[k])))
+                return fail(err, errlen, rc, "model %s: warm-up run of the batch-%d plan: %s", p->model_path,
+                            p->plan_batch[k], vp_engine_last_error(p->eng));
+    return VP_OK;
+}
+
+/* The ring of batches in flight (struct inflight): cfg.inflight slots,
+ * fewer when the queue length leaves NVDEC too few frames (given
+ * explicitly, validate refuses that) and one for segment/semseg, whose
+ * results are made from the model output while they are written. */
+static int ring_setup(vp_pipeline *p, char *err, size_t errlen)
+{
+    int want = p->cfg.inflight < 1 ? 1 : p->cfg.inflight > 4 ? 4 : p->cfg.inflight;
+    int q = p->cfg.queue_frames > 0 ? p->cfg.queue_frames : 4, depth = want;
+    while (depth > 1 && (depth + 1) * q + 1 > 64)
+        depth--;
+    if (depth > 1 && (p->post.task == VP_TASK_SEGMENT || p->post.task == VP_TASK_SEMSEG))
+        depth = 1;
+    if (depth != want)
+        VP_LOGI("pipeline: %d batch(es) in flight instead of batch.inflight %d (%s)", depth, want,
+                depth > 1 || (p->post.task != VP_TASK_SEGMENT && p->post.task != VP_TASK_SEMSEG)
+                    ? "NVDEC maps at most 64 frames per stream"
+                    : "segment and semseg results are made from the model output");
+    if (!(p->fl = calloc((size_t)depth, sizeof *p->fl)))
+        return fail(err, errlen, VP_ERR_NOMEM, "out of memory");
+    p->depth = depth;
+    int rc;
+    for (int i = 0; i < depth; i++) {
+        inflight *f = &p->fl[i];
+        if (!(f->b = calloc((size_t)p->max_batch, sizeof *f->b)))
+            return fail(err, errlen, VP_ERR_NOMEM, "out of memory for the batch");
+        if (p->post.task == VP_TASK_SEMSEG)
+            continue; /* no detections */
+        if ((rc = alloc_results(&f->res, &p->lo, &p->post, p->max_batch, p->gpu_path ? RES_PINNED : RES_HOST, p->gpu)))
+            return fail(err, errlen, rc, "out of memory for results");
+        if (p->gpu_path && (rc = alloc_results(&f->dres, &p->lo, &p->post, p->max_batch, RES_DEVICE, p->gpu)))
+            return fail(err, errlen, rc, "device: out of memory for results");
+    }
+    for (int i = 0; p->gpu_path && i < depth; i++)
+        for (int e = 0; e < FL_EVENTS; e++)
+            if ((rc = p->gpu->api->event_create_blocking(&p->fl[i].ev[e])))
+                return fail(err, errlen, rc, "device: cannot create an event");
+    return VP_OK;
+}
+
+/* Frees the ring; frames still held (none after a run) are returned. */
+static void ring_free(vp_pipeline *p)
+{
+    for (int i = 0; p->fl && i < p->depth; i++) {
+        inflight *f = &p->fl[i];
+        for (int k = 0; f->b && k < f->n; k++)
+            vp_frame_unref(&f->b[k].it.f);
+        free(f->b);
+        free_results(&f->res, p->gpu_path ? RES_PINNED : RES_HOST, p->gpu);
+        if (p->gpu)
+            free_results(&f->dres, RES_DEVICE, p->gpu);
+        for (int e = 0; p->gpu && e < FL_EVENTS; e++)
+            p->gpu->api->event_destroy(f->ev[e]);
+    }
+    free(p->fl);
+    p->fl = NULL;
 }
 
 static int sinks_open(vp_pipeline *p, char *err, size_t errlen)
@@ -699,6 +845,7 @@ int vp_pipeline_create(const vp_pipeline_config *c, vp_pipeline **out, char *err
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&p->cv_frames, &ca);
     pthread_cond_init(&p->cv_space, &ca);
+    pthread_cond_init(&p->cv_fl, NULL);
     pthread_condattr_destroy(&ca);
     atomic_init(&p->stop, 0);
     for (int i = 0; i < VP_STAGE_COUNT; i++)
@@ -727,6 +874,10 @@ int vp_pipeline_create(const vp_pipeline_config *c, vp_pipeline **out, char *err
     p->fault_batch = fault ? strtol(fault, NULL, 10) : 0;
     if ((rc = engine_setup(p, err, errlen)))
         return rc;
+    if (p->gpu_path && (rc = gpu_stream_setup(p, err, errlen)))
+        return rc;
+    if ((rc = ring_setup(p, err, errlen)))
+        return rc;
     if ((rc = reid_setup(p, c->reid_model, err, errlen)))
         return rc;
     if ((rc = sinks_open(p, err, errlen)))
@@ -741,10 +892,11 @@ int vp_pipeline_create(const vp_pipeline_config *c, vp_pipeline **out, char *err
         return fail(err, errlen, VP_ERR_NOMEM, "out of memory");
     if (c->trace_path && (rc = vp_spans_create(NULL, &p->spans)))
         return fail(err, errlen, rc, "profile: cannot create the span recorder");
-    VP_LOGI("pipeline: %d source(s), model %s (%s, %s%s), task %s, input %dx%d, batch <= %d, timeout %.1f ms",
+    VP_LOGI("pipeline: %d source(s), model %s (%s, %s%s), task %s, input %dx%d, batch <= %d, timeout %.1f ms, "
+            "%d in flight",
             p->ns, p->model_path, p->cfg.backend == VP_BACKEND_CUDA ? "cuda" : "cpu",
             p->cfg.precision == VP_PRECISION_FP16 ? "fp16" : "fp32", p->gpu_path ? ", GPU pre/post-processing" : "",
-            vp_task_name(p->post.task), p->in_w, p->in_h, p->max_batch, p->cfg.timeout_ms);
+            vp_task_name(p->post.task), p->in_w, p->in_h, p->max_batch, p->cfg.timeout_ms, p->depth);
     return VP_OK;
 }
 
@@ -887,10 +1039,11 @@ static int read_once(pstream *s)
     dopt.gpu_only = c->gpu_only;
     dopt.device = c->gpu;
     dopt.thread_count = c->decode_threads;
-    /* NVDEC frames stay mapped while queued and while their batch runs: at
-     * most a full queue waiting plus a queue's worth taken into the batch,
-     * plus the one being pushed */
-    dopt.output_surfaces = 2 * s->qcap + 1;
+    /* NVDEC frames stay mapped while queued and until their batch has
+     * completed: at most a full queue waiting, a queue's worth taken into
+     * each of the p->depth batches in flight (a slot is taken before its
+     * batch is gathered), plus the one being pushed; <= 64 (ring_setup) */
+    dopt.output_surfaces = (p->depth + 1) * s->qcap + 1;
     vp_decoder *dec = NULL;
     int result = 0;
     if ((rc = vp_decoder_create(&dopt, &dec, err, sizeof err))) {
@@ -1006,12 +1159,6 @@ static void *reader_main(void *arg)
 
 /* ------------------------------------------------------------ batching */
 
-typedef struct batch_item {
-    pstream *s;
-    qitem it;
-    vp_pre_geom g;
-    int ok;                  /* preprocessed into its slot */
-} batch_item;
 
 /* Waits for a batch per the max/timeout rule; returns its size, 0 when
  * every stream ended and every queue is empty (in serve mode: and the
@@ -1170,18 +1317,22 @@ static size_t plane_bytes(const vp_frame *f, int i)
 
 /* GPU path, a frame in host memory (CPU-decoded): upload its planes into
  * the staging buffer (a pixel-sized copy: counted, refused in gpu_only). */
-static int upload_frame(vp_pipeline *p, const vp_frame *f, vp_pre_src *src)
+/* Copies host frame f into the device staging buffer *buf (of *bytes,
+ * grown when too small) on stream s; src gets its device planes. Each
+ * thread that uploads has its own buffer. */
+static int upload_frame_to(vp_pipeline *p, const vp_frame *f, vp_pre_src *src, void **buf, size_t *bytes,
+                           struct CUstream_st *s)
 {
     size_t need = 0;
     for (int i = 0; i < f->num_planes; i++)
         need += plane_bytes(f, i);
-    if (need > p->upload_bytes) {
+    if (need > *bytes) {
         /* grows only when a stream's size goes up: not per frame */
-        p->gpu->api->dev_free(p->upload);
-        p->upload = NULL, p->upload_bytes = 0;
-        if (p->gpu->api->dev_alloc(need, &p->upload))
+        p->gpu->api->dev_free(*buf);
+        *buf = NULL, *bytes = 0;
+        if (p->gpu->api->dev_alloc(need, buf))
             return VP_ERR_BACKEND;
-        p->upload_bytes = need;
+        *bytes = need;
     }
     if (!p->warned_host_frames) {
         VP_LOGW("pipeline: frames decoded on the CPU are copied to the GPU (%zu bytes each)", need);
@@ -1189,14 +1340,20 @@ static int upload_frame(vp_pipeline *p, const vp_frame *f, vp_pre_src *src)
     }
     size_t off = 0;
     for (int i = 0; i < f->num_planes; i++) {
-        int rc = vp_gpu_copy(p->gpu, (char *)p->upload + off, f->data[i], plane_bytes(f, i), VP_COPY_H2D, p->stream,
+        int rc = vp_gpu_copy(p->gpu, (char *)*buf + off, f->data[i], plane_bytes(f, i), VP_COPY_H2D, s,
                              "a CPU-decoded frame");
         if (rc)
             return rc;
-        src->plane[i] = (char *)p->upload + off;
+        src->plane[i] = (char *)*buf + off;
         off += plane_bytes(f, i);
     }
     return VP_OK;
+}
+
+/* The inference thread's upload, on the engine's stream. */
+static int upload_frame(vp_pipeline *p, const vp_frame *f, vp_pre_src *src)
+{
+    return upload_frame_to(p, f, src, &p->upload, &p->upload_bytes, p->stream);
 }
 
 /* Preprocesses item i into slot i; marks it ok. CPU path: host tensor; GPU
@@ -1268,27 +1425,107 @@ static void put(line *l, const char *fmt, ...)
     }
 }
 
+/* Room for n more bytes (and a terminating 0); 0 when out of memory. */
+static int reserve(line *l, size_t n)
+{
+    if (l->oom)
+        return 0;
+    if (l->len + n < l->cap)
+        return 1;
+    size_t cap = l->cap ? l->cap * 2 : 4096;
+    while (cap < l->len + n + 1)
+        cap *= 2;
+    char *s = realloc(l->s, cap);
+    if (!s) {
+        l->oom = 1;
+        return 0;
+    }
+    l->s = s, l->cap = cap;
+    return 1;
+}
+
+/* The hot part of a result line (numbers of every detection) is written by
+ * these instead of vsnprintf, which costs about as much per number as the
+ * whole rest of the line. */
+static void put_raw(line *l, const char *s, size_t n)
+{
+    if (!reserve(l, n))
+        return;
+    memcpy(l->s + l->len, s, n);
+    l->len += n;
+    l->s[l->len] = 0;
+}
+
+#define PUT_LIT(l, lit) put_raw(l, lit, sizeof lit - 1)
+
+static void put_int(line *l, long long v)
+{
+    char buf[24], *e = buf + sizeof buf, *q = e;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do
+        *--q = (char)('0' + u % 10);
+    while (u /= 10);
+    if (v < 0)
+        *--q = '-';
+    put_raw(l, q, (size_t)(e - q));
+}
+
+/* printf's "%.<dec>f" of v, byte for byte: fixed point from the scaled
+ * value, except where printf's exact decimal rounding could differ (a
+ * scaled value within 1e-6 of a half, where the scaling's own rounding
+ * error may decide; large values): those go through snprintf. dec 0..6. */
+static void put_fixed(line *l, double v, int dec)
+{
+    static const double scale[7] = {1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6};
+    double x = fabs(v) * scale[dec];
+    double fl = floor(x), fr = x - fl;
+    if (!(x < 1e9) || fabs(fr - 0.5) < 1e-6) {
+        char buf[64];
+        int n = snprintf(buf, sizeof buf, "%.*f", dec, v);
+        if (n > 0)
+            put_raw(l, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+        return;
+    }
+    unsigned long long r = (unsigned long long)fl + (fr > 0.5);
+    char buf[40], *e = buf + sizeof buf, *q = e;
+    for (int i = 0; i < dec; i++, r /= 10)
+        *--q = (char)('0' + r % 10);
+    if (dec)
+        *--q = '.';
+    do
+        *--q = (char)('0' + r % 10);
+    while (r /= 10);
+    if (signbit(v)) /* printf keeps the sign of what rounds to zero: -0.00 */
+        *--q = '-';
+    put_raw(l, q, (size_t)(e - q));
+}
+
 static void put_str(line *l, const char *s)
 {
-    put(l, "\"");
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
+    PUT_LIT(l, "\"");
+    while (*s) {
+        size_t n = 0;
+        while (s[n] && s[n] != '"' && s[n] != '\\' && (unsigned char)s[n] >= 0x20)
+            n++;
+        put_raw(l, s, n);
+        s += n;
+        if (!*s)
+            break;
+        unsigned char c = (unsigned char)*s++;
         if (c == '"' || c == '\\')
             put(l, "\\%c", c);
-        else if (c < 0x20)
-            put(l, "\\u%04x", c);
         else
-            put(l, "%c", c);
+            put(l, "\\u%04x", c);
     }
-    put(l, "\"");
+    PUT_LIT(l, "\"");
 }
 
 static void put_num(line *l, double v)
 {
     if (isfinite(v))
-        put(l, "%.2f", v);
+        put_fixed(l, v, 2);
     else
-        put(l, "null");
+        PUT_LIT(l, "null");
 }
 
 /* Run lengths of a 0/1 mask in row-major order, starting with a run of 0s. */
@@ -1300,37 +1537,37 @@ static void put_rle(line *l, const uint8_t *m, int w, int h)
     int first = 1;
     for (long i = 0; i < (long)w * h; i++) {
         if (m[i] != cur) {
-            put(l, first ? "%ld" : ",%ld", run);
+            if (!first)
+                PUT_LIT(l, ",");
+            put_int(l, run);
             first = 0;
             run = 0;
             cur = m[i];
         }
         run++;
     }
-    put(l, first ? "%ld" : ",%ld", run);
-    put(l, "]}");
+    if (!first)
+        PUT_LIT(l, ",");
+    put_int(l, run);
+    PUT_LIT(l, "]}");
 }
 
-typedef struct batch_times {
-    double pre, infer, post; /* ms for the whole batch */
-} batch_times;
-
-/* Writes one result line for item b (slot i of the batch) into every sink. */
 /* Detections of slot i in source pixels (p->mapped) and, with a tracker,
- * their track ids (p->tids; 0 = not tracked). Returns the count. */
-static int map_and_track(vp_pipeline *p, batch_item *b, int slot)
+ * their track ids (p->tids; 0 = not tracked). Returns the count.
+ * Completion thread. */
+static int map_and_track(vp_pipeline *p, const vp_post_results *res, batch_item *b, int slot)
 {
     vp_frame *f = b->it.f;
     pstream *s = b->s;
-    int nd = p->res.count[slot];
+    int nd = res->count[slot];
     for (int k = 0; k < nd; k++) {
-        vp_det d = p->res.det[(size_t)slot * (size_t)p->post.max_det + (size_t)k];
+        vp_det d = res->det[(size_t)slot * (size_t)p->post.max_det + (size_t)k];
         vp_post_map_box(&b->g, f->width, f->height, &d);
         p->mapped[k] = d;
         p->tids[k] = 0;
     }
     if (s->trk) {
-        uint64_t t0 = vp_span_begin(p->sw, VP_SPAN_TRACKING);
+        uint64_t t0 = vp_span_begin(p->csw, VP_SPAN_TRACKING);
         double t = now_ms();
         for (int k = 0; k < nd; k++) {
             const vp_det *d = &p->mapped[k];
@@ -1342,7 +1579,7 @@ static int map_and_track(vp_pipeline *p, batch_item *b, int slot)
         if (vp_tracker_update(s->trk, p->tdets, nd, emb, b->it.seq, p->tids))
             VP_LOGE("stream %s: frame %lld: tracker update failed (see above); no track ids", s->id,
                     (long long)b->it.seq);
-        vp_span_end(p->sw, VP_SPAN_TRACKING, t0, s->idx);
+        vp_span_end(p->csw, VP_SPAN_TRACKING, t0, s->idx);
         pthread_mutex_lock(&p->mu);
         hist_add(&p->stage[VP_STAGE_TRACK], now_ms() - t);
         pthread_mutex_unlock(&p->mu);
@@ -1378,7 +1615,7 @@ static void video_path(const vp_pipeline *p, const sink *k, const pstream *s, ch
 /* Draws the results of item b (batch slot `slot`, nd detections in
  * p->mapped) on a host copy of its frame and encodes it into the stream's
  * file of video sink ki; the file is opened at the stream's first frame. */
-static void video_write(vp_pipeline *p, batch_item *b, int slot, int ki, int nd)
+static void video_write(vp_pipeline *p, const vp_post_results *res, batch_item *b, int slot, int ki, int nd)
 {
     sink *k = &p->sinks[ki];
     pstream *s = b->s;
@@ -1413,8 +1650,8 @@ static void video_write(vp_pipeline *p, batch_item *b, int slot, int ki, int nd)
         dd->cls = d->cls;
         dd->track_id = p->tids[j];
         dd->label = class_label(p, d->cls);
-        if (kn && p->res.keypoints) {
-            const float *kp = p->res.keypoints + ((size_t)slot * (size_t)p->post.max_det + (size_t)j) * (size_t)kn;
+        if (kn && res->keypoints) {
+            const float *kp = res->keypoints + ((size_t)slot * (size_t)p->post.max_det + (size_t)j) * (size_t)kn;
             float *out = p->kp_mapped + (size_t)j * (size_t)kn;
             for (int q = 0; q < lo->num_keypoints; q++) {
                 const float *in = kp + q * lo->keypoint_dims;
@@ -1441,19 +1678,23 @@ static void video_write(vp_pipeline *p, batch_item *b, int slot, int ki, int nd)
 }
 #endif
 
-/* Writes the results of item b (slot i of the batch) into every sink. */
-static void emit(vp_pipeline *p, batch_item *b, int slot, const batch_times *bt, const char *error, line *l)
+/* Writes the results of batch slot `slot` of fl into every sink (an error
+ * line when error is not NULL). Completion thread. */
+static void emit(vp_pipeline *p, inflight *fl, int slot, const char *error, line *l)
 {
+    batch_item *b = &fl->b[slot];
+    const batch_times *bt = &fl->bt;
+    const vp_post_results *res = &fl->res;
     vp_frame *f = b->it.f;
     pstream *s = b->s;
-    int ndet = !error && p->post.task != VP_TASK_SEMSEG ? map_and_track(p, b, slot) : 0;
-    uint64_t ts0 = vp_span_begin(p->sw, VP_SPAN_SINK);
+    int ndet = !error && p->post.task != VP_TASK_SEMSEG ? map_and_track(p, res, b, slot) : 0;
+    uint64_t ts0 = vp_span_begin(p->csw, VP_SPAN_SINK);
     int jsonl = 0;
     for (int i = 0; i < p->n_sinks; i++) {
         jsonl |= p->sinks[i].kind == VP_SINK_JSONL && !p->sinks[i].failed;
 #ifdef VP_HAVE_FFMPEG
         if (p->sinks[i].kind == VP_SINK_VIDEO && !p->sinks[i].failed && !error && p->post.task != VP_TASK_SEMSEG)
-            video_write(p, b, slot, i, ndet);
+            video_write(p, res, b, slot, i, ndet);
 #endif
     }
     l->len = 0;
@@ -1502,45 +1743,59 @@ static void emit(vp_pipeline *p, batch_item *b, int slot, const batch_times *bt,
         for (int k = 0; k < ndet; k++) {
             size_t at = (size_t)slot * (size_t)p->post.max_det + (size_t)k;
             const vp_det *d = &p->mapped[k];
-            put(l, "%s{\"box\":[", k ? "," : "");
-            put_num(l, d->x0), put(l, ","), put_num(l, d->y0), put(l, ","), put_num(l, d->x1), put(l, ",");
-            put_num(l, d->y1);
-            put(l, "],\"cls\":%d,", d->cls);
+            if (k)
+                PUT_LIT(l, ",");
+            PUT_LIT(l, "{\"box\":[");
+            put_num(l, d->x0), PUT_LIT(l, ","), put_num(l, d->y0), PUT_LIT(l, ","), put_num(l, d->x1);
+            PUT_LIT(l, ","), put_num(l, d->y1);
+            PUT_LIT(l, "],\"cls\":");
+            put_int(l, d->cls);
+            PUT_LIT(l, ",");
             if (class_label(p, d->cls)) {
-                put(l, "\"label\":");
+                PUT_LIT(l, "\"label\":");
                 put_str(l, class_label(p, d->cls));
-                put(l, ",");
+                PUT_LIT(l, ",");
             }
-            put(l, "\"score\":%.4f", d->score);
-            if (s->trk)
-                put(l, ",\"track_id\":%d", p->tids[k]);
-            if (lo->num_keypoints && p->res.keypoints) {
+            PUT_LIT(l, "\"score\":");
+            if (isfinite(d->score))
+                put_fixed(l, d->score, 4);
+            else
+                put(l, "%.4f", d->score); /* as before: nan / inf, which no JSON reader takes */
+            if (s->trk) {
+                PUT_LIT(l, ",\"track_id\":");
+                put_int(l, p->tids[k]);
+            }
+            if (lo->num_keypoints && res->keypoints) {
                 int kd = lo->keypoint_dims;
-                const float *kp = p->res.keypoints + at * (size_t)(lo->num_keypoints * kd);
+                const float *kp = res->keypoints + at * (size_t)(lo->num_keypoints * kd);
                 put(l, ",\"keypoints\":[");
                 for (int j = 0; j < lo->num_keypoints; j++) {
                     float x = kp[j * kd], y = kp[j * kd + 1];
                     vp_post_map_point(&b->g, f->width, f->height, &x, &y);
-                    put(l, "%s[", j ? "," : "");
-                    put_num(l, x), put(l, ","), put_num(l, y);
-                    if (kd == 3)
+                    if (j)
+                        PUT_LIT(l, ",");
+                    PUT_LIT(l, "[");
+                    put_num(l, x), PUT_LIT(l, ","), put_num(l, y);
+                    if (kd == 3 && isfinite(kp[j * kd + 2]))
+                        PUT_LIT(l, ","), put_fixed(l, kp[j * kd + 2], 3);
+                    else if (kd == 3)
                         put(l, ",%.3f", kp[j * kd + 2]);
-                    put(l, "]");
+                    PUT_LIT(l, "]");
                 }
                 put(l, "]");
             }
-            if (p->post.task == VP_TASK_SEGMENT && p->res.coefs && p->out_host[1]) {
+            if (p->post.task == VP_TASK_SEGMENT && res->coefs && p->out_host[1]) {
                 vp_post_tensor proto;
                 post_tensor(VP_DT_FLOAT, &p->out_shape[1], p->out_host[1], &proto);
-                const float *cf = p->res.coefs + at * (size_t)lo->num_masks;
-                if (vp_post_mask_cpu(lo, &proto, slot, cf, &p->res.det[at], p->in_w, p->in_h, p->mask) == VP_OK) {
-                    put(l, ",\"mask\":");
+                const float *cf = res->coefs + at * (size_t)lo->num_masks;
+                if (vp_post_mask_cpu(lo, &proto, slot, cf, &res->det[at], p->in_w, p->in_h, p->mask) == VP_OK) {
+                    PUT_LIT(l, ",\"mask\":");
                     put_rle(l, p->mask, lo->proto_w, lo->proto_h);
                 }
             }
-            put(l, "}");
+            PUT_LIT(l, "}");
         }
-        put(l, "]");
+        PUT_LIT(l, "]");
     }
     double t_done = now_ms();
     if (jsonl)
@@ -1563,7 +1818,7 @@ static void emit(vp_pipeline *p, batch_item *b, int slot, const batch_times *bt,
             VP_LOGE("sink %s: cannot write: %s; this sink is closed, the others go on", k->path, strerror(errno));
         }
     }
-    vp_span_end(p->sw, VP_SPAN_SINK, ts0, s->idx);
+    vp_span_end(p->csw, VP_SPAN_SINK, ts0, s->idx);
     pthread_mutex_lock(&p->mu);
     s->processed++;
     s->detections += ndet;
@@ -1572,66 +1827,127 @@ static void emit(vp_pipeline *p, batch_item *b, int slot, const batch_times *bt,
     pthread_mutex_unlock(&p->mu);
 }
 
-/* Runs the engine on the first n slots (plan k) and post-processes them into
- * p->res (host). Returns VP_OK or the failing status (logged). */
-static int infer_and_post(vp_pipeline *p, int k, int n, batch_times *bt)
+/* The plan for a batch of n frames: the smallest that holds it. */
+static int plan_for(const vp_pipeline *p, int n)
 {
-    vp_plan *plan = p->plan[k];
-    int bs = p->plan_batch[k];
+    int k = 0;
+    while (k < p->n_plans - 1 && p->plan_batch[k] < n)
+        k++;
+    return k;
+}
+
+/* Marks batch f failed with its cause; the first cause stays. */
+static void batch_fail(inflight *f, int rc, const char *fmt, ...) VP_PRINTF(3, 4);
+static void batch_fail(inflight *f, int rc, const char *fmt, ...)
+{
+    if (f->rc)
+        return;
+    f->rc = rc;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(f->why, sizeof f->why, fmt, ap);
+    va_end(ap);
+}
+
+/* Preprocesses the batch's frames into slots 0..n-1 of dst; *ok counts
+ * those that were. A frame that cannot be (its format) fails alone; a
+ * backend error fails the batch. */
+static void preprocess_batch(vp_pipeline *p, inflight *f, void *dst, int *ok)
+{
+    *ok = 0;
+    for (int i = 0; i < f->n; i++) {
+        int r = preprocess_item(p, &f->b[i], i, dst);
+        if (r == VP_ERR_BACKEND || r == VP_ERR_UNSUPPORTED) {
+            batch_fail(f, r, "preprocessing: %s", vp_strerror(r));
+            return;
+        }
+        *ok += f->b[i].ok;
+    }
+}
+
+/* Test hook: $VIDPIPE_FAULT_ENGINE_BATCH = N fails the engine on batch N. */
+static int injected_fault(const vp_pipeline *p, inflight *f)
+{
+    if (p->fault_batch <= 0 || f->no + 1 != p->fault_batch)
+        return 0;
+    VP_LOGE("engine: batch %ld of %d: injected failure (VIDPIPE_FAULT_ENGINE_BATCH)", f->no + 1, f->n);
+    batch_fail(f, VP_ERR_BACKEND, "engine failed on this batch: injected failure (VIDPIPE_FAULT_ENGINE_BATCH)");
+    return 1;
+}
+
+static void engine_failed(inflight *f, int rc)
+{
+    batch_fail(f, rc, "engine or post-processing failed on this batch: %s (see the log)", vp_strerror(rc));
+}
+
+/* CPU path: preprocessing, engine and post-processing of batch f (plan k),
+ * done here; results into f->res. mark[1] / mark[2]: clock after the
+ * preprocessing / the engine (0: the engine did not run). */
+static void launch_cpu(vp_pipeline *p, inflight *f, int k, uint64_t *mark)
+{
+    int n = f->n, ok = 0, rc;
     double t0 = now_ms();
-    int rc;
+    preprocess_batch(p, f, p->in_host, &ok);
+    f->bt.pre = now_ms() - t0;
+    mark[1] = p->sw ? vp_clock_ns() : 0;
+    if (f->rc || !ok || injected_fault(p, f))
+        return;
+    vp_plan *plan = p->plan[k];
+    t0 = now_ms();
+    vp_tensor in = {VP_DT_FLOAT, {4, {p->plan_batch[k], 3, p->in_h, p->in_w}}, p->in_host};
+    int nout = vp_engine_num_outputs(p->eng);
+    vp_tensor all[16]; /* nout <= 16: checked at start-up */
+    for (int i = 0; i < nout; i++) {
+        const char *name;
+        vp_shape decl;
+        vp_engine_output_info(p->eng, i, &name, &all[i].dtype, &decl);
+        vp_plan_output_shape(plan, i, &all[i].shape);
+        all[i].data = i < p->n_out ? p->out_host[i] : p->out_unused[i]; /* sized for the largest plan */
+    }
+    if ((rc = vp_plan_run(plan, &in, all))) {
+        VP_LOGE("engine: batch of %d: %s", n, vp_engine_last_error(p->eng));
+        engine_failed(f, rc);
+        return;
+    }
+    f->bt.infer = now_ms() - t0;
+    mark[2] = p->sw ? vp_clock_ns() : 0;
+    t0 = now_ms();
     vp_post_tensor pt[2];
     vp_post_layout lo = p->lo;
     lo.batch = n;
-    if (!p->gpu_path) {
-        vp_tensor in = {VP_DT_FLOAT, {4, {bs, 3, p->in_h, p->in_w}}, p->in_host};
-        vp_tensor out[2];
-        int nout = vp_engine_num_outputs(p->eng);
-        vp_tensor all[16]; /* nout <= 16: checked at start-up */
-        for (int i = 0; i < nout; i++) {
-            const char *name;
-            vp_shape decl;
-            vp_engine_output_info(p->eng, i, &name, &all[i].dtype, &decl);
-            vp_plan_output_shape(plan, i, &all[i].shape);
-            all[i].data = i < p->n_out ? p->out_host[i] : NULL;
-        }
-        for (int i = p->n_out; i < nout; i++)
-            all[i].data = p->out_unused[i]; /* sized for the largest plan at start-up */
-        rc = vp_plan_run(plan, &in, all);
-        if (rc) {
-            VP_LOGE("engine: batch of %d: %s", n, vp_engine_last_error(p->eng));
-            return rc;
-        }
-        bt->infer = now_ms() - t0;
-        t0 = now_ms();
-        for (int i = 0; i < p->n_out; i++) {
-            out[i] = all[i];
-            post_tensor(out[i].dtype, &out[i].shape, out[i].data, &pt[i]);
-            pt[i].d[0] = n;
-        }
-        if (p->post.task == VP_TASK_SEMSEG)
-            rc = VP_OK; /* per image, while emitting */
-        else
-            rc = vp_postprocess_cpu(&p->post, &lo, pt, &p->res, p->post_scratch);
-        bt->post = now_ms() - t0;
-        return rc;
+    for (int i = 0; i < p->n_out; i++) {
+        post_tensor(all[i].dtype, &all[i].shape, all[i].data, &pt[i]);
+        pt[i].d[0] = n;
     }
-    if ((rc = vp_plan_run_bound(plan))) {
-        VP_LOGE("engine: batch of %d: %s", n, vp_engine_last_error(p->eng));
-        return rc;
-    }
-    bt->infer = now_ms() - t0;
-    t0 = now_ms();
+    /* semseg: per image, while writing the results */
+    if (p->post.task != VP_TASK_SEMSEG && (rc = vp_postprocess_cpu(&p->post, &lo, pt, &f->res, p->post_scratch)))
+        engine_failed(f, rc);
+    f->counts = !f->rc && p->post.task != VP_TASK_SEMSEG;
+    f->bt.post = now_ms() - t0;
+}
+
+/* GPU path: post-processing of batch f (plan k) on the stream, into the
+ * slot's device results, and the counts' copy into its pinned host results.
+ * Per-pixel tasks copy the model output to the host (counted; refused in
+ * gpu_only mode): there are no GPU kernels for their results yet. */
+static int post_gpu(vp_pipeline *p, inflight *f, int k)
+{
+    vp_plan *plan = p->plan[k];
+    const vp_gpu_api *api = p->gpu->api;
+    int n = f->n, rc;
+    vp_post_tensor pt[2];
+    vp_post_layout lo = p->lo;
+    lo.batch = n;
     for (int i = 0; i < p->n_out; i++) {
         vp_tensor t;
-        vp_plan_binding(plan, 1, i, &t);
+        if ((rc = vp_plan_binding(plan, 1, i, &t)))
+            return rc;
         post_tensor(t.dtype, &t.shape, t.data, &pt[i]);
         pt[i].d[0] = n;
     }
-    const vp_gpu_api *api = p->gpu->api;
     if (p->post.task == VP_TASK_SEMSEG || p->post.task == VP_TASK_SEGMENT) {
-        /* no GPU kernels yet for per-pixel results: the (pixel-sized) output
-         * comes to the host, counted, and is refused in gpu_only mode */
+        /* one batch in flight with these tasks (ring_setup): out_host is
+         * read by the completion thread before the next batch is launched */
         int idx = p->post.task == VP_TASK_SEMSEG ? 0 : 1;
         size_t bytes = (size_t)n * tensor_bytes(VP_DT_FLOAT, &p->out_shape[idx]) / (size_t)p->out_shape[idx].d[0];
         if (pt[idx].dtype != VP_PRE_FP32) {
@@ -1644,36 +1960,87 @@ static int infer_and_post(vp_pipeline *p, int k, int n, batch_times *bt)
                               p->post.task == VP_TASK_SEMSEG ? "semantic-segmentation logits" : "mask prototypes")))
             return rc;
     }
-    if (p->post.task != VP_TASK_SEMSEG) {
-        int timed = p->gsw && api->event_record(p->ev[3], p->stream) == VP_OK;
-        if ((rc = api->postprocess(&p->post, &lo, pt, &p->dres, p->dscratch, p->stream)))
-            return rc;
-        p->ev_post = timed && api->event_record(p->ev[4], p->stream) == VP_OK;
-        if ((rc = vp_gpu_copy(p->gpu, p->res.count, p->dres.count, (size_t)n * sizeof(int32_t), VP_COPY_D2H,
-                              p->stream, "detection counts")) ||
-            (rc = api->stream_sync(p->stream)))
-            return rc;
-        /* only what was kept crosses: count[i] detections of each image */
-        for (int i = 0; i < n; i++) {
-            size_t c = (size_t)p->res.count[i], at = (size_t)i * (size_t)p->post.max_det;
-            if (!c)
-                continue;
-            rc = vp_gpu_copy(p->gpu, p->res.det + at, p->dres.det + at, c * sizeof(vp_det), VP_COPY_D2H, p->stream,
-                             "detections");
-            size_t kn = (size_t)(p->lo.num_keypoints * p->lo.keypoint_dims);
-            if (!rc && kn && p->dres.keypoints)
-                rc = vp_gpu_copy(p->gpu, p->res.keypoints + at * kn, p->dres.keypoints + at * kn, c * kn * sizeof(float),
-                                 VP_COPY_D2H, p->stream, "keypoints");
-            if (!rc && p->lo.num_masks && p->dres.coefs)
-                rc = vp_gpu_copy(p->gpu, p->res.coefs + at * (size_t)p->lo.num_masks,
-                                 p->dres.coefs + at * (size_t)p->lo.num_masks,
-                                 c * (size_t)p->lo.num_masks * sizeof(float), VP_COPY_D2H, p->stream, "mask coefficients");
-            if (rc)
-                return rc;
+    if (p->post.task == VP_TASK_SEMSEG)
+        return VP_OK;
+    if ((rc = api->postprocess(&p->post, &lo, pt, &f->dres, p->dscratch, p->stream)))
+        return rc;
+    /* the detections follow once the counts are known (copy_detections) */
+    if ((rc = vp_gpu_copy(p->gpu, f->res.count, f->dres.count, (size_t)n * sizeof(int32_t), VP_COPY_D2H, p->stream,
+                          "detection counts")))
+        return rc;
+    f->counts = 1;
+    return VP_OK;
+}
+
+/* GPU path: enqueues all of batch f's GPU work (plan k) on the engine's
+ * stream, between the slot's events, and returns without waiting. */
+static void launch_gpu(vp_pipeline *p, inflight *f, int k, uint64_t *mark)
+{
+    const vp_gpu_api *api = p->gpu->api;
+    vp_plan *plan = p->plan[k];
+    int ok = 0, rc;
+    f->timed = api->event_record(f->ev[FL_BEGIN], p->stream) == VP_OK;
+    f->anchor = f->timed && p->gsw ? vp_clock_ns() : 0;
+    vp_tensor t;
+    if ((rc = vp_plan_binding(plan, 0, 0, &t)))
+        batch_fail(f, rc, "engine: input binding: %s", vp_strerror(rc));
+    else
+        preprocess_batch(p, f, t.data, &ok);
+    f->timed = f->timed && api->event_record(f->ev[FL_PRE], p->stream) == VP_OK;
+    mark[1] = p->sw ? vp_clock_ns() : 0;
+    if (!f->rc && ok && !injected_fault(p, f)) {
+        if ((rc = vp_plan_enqueue_bound(plan))) {
+            VP_LOGE("engine: batch of %d: %s", f->n, vp_engine_last_error(p->eng));
+            engine_failed(f, rc);
         }
+        f->timed = f->timed && api->event_record(f->ev[FL_INFER], p->stream) == VP_OK;
+        mark[2] = p->sw ? vp_clock_ns() : 0;
+        if (!f->rc && (rc = post_gpu(p, f, k)))
+            engine_failed(f, rc);
+    } else {
+        f->timed = 0; /* nothing ran beyond the preprocessing: no stage times */
     }
-    rc = api->stream_sync(p->stream);
-    bt->post = now_ms() - t0;
+    /* always, also after a failure: the frames go back only once the stream
+     * is past every kernel that may read them */
+    f->done_ev = api->event_record(f->ev[FL_DONE], p->stream) == VP_OK;
+    if (!f->done_ev) {
+        if (api->stream_sync(p->stream))
+            VP_LOGE("pipeline: batch %ld: the GPU stream failed (see above)", f->no + 1);
+        batch_fail(f, VP_ERR_BACKEND, "GPU: cannot record the batch's completion event (see the log)");
+    }
+}
+
+/* GPU path, completion thread: copies the kept detections (count[i] of
+ * image i, keypoints and mask coefficients with them) of batch f from its
+ * device results to its host results, on the completion thread's stream. */
+static int copy_detections(vp_pipeline *p, inflight *f)
+{
+    size_t kn = (size_t)(p->lo.num_keypoints * p->lo.keypoint_dims), nm = (size_t)p->lo.num_masks;
+    size_t md = (size_t)p->post.max_det;
+    int rc = VP_OK, any = 0;
+    for (int i = 0; i < f->n && !rc; i++) {
+        if (f->res.count[i] < 0 || (size_t)f->res.count[i] > md) {
+            VP_LOGE("pipeline: batch %ld: image %d has %d detections (at most %zu): the GPU results are corrupt",
+                    f->no + 1, i, f->res.count[i], md);
+            return VP_ERR_INTERNAL;
+        }
+        size_t c = (size_t)f->res.count[i], at = (size_t)i * md;
+        if (!c)
+            continue;
+        any = 1;
+        rc = vp_gpu_copy(p->gpu, f->res.det + at, f->dres.det + at, c * sizeof(vp_det), VP_COPY_D2H, p->cstream,
+                         "detections");
+        if (!rc && kn && f->dres.keypoints)
+            rc = vp_gpu_copy(p->gpu, f->res.keypoints + at * kn, f->dres.keypoints + at * kn, c * kn * sizeof(float),
+                             VP_COPY_D2H, p->cstream, "keypoints");
+        if (!rc && nm && f->dres.coefs)
+            rc = vp_gpu_copy(p->gpu, f->res.coefs + at * nm, f->dres.coefs + at * nm, c * nm * sizeof(float),
+                             VP_COPY_D2H, p->cstream, "mask coefficients");
+    }
+    if (any) { /* also after a failed copy: nothing of ours stays in flight */
+        int r = p->gpu->api->stream_sync(p->cstream);
+        rc = rc ? rc : r;
+    }
     return rc;
 }
 
@@ -1722,8 +2089,10 @@ static int reid_setup(vp_pipeline *p, const char *model, char *err, size_t errle
  * device pictures (NVDEC surfaces, still mapped: the batch holds them); a
  * CPU-decoded frame goes through the upload staging buffer, one at a time.
  * A failure leaves those frames to IoU-only association (logged). */
-static void reid_batch(vp_pipeline *p, batch_item *b, int n)
+static void reid_batch(vp_pipeline *p, inflight *f)
 {
+    batch_item *b = f->b;
+    const int n = f->n;
     double t0 = now_ms();
     const size_t dim = (size_t)vp_reid_dim(p->reid), md = (size_t)p->post.max_det;
     for (int i = 0; i < n; i++)
@@ -1735,23 +2104,23 @@ static void reid_batch(vp_pipeline *p, batch_item *b, int n)
         int slot_of[VP_CROP_MAX_SOURCES], first_crop[VP_CROP_MAX_SOURCES + 1];
         int ns = 0, nc = 0;
         for (; i < n && ns < VP_CROP_MAX_SOURCES; i++) {
-            vp_frame *f = b[i].it.f;
-            if (!b[i].ok || !b[i].s->trk || frame_src(f, &srcs[ns]))
+            vp_frame *fr = b[i].it.f;
+            if (!b[i].ok || !b[i].s->trk || frame_src(fr, &srcs[ns]))
                 continue;
-            const int staged = p->gpu_path && f->memory == VP_MEM_HOST;
+            const int staged = p->gpu_path && fr->memory == VP_MEM_HOST;
             if (staged && ns > 0)
                 break; /* the staging buffer holds one frame: this one starts the next call */
-            if (staged && upload_frame(p, f, &srcs[ns]))
+            if (staged && upload_frame_to(p, fr, &srcs[ns], &p->reid_upload, &p->reid_upload_bytes, p->cstream))
                 continue;
-            if (!p->gpu_path && f->memory != VP_MEM_HOST) {
-                if (vp_frame_to_host(f, &hosts[ns]))
+            if (!p->gpu_path && fr->memory != VP_MEM_HOST) {
+                if (vp_frame_to_host(fr, &hosts[ns]))
                     continue;
                 frame_src(hosts[ns], &srcs[ns]);
             }
             first_crop[ns] = nc;
-            for (int k = 0; k < p->res.count[i]; k++) {
-                vp_det d = p->res.det[(size_t)i * md + (size_t)k];
-                vp_post_map_box(&b[i].g, f->width, f->height, &d);
+            for (int k = 0; k < f->res.count[i]; k++) {
+                vp_det d = f->res.det[(size_t)i * md + (size_t)k];
+                vp_post_map_box(&b[i].g, fr->width, fr->height, &d);
                 p->reid_crops[nc++] = (vp_crop){ns, d.x0, d.y0, d.x1, d.y1};
             }
             slot_of[ns++] = i;
@@ -1761,7 +2130,7 @@ static void reid_batch(vp_pipeline *p, batch_item *b, int n)
             }
         }
         first_crop[ns] = nc;
-        int rc = nc ? vp_reid_embed(p->reid, srcs, ns, p->reid_crops, nc, p->reid_tmp, p->stream) : VP_OK;
+        int rc = nc ? vp_reid_embed(p->reid, srcs, ns, p->reid_crops, nc, p->reid_tmp, p->cstream) : VP_OK;
         if (rc)
             VP_LOGE("tracker.reid: %d crops of %d frames: %s; those frames are associated by IoU only", nc, ns,
                     vp_strerror(rc));
@@ -1779,105 +2148,143 @@ static void reid_batch(vp_pipeline *p, batch_item *b, int n)
     pthread_mutex_unlock(&p->mu);
 }
 
-static void process_batch(vp_pipeline *p, batch_item *b, int n, line *l)
+/* GPU path, completion thread: waits for batch f's GPU work, takes its
+ * stage times from the events, brings its detections to the host. */
+static void complete_gpu(vp_pipeline *p, inflight *f)
 {
-    int k = 0;
-    while (k < p->n_plans - 1 && p->plan_batch[k] < n)
-        k++;
-    batch_times bt = {0};
-    double t0 = now_ms();
-    uint64_t n0 = p->sw ? vp_clock_ns() : 0;
-    long batch_no = p->batches; /* written by this thread only */
-    void *dst = p->in_host;
-    char why[256] = "";
-    int rc = VP_OK;
-    if (p->gpu_path) {
-        vp_tensor t;
-        if ((rc = vp_plan_binding(p->plan[k], 0, 0, &t)))
-            snprintf(why, sizeof why, "engine: input binding: %s", vp_strerror(rc));
-        dst = t.data;
+    const vp_gpu_api *api = p->gpu->api;
+    int synced = f->done_ev && api->event_sync(f->ev[FL_DONE]) == VP_OK;
+    if (f->done_ev && !synced) {
+        VP_LOGE("pipeline: batch %ld: its GPU work failed (see above)", f->no + 1);
+        engine_failed(f, VP_ERR_BACKEND);
     }
-    uint64_t anchor = 0;
-    p->ev_post = 0;
-    if (p->gsw) {
-        anchor = vp_clock_ns();
-        if (p->gpu->api->event_record(p->ev[0], p->stream) || p->gpu->api->event_record(p->ev[1], p->stream))
-            anchor = 0;
-    }
-    int ok = 0;
-    for (int i = 0; i < n && !rc; i++) {
-        int r = preprocess_item(p, &b[i], i, dst);
-        if (r == VP_ERR_BACKEND || r == VP_ERR_UNSUPPORTED) {
-            rc = r;
-            snprintf(why, sizeof why, "preprocessing: %s", vp_strerror(r));
-        }
-        ok += b[i].ok;
-    }
-    if (anchor && p->gpu->api->event_record(p->ev[2], p->stream))
-        anchor = 0;
-    if (!rc && p->gpu_path && (rc = p->gpu->api->stream_sync(p->stream)))
-        snprintf(why, sizeof why, "preprocessing: %s", vp_strerror(rc));
-    bt.pre = now_ms() - t0;
-    uint64_t n1 = p->sw ? vp_clock_ns() : 0;
-    if (!rc && ok && p->fault_batch > 0 && p->batches + 1 == p->fault_batch) {
-        VP_LOGE("engine: batch %ld of %d: injected failure (VIDPIPE_FAULT_ENGINE_BATCH)", p->batches + 1, n);
-        rc = VP_ERR_BACKEND;
-        snprintf(why, sizeof why, "engine failed on this batch: injected failure (VIDPIPE_FAULT_ENGINE_BATCH)");
-    } else if (!rc && ok) {
-        if ((rc = infer_and_post(p, k, n, &bt)))
-            snprintf(why, sizeof why, "engine or post-processing failed on this batch: %s (see the log)",
-                     vp_strerror(rc));
-        else if (p->reid)
-            reid_batch(p, b, n);
-    }
-    if (anchor && !rc) { /* GPU work as the pipeline stream's events timed it */
-        float t[4] = {0};
-        int good = 1;
-        for (int i = 0; i < (p->ev_post ? 4 : 2) && good; i++)
-            good = p->gpu->api->event_elapsed(p->ev[0], p->ev[i + 1], &t[i]) == VP_OK;
+    float ms[3] = {0};
+    if (synced && f->timed) {
+        int good = api->event_elapsed(f->ev[FL_BEGIN], f->ev[FL_PRE], &ms[0]) == VP_OK &&
+                   api->event_elapsed(f->ev[FL_BEGIN], f->ev[FL_INFER], &ms[1]) == VP_OK &&
+                   api->event_elapsed(f->ev[FL_BEGIN], f->ev[FL_DONE], &ms[2]) == VP_OK;
         if (good) {
-            vp_span_gpu_elapsed(p->gsw, VP_SPAN_GPU_PREPROCESS, anchor, t[0], t[1], batch_no);
-            if (p->ev_post)
-                vp_span_gpu_elapsed(p->gsw, VP_SPAN_GPU_POSTPROCESS, anchor, t[2], t[3], batch_no);
+            f->bt.pre = ms[0], f->bt.infer = ms[1] - ms[0], f->bt.post = ms[2] - ms[1];
+            if (f->anchor) {
+                vp_span_gpu_elapsed(p->gsw, VP_SPAN_GPU_PREPROCESS, f->anchor, 0, ms[0], f->no);
+                vp_span_gpu_elapsed(p->gsw, VP_SPAN_GPU_INFERENCE, f->anchor, ms[0], ms[1], f->no);
+                vp_span_gpu_elapsed(p->gsw, VP_SPAN_GPU_POSTPROCESS, f->anchor, ms[1], ms[2], f->no);
+            }
         }
     }
-    if (p->sw) { /* the stages as timed above, on the inference thread's track */
-        uint64_t n2 = vp_clock_ns(), ni = n1 + (uint64_t)(bt.infer * 1e6);
-        vp_span_record(p->sw, VP_SPAN_PREPROCESS, n0, n1, batch_no);
-        if (bt.infer > 0) {
-            vp_span_record(p->sw, VP_SPAN_INFERENCE, n1, ni < n2 ? ni : n2, batch_no);
-            vp_span_record(p->sw, VP_SPAN_POSTPROCESS, ni < n2 ? ni : n2, n2, batch_no);
-        }
+    if (!f->rc && f->counts) {
+        double t0 = now_ms();
+        int rc = copy_detections(p, f);
+        if (rc)
+            engine_failed(f, rc);
+        f->bt.post += now_ms() - t0;
     }
+}
+
+/* Inference thread: takes the n frames gathered into slot f as batch number
+ * p->fl_launched and launches it (GPU path: enqueued; CPU path: computed). */
+static void launch_batch(vp_pipeline *p, inflight *f, int n)
+{
+    f->n = n;
+    f->no = p->fl_launched++;
+    f->rc = VP_OK;
+    f->why[0] = 0;
+    memset(&f->bt, 0, sizeof f->bt);
+    f->timed = f->done_ev = f->counts = 0;
+    f->anchor = 0;
+    int k = plan_for(p, n);
+    uint64_t mark[3] = {p->sw ? vp_clock_ns() : 0, 0, 0};
+    if (p->gpu_path)
+        launch_gpu(p, f, k, mark);
+    else
+        launch_cpu(p, f, k, mark);
+    if (p->sw) { /* the stages as launched (GPU path) or run (CPU path) on this thread */
+        uint64_t end = vp_clock_ns();
+        vp_span_record(p->sw, VP_SPAN_PREPROCESS, mark[0], mark[1], f->no);
+        if (mark[2]) {
+            vp_span_record(p->sw, VP_SPAN_INFERENCE, mark[1], mark[2], f->no);
+            vp_span_record(p->sw, VP_SPAN_POSTPROCESS, mark[2], end, f->no);
+        }
+        vp_span_record(p->sw, VP_SPAN_BATCH, mark[0], end, f->no);
+    }
+}
+
+/* Completion thread (or the inference thread when it could not start):
+ * waits for batch f, writes its results in order, counts it, and returns
+ * its frames (on the GPU path only now: the stream is past their reads). */
+static void complete_batch(vp_pipeline *p, inflight *f, line *l)
+{
+    if (p->gpu_path)
+        complete_gpu(p, f);
     pthread_mutex_lock(&p->mu);
-    hist_add(&p->stage[VP_STAGE_PREPROCESS], bt.pre);
-    hist_add(&p->stage[VP_STAGE_INFER], bt.infer);
-    hist_add(&p->stage[VP_STAGE_POSTPROCESS], bt.post);
+    hist_add(&p->stage[VP_STAGE_PREPROCESS], f->bt.pre);
+    hist_add(&p->stage[VP_STAGE_INFER], f->bt.infer);
+    hist_add(&p->stage[VP_STAGE_POSTPROCESS], f->bt.post);
     p->batches++;
-    p->batch_frames += n;
-    if (rc)
+    p->batch_frames += f->n;
+    if (f->rc)
         p->engine_errors++;
     pthread_mutex_unlock(&p->mu);
+    /* Results of the batch are ready here: f->res holds each frame's
+     * detections (f->res.count[i] in batch slot i, boxes in model input
+     * pixels), f->b[i] its frame and letterbox geometry, still held (NVDEC
+     * surfaces mapped). Per-batch work on them (a secondary model on crops)
+     * goes here, before the results are written; GPU work of it belongs on
+     * p->cstream (this thread's stream) and must be complete before the
+     * frames are released below. */
+    if (p->reid && !f->rc && p->post.task != VP_TASK_SEMSEG)
+        reid_batch(p, f); /* synchronous on p->cstream */
     double ts = now_ms();
-    for (int i = 0; i < n; i++) {
-        const char *e = rc ? why : !b[i].ok ? "this frame could not be preprocessed (see the log)" : NULL;
+    for (int i = 0; i < f->n; i++) {
+        const char *e = f->rc ? f->why : !f->b[i].ok ? "this frame could not be preprocessed (see the log)" : NULL;
         if (!e && p->post.task == VP_TASK_SEMSEG) {
             vp_post_tensor logits;
             post_tensor(VP_DT_FLOAT, &p->out_shape[0], p->out_host[0], &logits);
-            logits.d[0] = n;
+            logits.d[0] = f->n;
             vp_post_layout lo = p->lo;
-            lo.batch = n;
+            lo.batch = f->n;
             if (vp_post_semseg_cpu(&lo, &logits, i, p->mask))
                 e = "semantic-segmentation post-processing failed (see the log)";
         }
-        emit(p, &b[i], i, &bt, e, l);
-        vp_frame_unref(&b[i].it.f);
+        emit(p, f, i, e, l);
+        vp_frame_unref(&f->b[i].it.f);
     }
+    f->n = 0;
     pthread_mutex_lock(&p->mu);
     hist_add(&p->stage[VP_STAGE_SINK], now_ms() - ts);
     pthread_mutex_unlock(&p->mu);
-    if (p->sw)
-        vp_span_record(p->sw, VP_SPAN_BATCH, n0, vp_clock_ns(), batch_no);
+}
+
+/* The completion thread: completes launched batches in launch order (so
+ * each stream's results stay in order) until the inference thread has
+ * launched its last one. */
+static void *comp_main(void *arg)
+{
+    vp_pipeline *p = arg;
+    char err[256];
+    if (p->gpu && p->gpu->api->set_device(p->cfg.gpu, err, sizeof err))
+        VP_LOGE("pipeline: %s", err);
+    if (p->spans && vp_spans_writer(p->spans, "results", VP_SPAN_TRACK_CPU, &p->csw))
+        p->csw = NULL;
+    line l = {0};
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (!p->fl_count && !p->fl_eof)
+            pthread_cond_wait(&p->cv_fl, &p->mu);
+        if (!p->fl_count)
+            break;
+        inflight *f = &p->fl[p->fl_head];
+        pthread_mutex_unlock(&p->mu);
+        complete_batch(p, f, &l);
+        pthread_mutex_lock(&p->mu);
+        p->fl_head = (p->fl_head + 1) % p->depth;
+        p->fl_count--;
+        pthread_cond_broadcast(&p->cv_fl);
+    }
+    pthread_mutex_unlock(&p->mu);
+    vp_span_writer_release(&p->csw);
+    free(l.s);
+    return NULL;
 }
 
 static void *infer_main(void *arg)
@@ -1886,29 +2293,45 @@ static void *infer_main(void *arg)
     char err[256];
     if (p->gpu && p->gpu->api->set_device(p->cfg.gpu, err, sizeof err))
         VP_LOGE("pipeline: %s", err);
-    batch_item *b = calloc((size_t)p->max_batch, sizeof *b);
-    line l = {0};
     if (p->spans && vp_spans_writer(p->spans, "infer", VP_SPAN_TRACK_CPU, &p->sw))
         p->sw = NULL;
-    if (p->sw && p->gpu_path) {
-        int good = vp_spans_writer(p->spans, "cuda: pipeline stream", VP_SPAN_TRACK_GPU, &p->gsw) == VP_OK;
-        for (int i = 0; i < 5 && good; i++)
-            good = p->gpu->api->event_create(&p->ev[i]) == VP_OK;
-        if (!good)
-            vp_span_writer_release(&p->gsw); /* no GPU track; the CPU spans still come */
-    }
-    if (!b) {
-        VP_LOGE("pipeline: out of memory for the batch");
-        atomic_store(&p->stop, 1);
+    if (p->sw && p->gpu_path && vp_spans_writer(p->spans, "cuda: pipeline stream", VP_SPAN_TRACK_GPU, &p->gsw))
+        p->gsw = NULL; /* no GPU track; the CPU spans still come */
+    /* the GPU track's writer exists before the completion thread, its only user */
+    int threaded = pthread_create(&p->comp_thread, NULL, comp_main, p) == 0;
+    line l = {0};
+    if (!threaded) {
+        VP_LOGW("pipeline: cannot start the completion thread; batches run one at a time");
+        if (p->spans && vp_spans_writer(p->spans, "results", VP_SPAN_TRACK_CPU, &p->csw))
+            p->csw = NULL;
     }
     for (;;) {
         pthread_mutex_lock(&p->mu);
-        int n = b ? gather(p, b) : 0;
+        while (p->fl_count == p->depth)
+            pthread_cond_wait(&p->cv_fl, &p->mu); /* every slot in flight */
+        inflight *f = &p->fl[(p->fl_head + p->fl_count) % p->depth];
+        int n = gather(p, f->b);
         pthread_mutex_unlock(&p->mu);
         if (!n)
             break;
-        process_batch(p, b, n, &l);
+        launch_batch(p, f, n);
+        if (!threaded) {
+            complete_batch(p, f, &l);
+            continue;
+        }
+        pthread_mutex_lock(&p->mu);
+        p->fl_count++;
+        pthread_cond_broadcast(&p->cv_fl);
+        pthread_mutex_unlock(&p->mu);
     }
+    pthread_mutex_lock(&p->mu);
+    p->fl_eof = 1;
+    pthread_cond_broadcast(&p->cv_fl);
+    pthread_mutex_unlock(&p->mu);
+    if (threaded)
+        pthread_join(p->comp_thread, NULL); /* every launched batch completed */
+    else
+        vp_span_writer_release(&p->csw);
     pthread_mutex_lock(&p->mu);
     p->infer_done = 1;
     atomic_store(&p->stop, 1); /* no source may be added any more */
@@ -1916,13 +2339,7 @@ static void *infer_main(void *arg)
     pthread_mutex_unlock(&p->mu);
     vp_span_writer_release(&p->sw);
     vp_span_writer_release(&p->gsw);
-    for (int i = 0; i < 5; i++)
-        if (p->ev[i]) {
-            p->gpu->api->event_destroy(p->ev[i]);
-            p->ev[i] = NULL;
-        }
     free(l.s);
-    free(b);
     for (int i = 0; i < p->n_sinks; i++)
         if (p->sinks[i].f && !p->sinks[i].failed && fflush(p->sinks[i].f)) {
             p->sinks[i].failed = 1;
@@ -2070,12 +2487,17 @@ void vp_pipeline_free(vp_pipeline **pp)
             fclose(p->sinks[i].f);
         free(p->sinks[i].path);
     }
-    free_results(&p->res, 0, NULL);
+    ring_free(p);
+    vp_reid_free(&p->reid); /* before the plugin handle of vp_gpu goes */
+    free(p->reid_emb);
+    free(p->reid_tmp);
+    free(p->reid_crops);
+    free(p->reid_ok);
     if (p->gpu) {
-        free_results(&p->dres, 1, p->gpu);
         p->gpu->api->dev_free(p->dscratch);
         p->gpu->api->dev_free(p->upload);
-        p->gpu->api->stream_destroy(p->stream);
+        p->gpu->api->dev_free(p->reid_upload);
+        p->gpu->api->stream_destroy(p->cstream); /* p->stream is the engine's */
     }
     vp_engine_free(&p->eng); /* before the plugin handle of vp_gpu goes */
     vp_gpu_close(&p->gpu);
@@ -2091,11 +2513,6 @@ void vp_pipeline_free(vp_pipeline **pp)
     free(p->tids);
     free(p->ddets);
     free(p->kp_mapped);
-    vp_reid_free(&p->reid); /* before the plugin handle of vp_gpu goes */
-    free(p->reid_emb);
-    free(p->reid_tmp);
-    free(p->reid_crops);
-    free(p->reid_ok);
     vp_spans_free(&p->spans);
     for (int i = 0; i < p->n_class_names; i++)
         free(p->class_names[i]);
@@ -2104,6 +2521,7 @@ void vp_pipeline_free(vp_pipeline **pp)
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv_frames);
     pthread_cond_destroy(&p->cv_space);
+    pthread_cond_destroy(&p->cv_fl);
     free(p);
     *pp = NULL;
 }

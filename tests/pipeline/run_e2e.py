@@ -330,6 +330,27 @@ def test_faults(a, tmp):
         print("FAIL faults: an engine failure on one batch must cost only that batch, reported once")
         print(r.stderr[-2000:])
         ok = False
+
+    # the same with one batch at a time and with four in flight (batch.inflight):
+    # the same lines, errors on the same frames
+    def strip(v):
+        return {k: x for k, x in v.items() if k != "latency_ms"}
+    for depth in (1, 4):
+        out_d = os.path.join(tmp, f"engine-fault-{depth}.jsonl")
+        cfg = {"sources": [{"id": "s0", "uri": good}], "model": {"path": model, "backend": "cpu"},
+               "batch": {"max": 4, "inflight": depth}, "sinks": [{"type": "jsonl", "path": out_d}]}
+        cpath = os.path.join(tmp, f"engine-fault-{depth}.json")
+        json.dump(cfg, open(cpath, "w"))
+        r = run([a.vidpipe, "run", "--config", cpath, "--stats", os.path.join(tmp, f"ef-stats-{depth}.json")],
+                env=dict(os.environ, VIDPIPE_FAULT_ENGINE_BATCH="2"))
+        got = load_jsonl(out_d)
+        st = json.load(open(os.path.join(tmp, f"ef-stats-{depth}.json")))
+        same = got.keys() == lines.keys() and all(strip(got[k]) == strip(lines[k]) for k in lines)
+        print(f"engine fault, inflight {depth}: exit {r.returncode}, {len(got)} lines, same as inflight 2: {same}")
+        if r.returncode != 1 or not same or st["engine_errors"] != 1 or r.stderr.count("injected failure") != 1:
+            print(f"FAIL faults: inflight {depth} must give the lines of inflight 2, one engine error")
+            print(r.stderr[-2000:])
+            ok = False
     return 0 if ok else 1
 
 

@@ -186,7 +186,7 @@ static int cuda_run_begin(void *ctx, void **ps)
     return VP_OK;
 }
 
-static int cuda_run_end(void *ctx, void **ps)
+static int cuda_run_end(void *ctx, void **ps, int wait)
 {
     vp_cuda_ctx *c = ctx;
     graph_state *g = *ps;
@@ -208,9 +208,12 @@ static int cuda_run_end(void *ctx, void **ps)
         }
         VP_CUDA(cudaGraphLaunch(g->exec, c->stream));
     }
-    VP_CUDA(cudaStreamSynchronize(c->stream));
+    if (wait)
+        VP_CUDA(cudaStreamSynchronize(c->stream));
     return VP_OK;
 }
+
+static void *cuda_stream(void *ctx) { return ((vp_cuda_ctx *)ctx)->stream; }
 
 static void cuda_plan_state_free(void *ctx, void *ps)
 {
@@ -237,6 +240,7 @@ static const vp_backend backend = {
     .describe = cuda_describe,
     .cache_attach = vp_cuda_cache_attach,
     .sync = cuda_sync,
+    .stream = cuda_stream,
 };
 
 __attribute__((visibility("default"))) const vp_backend *vp_cuda_backend(void);

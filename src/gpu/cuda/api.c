@@ -117,6 +117,18 @@ static int event_elapsed(struct CUevent_st *a, struct CUevent_st *b, float *ms)
     return VP_OK;
 }
 
+static int event_create_blocking(struct CUevent_st **e)
+{
+    VP_CUDA(cudaEventCreateWithFlags(e, cudaEventBlockingSync));
+    return VP_OK;
+}
+
+static int event_sync(struct CUevent_st *e)
+{
+    VP_CUDA(cudaEventSynchronize(e));
+    return VP_OK;
+}
+
 static const vp_gpu_api api = {
     /* .abi = */ VP_GPU_API_ABI,
     /* .set_device = */ set_device,
@@ -137,6 +149,8 @@ static const vp_gpu_api api = {
     /* .event_record = */ event_record,
     /* .event_elapsed = */ event_elapsed,
     /* .crop = */ vp_cuda_crop,
+    /* .event_create_blocking = */ event_create_blocking,
+    /* .event_sync = */ event_sync,
 };
 
 __attribute__((visibility("default"))) const vp_gpu_api *vp_gpu_api_get(void);
