@@ -96,6 +96,8 @@ EOF
       done
     fi
   fi
+  # the binaries compress ~5x (the CUDA plugin's cubins): packed to keep the carry small
+  tar -cJf .devcarry/bin.tar.xz -C .devcarry bin && rm -rf .devcarry/bin
   du -sh .devcarry
   exit 0
 fi
@@ -115,6 +117,9 @@ lib=/tmp/vp-libs; mkdir -p "$lib"; tar -xJf .devcarry/libs.tar.xz -C "$lib"
 cudnn=$(find / -xdev -name 'libcudnn.so.9' -not -path '*/proc/*' 2>/dev/null | head -1)
 cublas=$(find / -xdev -name 'libcublas.so.13' -not -path '*/proc/*' 2>/dev/null | head -1)
 bin=$PWD/.devcarry/bin
+if [ -f .devcarry/bin.tar.xz ]; then
+  rm -rf /tmp/vp-bin && mkdir -p /tmp/vp-bin && tar -xJf .devcarry/bin.tar.xz -C /tmp/vp-bin && bin=/tmp/vp-bin/bin
+fi
 export LD_LIBRARY_PATH="$bin:$lib:$(dirname "${cudnn:-/x/x}"):$(dirname "${cublas:-/x/x}"):${LD_LIBRARY_PATH:-}"
 export VP_CUDA_PLUGIN="$bin/libvidpipe_cuda.so"
 export VIDPIPE_CACHE_DIR=/tmp/vp-cache

@@ -317,8 +317,11 @@ def test_faults(a, tmp):
     # an engine failure on one batch: its frames get a line with the error,
     # the batches after it are processed normally
     out = os.path.join(tmp, "engine-fault.jsonl")
+    # a long batch timeout: every batch is 4 frames in a row (a loaded
+    # machine's slow reader would otherwise cut batches short, and another
+    # set of frames would be batch 2 in each run)
     r = run([a.vidpipe, "run", "--backend", "cpu", "--model", model, "--source", good, "--batch", "4",
-             "--sink", out, "--stats", os.path.join(tmp, "ef-stats.json")],
+             "--timeout-ms", "10000", "--sink", out, "--stats", os.path.join(tmp, "ef-stats.json")],
             env=dict(os.environ, VIDPIPE_FAULT_ENGINE_BATCH="2"))
     lines = load_jsonl(out)
     errs = [k for k, v in lines.items() if "error" in v]
@@ -338,7 +341,7 @@ def test_faults(a, tmp):
     for depth in (1, 4):
         out_d = os.path.join(tmp, f"engine-fault-{depth}.jsonl")
         cfg = {"sources": [{"id": "s0", "uri": good}], "model": {"path": model, "backend": "cpu"},
-               "batch": {"max": 4, "inflight": depth}, "sinks": [{"type": "jsonl", "path": out_d}]}
+               "batch": {"max": 4, "inflight": depth, "timeout_ms": 10000}, "sinks": [{"type": "jsonl", "path": out_d}]}
         cpath = os.path.join(tmp, f"engine-fault-{depth}.json")
         json.dump(cfg, open(cpath, "w"))
         r = run([a.vidpipe, "run", "--config", cpath, "--stats", os.path.join(tmp, f"ef-stats-{depth}.json")],
