@@ -405,7 +405,7 @@ static int alloc_results(vp_post_results *r, const vp_post_layout *lo, const vp_
         if (!sizes[i])
             continue;
         if (device) {
-            if (g->api->dev_alloc(sizes[i], &p[i]))
+            if (vp_gpu_dev_alloc(g, sizes[i], &p[i]))
                 return VP_ERR_BACKEND;
         } else if (!(p[i] = calloc(1, sizes[i]))) {
             return VP_ERR_NOMEM;
@@ -420,7 +420,7 @@ static void free_results(vp_post_results *r, int device, vp_gpu *g)
     void *p[4] = {r->count, r->det, r->keypoints, r->coefs};
     for (int i = 0; i < 4; i++) {
         if (device && g)
-            g->api->dev_free(p[i]);
+            vp_gpu_dev_free(g, p[i]);
         else
             free(p[i]);
     }
@@ -587,7 +587,7 @@ static int engine_setup(vp_pipeline *p, char *err, size_t errlen)
         return fail(err, errlen, rc, "device: cannot create a stream");
     if ((rc = alloc_results(&p->dres, &p->lo, &p->post, p->max_batch, 1, p->gpu)))
         return fail(err, errlen, rc, "device: out of memory for results");
-    if ((rc = p->gpu->api->dev_alloc(p->gpu->api->post_scratch(&p->post, &p->lo), &p->dscratch)))
+    if ((rc = vp_gpu_dev_alloc(p->gpu, p->gpu->api->post_scratch(&p->post, &p->lo), &p->dscratch)))
         return fail(err, errlen, rc, "device: out of memory for post-processing");
     return VP_OK;
 }
@@ -1177,9 +1177,9 @@ static int upload_frame(vp_pipeline *p, const vp_frame *f, vp_pre_src *src)
         need += plane_bytes(f, i);
     if (need > p->upload_bytes) {
         /* grows only when a stream's size goes up: not per frame */
-        p->gpu->api->dev_free(p->upload);
+        vp_gpu_dev_free(p->gpu, p->upload);
         p->upload = NULL, p->upload_bytes = 0;
-        if (p->gpu->api->dev_alloc(need, &p->upload))
+        if (vp_gpu_dev_alloc(p->gpu, need, &p->upload))
             return VP_ERR_BACKEND;
         p->upload_bytes = need;
     }
@@ -1991,6 +1991,16 @@ int vp_pipeline_wait(vp_pipeline *p)
     return p->engine_errors || p->sink_errors ? VP_ERR_BACKEND : VP_OK;
 }
 
+static void pool_figures(vp_gpu *g, int which, vp_mem_pool_stats *o)
+{
+    vp_pool_stats ps;
+    vp_gpu_pool_stats(g, which, &ps);
+    *o = (vp_mem_pool_stats){.allocs = ps.allocs, .fresh = ps.fresh, .reuses = ps.reuses, .returns = ps.returns,
+                             .failures = ps.failures, .bad_frees = ps.bad_frees, .blocks_out = ps.blocks_out,
+                             .bytes_out = ps.bytes_out, .peak_bytes_out = ps.peak_bytes_out,
+                             .blocks_free = ps.blocks_free, .bytes_free = ps.bytes_free};
+}
+
 int vp_pipeline_get_stats(vp_pipeline *p, vp_pipeline_stats *s, vp_stream_stats *streams, int max_streams)
 {
     memset(s, 0, sizeof *s);
@@ -2007,6 +2017,8 @@ int vp_pipeline_get_stats(vp_pipeline *p, vp_pipeline_stats *s, vp_stream_stats 
     if (p->gpu) {
         s->h2d_bytes = atomic_load(&p->gpu->h2d_bytes);
         s->d2h_bytes = atomic_load(&p->gpu->d2h_bytes);
+        pool_figures(p->gpu, VP_GPU_POOL_DEVICE, &s->device_pool);
+        pool_figures(p->gpu, VP_GPU_POOL_HOST, &s->host_pool);
     }
     for (int i = 0; i < VP_STAGE_COUNT; i++)
         hist_summary(&p->stage[i], &s->stage[i]);
@@ -2073,8 +2085,8 @@ void vp_pipeline_free(vp_pipeline **pp)
     free_results(&p->res, 0, NULL);
     if (p->gpu) {
         free_results(&p->dres, 1, p->gpu);
-        p->gpu->api->dev_free(p->dscratch);
-        p->gpu->api->dev_free(p->upload);
+        vp_gpu_dev_free(p->gpu, p->dscratch);
+        vp_gpu_dev_free(p->gpu, p->upload);
         p->gpu->api->stream_destroy(p->stream);
     }
     vp_engine_free(&p->eng); /* before the plugin handle of vp_gpu goes */
