@@ -393,34 +393,44 @@ static int guess_task(vp_engine *e)
     return VP_TASK_DETECT;
 }
 
+/* where results live: host (malloc), device, pinned host (GPU path: the
+ * destination of the device-to-host copies) */
+enum { RES_HOST = 0, RES_DEVICE = 1, RES_PINNED = 2 };
+
 static int alloc_results(vp_post_results *r, const vp_post_layout *lo, const vp_post_params *pp, int batch,
-                         int device, vp_gpu *g)
+                         int where, vp_gpu *g)
 {
     size_t nd = (size_t)batch * (size_t)pp->max_det;
     size_t sizes[4] = {(size_t)batch * sizeof(int32_t), nd * sizeof(vp_det),
                        lo->num_keypoints ? nd * (size_t)(lo->num_keypoints * lo->keypoint_dims) * sizeof(float) : 0,
                        lo->num_masks ? nd * (size_t)lo->num_masks * sizeof(float) : 0};
     void *p[4] = {0};
-    for (int i = 0; i < 4; i++) {
+    int rc = VP_OK;
+    for (int i = 0; i < 4 && !rc; i++) {
         if (!sizes[i])
             continue;
-        if (device) {
-            if (vp_gpu_dev_alloc(g, sizes[i], &p[i]))
-                return VP_ERR_BACKEND;
+        if (where == RES_DEVICE) {
+            rc = vp_gpu_dev_alloc(g, sizes[i], &p[i]) ? VP_ERR_BACKEND : VP_OK;
+        } else if (where == RES_PINNED) {
+            if (!(rc = vp_gpu_host_alloc(g, sizes[i], &p[i]) ? VP_ERR_BACKEND : VP_OK))
+                memset(p[i], 0, sizes[i]);
         } else if (!(p[i] = calloc(1, sizes[i]))) {
-            return VP_ERR_NOMEM;
+            rc = VP_ERR_NOMEM;
         }
     }
+    /* on failure r holds what was allocated, for free_results */
     r->count = p[0], r->det = p[1], r->keypoints = p[2], r->coefs = p[3];
-    return VP_OK;
+    return rc;
 }
 
-static void free_results(vp_post_results *r, int device, vp_gpu *g)
+static void free_results(vp_post_results *r, int where, vp_gpu *g)
 {
     void *p[4] = {r->count, r->det, r->keypoints, r->coefs};
     for (int i = 0; i < 4; i++) {
-        if (device && g)
+        if (where == RES_DEVICE && g)
             vp_gpu_dev_free(g, p[i]);
+        else if (where == RES_PINNED && g)
+            vp_gpu_host_free(g, p[i]);
         else
             free(p[i]);
     }
@@ -575,7 +585,7 @@ static int engine_setup(vp_pipeline *p, char *err, size_t errlen)
     }
     if (p->post.task == VP_TASK_SEGMENT && !(p->mask = malloc((size_t)p->lo.proto_h * (size_t)p->lo.proto_w)))
         return fail(err, errlen, VP_ERR_NOMEM, "out of memory");
-    if ((rc = alloc_results(&p->res, &p->lo, &p->post, p->max_batch, 0, NULL)))
+    if ((rc = alloc_results(&p->res, &p->lo, &p->post, p->max_batch, p->gpu ? RES_PINNED : RES_HOST, p->gpu)))
         return fail(err, errlen, rc, "out of memory for results");
     if (!p->gpu_path) {
         size_t sb = vp_post_scratch_bytes(&p->post, &p->lo);
@@ -585,7 +595,7 @@ static int engine_setup(vp_pipeline *p, char *err, size_t errlen)
     }
     if ((rc = p->gpu->api->stream_create(&p->stream)))
         return fail(err, errlen, rc, "device: cannot create a stream");
-    if ((rc = alloc_results(&p->dres, &p->lo, &p->post, p->max_batch, 1, p->gpu)))
+    if ((rc = alloc_results(&p->dres, &p->lo, &p->post, p->max_batch, RES_DEVICE, p->gpu)))
         return fail(err, errlen, rc, "device: out of memory for results");
     if ((rc = vp_gpu_dev_alloc(p->gpu, p->gpu->api->post_scratch(&p->post, &p->lo), &p->dscratch)))
         return fail(err, errlen, rc, "device: out of memory for post-processing");
@@ -2082,9 +2092,9 @@ void vp_pipeline_free(vp_pipeline **pp)
             fclose(p->sinks[i].f);
         free(p->sinks[i].path);
     }
-    free_results(&p->res, 0, NULL);
+    free_results(&p->res, p->gpu ? RES_PINNED : RES_HOST, p->gpu);
     if (p->gpu) {
-        free_results(&p->dres, 1, p->gpu);
+        free_results(&p->dres, RES_DEVICE, p->gpu);
         vp_gpu_dev_free(p->gpu, p->dscratch);
         vp_gpu_dev_free(p->gpu, p->upload);
         p->gpu->api->stream_destroy(p->stream);
