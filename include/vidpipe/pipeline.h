@@ -178,6 +178,25 @@ enum { VP_STAGE_DECODE = 0, VP_STAGE_PREPROCESS, VP_STAGE_INFER, VP_STAGE_POSTPR
        VP_STAGE_REID, /* tracker.reid: crops + secondary model, per batch */
        VP_STAGE_COUNT };
 
+/* One memory pool of the GPU path: device memory (cudaMalloc) or pinned
+ * host memory (cudaMallocHost), handed out in size classes and reused.
+ * All zeros on the CPU path (no GPU handle). Bytes are block sizes (the
+ * request rounded up to its class). Blocks still outstanding when the
+ * pipeline is freed are leaks, logged then. */
+typedef struct vp_mem_pool_stats {
+    long allocs;          /* allocation calls served = fresh + reuses */
+    long fresh;           /* from the CUDA allocator */
+    long reuses;          /* from the pool's free lists */
+    long returns;         /* blocks given back */
+    long failures;        /* allocations refused (out of memory) */
+    long bad_frees;       /* frees of a pointer not from the pool, or twice (bugs) */
+    long blocks_out;      /* held by the pipeline now */
+    long bytes_out;
+    long peak_bytes_out;  /* most bytes held at once */
+    long blocks_free;     /* in the free lists, ready for reuse */
+    long bytes_free;
+} vp_mem_pool_stats;
+
 typedef struct vp_pipeline_stats {
     double wall_s;
     double cpu_s;              /* process CPU time (user + system) */
@@ -188,6 +207,7 @@ typedef struct vp_pipeline_stats {
     vp_latency stage[VP_STAGE_COUNT]; /* ms per frame (decode) or per batch */
     long engine_errors;        /* batches whose engine run failed (their frames are reported, not lost) */
     long sink_errors;
+    vp_mem_pool_stats device_pool, host_pool; /* GPU path; zeros on the CPU path */
 } vp_pipeline_stats;
 
 const char *vp_stage_name(int stage);

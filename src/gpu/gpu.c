@@ -1,4 +1,5 @@
-/* The gpu layer, host side: plugin loading and counted copies (gpu.h). */
+/* The gpu layer, host side: plugin loading, memory pools and counted
+ * copies (gpu.h). */
 #include "gpu/gpu.h"
 #include "base/log.h"
 #include "engine/backend.h" /* VP_CUDA_PLUGIN_FILE */
@@ -40,6 +41,30 @@ void *vp_gpu_plugin_open(char *err, size_t errlen)
     return handle;
 }
 
+static int dev_backing_alloc(void *ctx, size_t bytes, void **p)
+{
+    const vp_gpu *g = ctx;
+    return g->api->dev_alloc(bytes, p);
+}
+
+static void dev_backing_free(void *ctx, void *p)
+{
+    const vp_gpu *g = ctx;
+    g->api->dev_free(p);
+}
+
+static int host_backing_alloc(void *ctx, size_t bytes, void **p)
+{
+    const vp_gpu *g = ctx;
+    return g->api->host_alloc(bytes, p);
+}
+
+static void host_backing_free(void *ctx, void *p)
+{
+    const vp_gpu *g = ctx;
+    g->api->host_free(p);
+}
+
 int vp_gpu_open(int device, int gpu_only, vp_gpu **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -66,6 +91,14 @@ int vp_gpu_open(int device, int gpu_only, vp_gpu **out, char *err, size_t errlen
         vp_gpu_close(&g);
         return rc;
     }
+    const vp_pool_backing dev = {dev_backing_alloc, dev_backing_free, g};
+    const vp_pool_backing host = {host_backing_alloc, host_backing_free, g};
+    if (vp_pool_create("device", &dev, 0, &g->pool[VP_GPU_POOL_DEVICE]) ||
+        vp_pool_create("pinned host", &host, 0, &g->pool[VP_GPU_POOL_HOST])) {
+        snprintf(err, errlen, "out of memory");
+        vp_gpu_close(&g);
+        return VP_ERR_NOMEM;
+    }
     *out = g;
     return VP_OK;
 }
@@ -74,10 +107,43 @@ void vp_gpu_close(vp_gpu **g)
 {
     if (!g || !*g)
         return;
+    /* the pools give their memory back through the plugin: before dlclose */
+    vp_pool_destroy(&(*g)->pool[VP_GPU_POOL_DEVICE], NULL);
+    vp_pool_destroy(&(*g)->pool[VP_GPU_POOL_HOST], NULL);
     if ((*g)->plugin)
         dlclose((*g)->plugin);
     free(*g);
     *g = NULL;
+}
+
+int vp_gpu_dev_alloc(vp_gpu *g, size_t bytes, void **p)
+{
+    return vp_pool_alloc(g->pool[VP_GPU_POOL_DEVICE], bytes, p);
+}
+
+int vp_gpu_dev_free(vp_gpu *g, void *p)
+{
+    return p ? vp_pool_free(g->pool[VP_GPU_POOL_DEVICE], p, "vp_gpu_dev_free") : VP_OK;
+}
+
+int vp_gpu_host_alloc(vp_gpu *g, size_t bytes, void **p)
+{
+    return vp_pool_alloc(g->pool[VP_GPU_POOL_HOST], bytes, p);
+}
+
+int vp_gpu_host_free(vp_gpu *g, void *p)
+{
+    return p ? vp_pool_free(g->pool[VP_GPU_POOL_HOST], p, "vp_gpu_host_free") : VP_OK;
+}
+
+int vp_gpu_pool_stats(vp_gpu *g, int which, vp_pool_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    if (which != VP_GPU_POOL_DEVICE && which != VP_GPU_POOL_HOST)
+        return VP_ERR_INVALID;
+    if (g)
+        vp_pool_get_stats(g->pool[which], out);
+    return VP_OK;
 }
 
 static int audit(vp_gpu *g, size_t bytes, int dir, const char *what)

@@ -10,13 +10,20 @@
  * copy of the pipeline goes through vp_gpu_copy(), which counts bytes by
  * direction and, in gpu_only mode, refuses pixel-sized copies.
  *
- * Device memory comes from cudaMalloc at start-up (worst case reserved by
- * the caller); nothing here allocates in the hot loop.
+ * Device and pinned-host memory come from two pools per handle (gpu/pool.h)
+ * over the plugin's cudaMalloc and cudaMallocHost: vp_gpu_dev_alloc and
+ * vp_gpu_host_alloc, given back with vp_gpu_dev_free and vp_gpu_host_free,
+ * counted (vp_gpu_pool_stats). The worst case is reserved by the caller at
+ * start-up; nothing allocates in the hot loop. Blocks still outstanding
+ * when the handle closes are leaks: logged (one line per pool), then
+ * released. Memory the engine's plugin allocates for its own plans is not
+ * in these pools.
  */
 #ifndef VP_GPU_GPU_H
 #define VP_GPU_GPU_H
 
 #include "vidpipe/vidpipe.h"
+#include "gpu/pool.h"
 #include "vision/crop.h"
 #include "vision/postprocess.h"
 #include "vision/preprocess.h"
@@ -86,7 +93,26 @@ typedef struct vp_gpu {
     int device;
     int gpu_only;               /* refuse pixel-sized copies */
     atomic_long h2d_bytes, d2h_bytes, copies;
+    vp_pool *pool[2];           /* VP_GPU_POOL_DEVICE, VP_GPU_POOL_HOST */
 } vp_gpu;
+
+enum { VP_GPU_POOL_DEVICE = 0, VP_GPU_POOL_HOST = 1 };
+
+/* Device memory from the handle's pool (the current device of the calling
+ * thread must be g->device). VP_OK, or VP_ERR_BACKEND / VP_ERR_NOMEM
+ * (logged) with *p NULL. */
+int vp_gpu_dev_alloc(vp_gpu *g, size_t bytes, void **p);
+/* Back to the pool; NULL is a no-op. A pointer this pool did not hand out,
+ * or one given back already, is VP_ERR_INVALID (logged), nothing freed.
+ * Not stream-ordered: free only once no GPU work still uses the block
+ * (or its next user is on the same stream). */
+int vp_gpu_dev_free(vp_gpu *g, void *p);
+/* Pinned (page-locked) host memory, the same contract. */
+int vp_gpu_host_alloc(vp_gpu *g, size_t bytes, void **p);
+int vp_gpu_host_free(vp_gpu *g, void *p);
+/* Statistics of one pool (VP_GPU_POOL_DEVICE or _HOST); zeros for a NULL
+ * handle. VP_ERR_INVALID for another which. */
+int vp_gpu_pool_stats(vp_gpu *g, int which, vp_pool_stats *out);
 
 /* Copies of at most this many bytes are "results", not pixels (gpu_only). */
 #define VP_GPU_SMALL_COPY (64 * 1024)

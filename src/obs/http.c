@@ -283,6 +283,44 @@ static const struct {
     {"vidpipe_detections_total", "Detections written.", offsetof(vp_stream_stats, detections)},
 };
 
+/* The GPU path's memory pools (device, pinned host), one table for
+ * /metrics and /stats; all zeros on the CPU path. */
+static const struct {
+    const char *name, *type, *help;
+    const char *key;           /* member in /stats "memory_pools" */
+    size_t off;                /* long field of vp_mem_pool_stats */
+} pool_series[] = {
+    {"vidpipe_pool_allocations_total", "counter",
+     "Memory pool allocations served (GPU path: pool=device or host, pinned; 0 on the CPU path).", "allocs",
+     offsetof(vp_mem_pool_stats, allocs)},
+    {"vidpipe_pool_fresh_allocations_total", "counter", "Memory pool allocations served by cudaMalloc or cudaMallocHost.",
+     "fresh", offsetof(vp_mem_pool_stats, fresh)},
+    {"vidpipe_pool_reuses_total", "counter", "Memory pool allocations served from a free list.", "reuses",
+     offsetof(vp_mem_pool_stats, reuses)},
+    {"vidpipe_pool_returns_total", "counter", "Blocks given back to a memory pool.", "returns",
+     offsetof(vp_mem_pool_stats, returns)},
+    {"vidpipe_pool_failures_total", "counter", "Memory pool allocations refused (out of memory).", "failures",
+     offsetof(vp_mem_pool_stats, failures)},
+    {"vidpipe_pool_bad_frees_total", "counter",
+     "Frees of a pointer a memory pool did not hand out, or of a block twice (bugs; refused).", "bad_frees",
+     offsetof(vp_mem_pool_stats, bad_frees)},
+    {"vidpipe_pool_outstanding_blocks", "gauge", "Memory pool blocks held by the pipeline now.", "blocks_out",
+     offsetof(vp_mem_pool_stats, blocks_out)},
+    {"vidpipe_pool_outstanding_bytes", "gauge", "Memory pool bytes held by the pipeline now (block sizes).",
+     "bytes_out", offsetof(vp_mem_pool_stats, bytes_out)},
+    {"vidpipe_pool_peak_bytes", "gauge", "Most memory pool bytes held by the pipeline at once.", "peak_bytes_out",
+     offsetof(vp_mem_pool_stats, peak_bytes_out)},
+    {"vidpipe_pool_free_blocks", "gauge", "Blocks in a memory pool's free lists, ready for reuse.", "blocks_free",
+     offsetof(vp_mem_pool_stats, blocks_free)},
+    {"vidpipe_pool_free_bytes", "gauge", "Bytes in a memory pool's free lists, ready for reuse.", "bytes_free",
+     offsetof(vp_mem_pool_stats, bytes_free)},
+};
+
+static long pool_value(const vp_mem_pool_stats *ps, size_t k)
+{
+    return *(const long *)(const void *)((const char *)ps + pool_series[k].off);
+}
+
 static void summary(vp_http_text *t, const char *name, const char *label, const char *value, const vp_latency *l)
 {
     static const struct { const char *q; size_t off; } qs[] = {
@@ -363,6 +401,11 @@ static void render_metrics(vp_http *h, vp_http_text *t)
     family(t, "vidpipe_copy_bytes_total", "counter", "Explicit host<->device copies, bytes.");
     vp_http_text_printf(t, "vidpipe_copy_bytes_total{direction=\"h2d\"} %ld\n", s.h2d_bytes);
     vp_http_text_printf(t, "vidpipe_copy_bytes_total{direction=\"d2h\"} %ld\n", s.d2h_bytes);
+    for (size_t k = 0; k < sizeof pool_series / sizeof pool_series[0]; k++) {
+        family(t, pool_series[k].name, pool_series[k].type, pool_series[k].help);
+        vp_http_text_printf(t, "%s{pool=\"device\"} %ld\n", pool_series[k].name, pool_value(&s.device_pool, k));
+        vp_http_text_printf(t, "%s{pool=\"host\"} %ld\n", pool_series[k].name, pool_value(&s.host_pool, k));
+    }
     family(t, "vidpipe_stage_ms", "summary", "Time per stage: per frame (decode) or per batch, milliseconds.");
     for (int k = 0; k < VP_STAGE_COUNT; k++)
         summary(t, "vidpipe_stage_ms", "stage", vp_stage_name(k), &s.stage[k]);
@@ -393,6 +436,17 @@ static void jstr(cJSON *o, const char *k, const char *v, int *bad)
 {
     if (!cJSON_AddStringToObject(o, k, v ? v : ""))
         *bad = 1;
+}
+
+static void jpool(cJSON *o, const char *k, const vp_mem_pool_stats *ps, int *bad)
+{
+    cJSON *x = cJSON_AddObjectToObject(o, k);
+    if (!x) {
+        *bad = 1;
+        return;
+    }
+    for (size_t i = 0; i < sizeof pool_series / sizeof pool_series[0]; i++)
+        jnum(x, pool_series[i].key, (double)pool_value(ps, i), bad);
 }
 
 static void jlat(cJSON *o, const char *k, const vp_latency *l, int *bad)
@@ -462,6 +516,13 @@ static cJSON *render_json(vp_http *h, int full, int *bad)
         jnum(root, "d2h_bytes", (double)s.d2h_bytes, bad);
         jnum(root, "engine_errors", (double)s.engine_errors, bad);
         jnum(root, "sink_errors", (double)s.sink_errors, bad);
+        cJSON *pools = cJSON_AddObjectToObject(root, "memory_pools");
+        if (!pools) {
+            *bad = 1;
+        } else {
+            jpool(pools, "device", &s.device_pool, bad);
+            jpool(pools, "host", &s.host_pool, bad);
+        }
         cJSON *stages = cJSON_AddObjectToObject(root, "stages_ms");
         if (!stages)
             *bad = 1;

@@ -475,8 +475,8 @@ static int alloc_results(vp_post_results *r, const vp_post_layout *lo, const vp_
     for (int i = 0; i < 4; i++) {
         if (!sizes[i])
             continue;
-        int rc = where == RES_DEVICE ? g->api->dev_alloc(sizes[i], &p[i])
-                 : where == RES_PINNED ? g->api->host_alloc(sizes[i], &p[i])
+        int rc = where == RES_DEVICE ? vp_gpu_dev_alloc(g, sizes[i], &p[i])
+                 : where == RES_PINNED ? vp_gpu_host_alloc(g, sizes[i], &p[i])
                  : (p[i] = calloc(1, sizes[i])) ? VP_OK : VP_ERR_NOMEM;
         /* what was allocated so far is freed with the set (free_results) */
         r->count = p[0], r->det = p[1], r->keypoints = p[2], r->coefs = p[3];
@@ -493,9 +493,9 @@ static void free_results(vp_post_results *r, int where, vp_gpu *g)
         if (!p[i])
             continue;
         if (where == RES_DEVICE)
-            g->api->dev_free(p[i]);
+            vp_gpu_dev_free(g, p[i]);
         else if (where == RES_PINNED)
-            g->api->host_free(p[i]);
+            vp_gpu_host_free(g, p[i]);
         else
             free(p[i]);
     }
@@ -656,7 +656,7 @@ static int engine_setup(vp_pipeline *p, char *err, size_t errlen)
             return fail(err, errlen, VP_ERR_NOMEM, "out of memory for post-processing");
         return VP_OK;
     }
-    if ((rc = p->gpu->api->dev_alloc(p->gpu->api->post_scratch(&p->post, &p->lo), &p->dscratch)))
+    if ((rc = vp_gpu_dev_alloc(p->gpu, p->gpu->api->post_scratch(&p->post, &p->lo), &p->dscratch)))
         return fail(err, errlen, rc, "device: out of memory for post-processing");
     return VP_OK;
 }
@@ -1328,9 +1328,9 @@ static int upload_frame_to(vp_pipeline *p, const vp_frame *f, vp_pre_src *src, v
         need += plane_bytes(f, i);
     if (need > *bytes) {
         /* grows only when a stream's size goes up: not per frame */
-        p->gpu->api->dev_free(*buf);
+        vp_gpu_dev_free(p->gpu, *buf);
         *buf = NULL, *bytes = 0;
-        if (p->gpu->api->dev_alloc(need, buf))
+        if (vp_gpu_dev_alloc(p->gpu, need, buf))
             return VP_ERR_BACKEND;
         *bytes = need;
     }
@@ -2408,6 +2408,16 @@ int vp_pipeline_wait(vp_pipeline *p)
     return p->engine_errors || p->sink_errors ? VP_ERR_BACKEND : VP_OK;
 }
 
+static void pool_figures(vp_gpu *g, int which, vp_mem_pool_stats *o)
+{
+    vp_pool_stats ps;
+    vp_gpu_pool_stats(g, which, &ps);
+    *o = (vp_mem_pool_stats){.allocs = ps.allocs, .fresh = ps.fresh, .reuses = ps.reuses, .returns = ps.returns,
+                             .failures = ps.failures, .bad_frees = ps.bad_frees, .blocks_out = ps.blocks_out,
+                             .bytes_out = ps.bytes_out, .peak_bytes_out = ps.peak_bytes_out,
+                             .blocks_free = ps.blocks_free, .bytes_free = ps.bytes_free};
+}
+
 int vp_pipeline_get_stats(vp_pipeline *p, vp_pipeline_stats *s, vp_stream_stats *streams, int max_streams)
 {
     memset(s, 0, sizeof *s);
@@ -2424,6 +2434,8 @@ int vp_pipeline_get_stats(vp_pipeline *p, vp_pipeline_stats *s, vp_stream_stats 
     if (p->gpu) {
         s->h2d_bytes = atomic_load(&p->gpu->h2d_bytes);
         s->d2h_bytes = atomic_load(&p->gpu->d2h_bytes);
+        pool_figures(p->gpu, VP_GPU_POOL_DEVICE, &s->device_pool);
+        pool_figures(p->gpu, VP_GPU_POOL_HOST, &s->host_pool);
     }
     for (int i = 0; i < VP_STAGE_COUNT; i++)
         hist_summary(&p->stage[i], &s->stage[i]);
@@ -2494,9 +2506,9 @@ void vp_pipeline_free(vp_pipeline **pp)
     free(p->reid_crops);
     free(p->reid_ok);
     if (p->gpu) {
-        p->gpu->api->dev_free(p->dscratch);
-        p->gpu->api->dev_free(p->upload);
-        p->gpu->api->dev_free(p->reid_upload);
+        vp_gpu_dev_free(p->gpu, p->dscratch);
+        vp_gpu_dev_free(p->gpu, p->upload);
+        vp_gpu_dev_free(p->gpu, p->reid_upload);
         p->gpu->api->stream_destroy(p->cstream); /* p->stream is the engine's */
     }
     vp_engine_free(&p->eng); /* before the plugin handle of vp_gpu goes */

@@ -149,6 +149,18 @@ GLOBAL = {
     "vidpipe_copy_bytes": "counter", "vidpipe_stage_ms": "summary", "vidpipe_uptime_seconds": "gauge",
     "vidpipe_cpu_seconds": "counter",
 }
+# The GPU path's memory pools, one series per pool (device, host); zeros on
+# the CPU path.
+POOLS = {
+    "vidpipe_pool_allocations": "counter", "vidpipe_pool_fresh_allocations": "counter",
+    "vidpipe_pool_reuses": "counter", "vidpipe_pool_returns": "counter", "vidpipe_pool_failures": "counter",
+    "vidpipe_pool_bad_frees": "counter", "vidpipe_pool_outstanding_blocks": "gauge",
+    "vidpipe_pool_outstanding_bytes": "gauge", "vidpipe_pool_peak_bytes": "gauge",
+    "vidpipe_pool_free_blocks": "gauge", "vidpipe_pool_free_bytes": "gauge",
+}
+GLOBAL.update(POOLS)
+POOL_KEYS = ("allocs", "fresh", "reuses", "returns", "failures", "bad_frees", "blocks_out", "bytes_out",
+             "peak_bytes_out", "blocks_free", "bytes_free")
 STAGES = ("decode", "preprocess", "infer", "postprocess", "sink")
 
 
@@ -226,6 +238,17 @@ def check_metrics(port, streams, escaped=None):
     for d in ("h2d", "d2h"):
         v = sample(fams, "vidpipe_copy_bytes", direction=d)
         check(v is not None and v >= 0, f"copy bytes {d}: {v}")
+    for pool in ("device", "host"):
+        v = {name: sample(fams, name, pool=pool) for name in POOLS}
+        check(None not in v.values() and min(v.values()) >= 0, f"pool {pool}: {v}")
+        if None in v.values():
+            continue
+        check(v["vidpipe_pool_allocations"] == v["vidpipe_pool_fresh_allocations"] + v["vidpipe_pool_reuses"],
+              f"pool {pool}: allocations != fresh + reuses ({v})")
+        check(v["vidpipe_pool_outstanding_blocks"] == v["vidpipe_pool_allocations"] - v["vidpipe_pool_returns"],
+              f"pool {pool}: outstanding != allocations - returns ({v})")
+        check(v["vidpipe_pool_peak_bytes"] >= v["vidpipe_pool_outstanding_bytes"], f"pool {pool}: peak ({v})")
+        check(v["vidpipe_pool_bad_frees"] == 0 and v["vidpipe_pool_failures"] == 0, f"pool {pool}: errors ({v})")
     check(sample(fams, "vidpipe_pipeline_frames") >= total, "pipeline frames < sum of the streams'")
     check(sample(fams, "vidpipe_batches") > 0, "no batches")
     check(1 <= sample(fams, "vidpipe_batch_mean") <= 2, f"batch mean {sample(fams, 'vidpipe_batch_mean')}")
@@ -253,6 +276,9 @@ def test_stats(port):
               "sink_errors", "stages_ms", "streams"):
         check(k in s, f"/stats: no {k}")
     check(set(STAGES) <= set(s["stages_ms"]), f"/stats: stages {list(s['stages_ms'])}")
+    pools = s.get("memory_pools", {})
+    for pool in ("device", "host"):
+        check(set(POOL_KEYS) <= set(pools.get(pool, {})), f"/stats: memory_pools.{pool} {pools.get(pool)}")
     check(s.get("test_hook") == HOOK_LABEL, f"/stats: the hook's member {s.get('test_hook')!r}")
     ids = [x["id"] for x in s["streams"]]
     check(ids[:2] == list(STREAMS), f"/stats streams {ids}")

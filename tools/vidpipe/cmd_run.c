@@ -226,6 +226,31 @@ static void print_latency(const char *name, const vp_latency *l)
                 l->p50, l->p99, l->max);
 }
 
+static void pool_json(cJSON *o, const char *k, const vp_mem_pool_stats *ps)
+{
+    cJSON *x = cJSON_AddObjectToObject(o, k);
+    cJSON_AddNumberToObject(x, "allocs", (double)ps->allocs);
+    cJSON_AddNumberToObject(x, "fresh", (double)ps->fresh);
+    cJSON_AddNumberToObject(x, "reuses", (double)ps->reuses);
+    cJSON_AddNumberToObject(x, "returns", (double)ps->returns);
+    cJSON_AddNumberToObject(x, "failures", (double)ps->failures);
+    cJSON_AddNumberToObject(x, "bad_frees", (double)ps->bad_frees);
+    cJSON_AddNumberToObject(x, "blocks_out", (double)ps->blocks_out);
+    cJSON_AddNumberToObject(x, "bytes_out", (double)ps->bytes_out);
+    cJSON_AddNumberToObject(x, "peak_bytes_out", (double)ps->peak_bytes_out);
+    cJSON_AddNumberToObject(x, "blocks_free", (double)ps->blocks_free);
+    cJSON_AddNumberToObject(x, "bytes_free", (double)ps->bytes_free);
+}
+
+static void print_pool(const char *name, const vp_mem_pool_stats *ps)
+{
+    fprintf(stderr, "  pool %-7s %ld allocations (%ld fresh, %ld reused), %ld returned, %ld blocks / %.1f KiB held, "
+                    "peak %.1f KiB, %.1f KiB in free lists%s\n",
+            name, ps->allocs, ps->fresh, ps->reuses, ps->returns, ps->blocks_out, (double)ps->bytes_out / 1024.0,
+            (double)ps->peak_bytes_out / 1024.0, (double)ps->bytes_free / 1024.0,
+            ps->failures || ps->bad_frees ? ", FAILURES OR BAD FREES (see the log)" : "");
+}
+
 static void write_stats_json(FILE *f, const vp_pipeline_stats *s, const vp_stream_stats *st, int n)
 {
     cJSON *o = cJSON_CreateObject();
@@ -242,6 +267,9 @@ static void write_stats_json(FILE *f, const vp_pipeline_stats *s, const vp_strea
                             s->frames ? (double)(s->h2d_bytes + s->d2h_bytes) / (double)s->frames : 0);
     cJSON_AddNumberToObject(o, "engine_errors", (double)s->engine_errors);
     cJSON_AddNumberToObject(o, "sink_errors", (double)s->sink_errors);
+    cJSON *pools = cJSON_AddObjectToObject(o, "memory_pools"); /* GPU path; zeros on the CPU path */
+    pool_json(pools, "device", &s->device_pool);
+    pool_json(pools, "host", &s->host_pool);
     cJSON *stages = cJSON_AddObjectToObject(o, "stages_ms");
     for (int i = 0; i < VP_STAGE_COUNT; i++) {
         cJSON *l = cJSON_AddObjectToObject(stages, vp_stage_name(i));
@@ -515,6 +543,13 @@ int vp_cmd_run(int argc, char **argv)
         }
         for (int i = 0; i < VP_STAGE_COUNT; i++)
             print_latency(vp_stage_name(i), &s.stage[i]);
+        if (s.device_pool.allocs || s.host_pool.allocs) {
+            /* held: until the pipeline is freed; what is still held then is a leak, logged */
+            print_pool("device", &s.device_pool);
+            print_pool("host", &s.host_pool);
+        } else {
+            fprintf(stderr, "  pools        none (CPU path: no device or pinned-host memory)\n");
+        }
     }
     if (stats_path && st) {
         FILE *f = !strcmp(stats_path, "-") ? stdout : fopen(stats_path, "w");

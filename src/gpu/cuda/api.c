@@ -37,10 +37,17 @@ static int stream_create(struct CUstream_st **s)
     return VP_OK;
 }
 
+/* For the functions that return nothing: log a failed call. */
+static void checked(cudaError_t e, const char *call, int line)
+{
+    if (e != cudaSuccess)
+        vp_cuda_fail("CUDA", call, (int)e, cudaGetErrorName(e), __FILE__, line);
+}
+
 static void stream_destroy(struct CUstream_st *s)
 {
     if (s)
-        cudaStreamDestroy(s);
+        checked(cudaStreamDestroy(s), "cudaStreamDestroy", __LINE__);
 }
 
 static int stream_sync(struct CUstream_st *s)
@@ -58,7 +65,7 @@ static int dev_alloc(size_t bytes, void **p)
 static void dev_free(void *p)
 {
     if (p)
-        cudaFree(p);
+        checked(cudaFree(p), "cudaFree", __LINE__);
 }
 
 static int host_alloc(size_t bytes, void **p)
@@ -70,7 +77,7 @@ static int host_alloc(size_t bytes, void **p)
 static void host_free(void *p)
 {
     if (p)
-        cudaFreeHost(p);
+        checked(cudaFreeHost(p), "cudaFreeHost", __LINE__);
 }
 
 static enum cudaMemcpyKind kind_of(int dir)
@@ -102,7 +109,7 @@ static int event_create(struct CUevent_st **e)
 static void event_destroy(struct CUevent_st *e)
 {
     if (e)
-        cudaEventDestroy(e);
+        checked(cudaEventDestroy(e), "cudaEventDestroy", __LINE__);
 }
 
 static int event_record(struct CUevent_st *e, struct CUstream_st *s)
