@@ -8,7 +8,7 @@
 #       protobuf-c, libgomp), ONNX's node tests, the pure-Python packages
 #       that generate the ultralytics models (ultralytics, onnxslim), test
 #       media (Annex-B streams, their libavcodec MD5s) and a fallback model.
-#   scripts/gpu-test.sh run [tests|kernels|parity|pipeline|pipebench|train|bench|sanitize|profile|all]
+#   scripts/gpu-test.sh run [tests|nodetests|kernels|parity|pipeline|pipebench|train|bench|sanitize|profile|all]
 #       on the GPU machine, in the repository root with .devcarry/ present:
 #       tests:    ONNX node tests through the CUDA backend in FP32 and FP16;
 #                 plan-cache reuse; NVDEC and preprocessing tests;
@@ -103,7 +103,7 @@ EOF
 fi
 
 if [ "$mode" != run ]; then
-  echo "usage: $0 prepare [ARCHS] | run [tests|kernels|parity|pipeline|pipebench|train|bench|sanitize|profile|all]" >&2
+  echo "usage: $0 prepare [ARCHS] | run [tests|nodetests|kernels|parity|pipeline|pipebench|train|bench|sanitize|profile|all]" >&2
   exit 2
 fi
 what=${2:-tests}
@@ -170,6 +170,18 @@ if [ "$what" = tests ] || [ "$what" = all ]; then
   fi
   note "CUDA FP16 benchmark, YOLOv8n 640"
   "$bin/vidpipe" bench --backend cuda --precision fp16 --model "$models/yolov8n.onnx" --batch 1,8,32 --iters 200
+fi
+
+if [ "$what" = nodetests ]; then
+  # the ONNX node tests alone (VP_NODE_FILTER: a name substring), both precisions
+  mkdir -p /tmp/vp-onnx && tar -xJf .devcarry/nodetests.tar.xz -C /tmp/vp-onnx
+  for prec in ${VP_GPU_PRECS:-fp32 fp16}; do
+    note "ONNX node tests (${VP_NODE_FILTER:-all}), CUDA backend, $prec"
+    out=$("$bin/vp_node_tests" --backend cuda --precision $prec --dir /tmp/vp-onnx/node --filter "${VP_NODE_FILTER:-_}" 2>&1); rc=$?
+    echo "$out" | grep -E "^FAIL" | cut -c1-200 | head -20
+    echo "$out" | tail -1
+    count $rc
+  done
 fi
 
 if [ "$what" = parity ] || [ "$what" = all ]; then
