@@ -8,7 +8,7 @@
 #       protobuf-c, libgomp), ONNX's node tests, the pure-Python packages
 #       that generate the ultralytics models (ultralytics, onnxslim), test
 #       media (Annex-B streams, their libavcodec MD5s) and a fallback model.
-#   scripts/gpu-test.sh run [tests|nodetests|kernels|parity|pipeline|pipebench|train|bench|sanitize|profile|all]
+#   scripts/gpu-test.sh run [tests|nodetests|kernels|parity|pipeline|pipebench|decodebench|train|bench|sanitize|profile|all]
 #       on the GPU machine, in the repository root with .devcarry/ present:
 #       tests:    ONNX node tests through the CUDA backend in FP32 and FP16;
 #                 plan-cache reuse; NVDEC and preprocessing tests;
@@ -23,6 +23,13 @@
 #       pipebench: bench/pipeline_vs_python.py (end-to-end streams, CPU and
 #                 bytes per frame, latency; the Python loop and the NVDEC
 #                 ceiling in the same run);
+#       decodebench: bench/nvdec_vs_ceiling.py: `vidpipe decode-bench --hw
+#                 nvdec` against the decode-only ceiling (vp_nvdec_ceiling,
+#                 bench/nvdec_ceiling.c) in the same run, 1/4/8/16 streams of
+#                 the 1080p H.264 and HEVC test streams (and the 1080p30
+#                 bench stream), with the ceiling's host CPU per frame split
+#                 by driver call (VP_CEILING_VARIANTS; VP_DECODEBENCH_FILES:
+#                 other names in .devcarry/media or .devcarry/pipeline);
 #       sanitize: compute-sanitizer memcheck and racecheck over node tests
 #                 and one model in FP32 and FP16;
 #       profile:  per-step device times of YOLOv8n batch 32 FP16 against
@@ -48,7 +55,7 @@ if [ "$mode" = prepare ]; then
   extra_libs=$(cd /lib/x86_64-linux-gnu && ls libcjson.so.1 libmicrohttpd.so.12 2>/dev/null)
   tar -chJf .devcarry/libs.tar.xz -C /lib/x86_64-linux-gnu libdnnl.so.2 libprotobuf-c.so.1 libgomp.so.1 libOpenCL.so.1 $extra_libs
   tar -cJf .devcarry/nodetests.tar.xz -C /usr/include/onnx/backend/test/data node
-  cp "$bd"/vidpipe "$bd"/libvidpipe.so "$bd"/libvidpipe_cuda.so "$bd"/tests/vp_node_tests .devcarry/bin/
+  cp "$bd"/vidpipe "$bd"/libvidpipe.so "$bd"/libvidpipe_cuda.so "$bd"/tests/vp_node_tests "$bd"/bench/vp_nvdec_ceiling .devcarry/bin/
   find "$bd"/tests -maxdepth 3 -type f -executable \( -name '*_gpu*' -o -name vp_nvml_test \) -exec cp {} .devcarry/bin/ \;
   # ultralytics and onnxslim are pure Python; the GPU machine has their dependencies but not them
   python3 - <<'EOF' || exit 1
@@ -103,7 +110,7 @@ EOF
 fi
 
 if [ "$mode" != run ]; then
-  echo "usage: $0 prepare [ARCHS] | run [tests|nodetests|kernels|parity|pipeline|pipebench|train|bench|sanitize|profile|all]" >&2
+  echo "usage: $0 prepare [ARCHS] | run [tests|nodetests|kernels|parity|pipeline|pipebench|decodebench|train|bench|sanitize|profile|all]" >&2
   exit 2
 fi
 what=${2:-tests}
@@ -289,6 +296,26 @@ if [ "$what" = pipebench ]; then
   python3 bench/pipeline_vs_python.py --vidpipe "$bin/vidpipe" --model .devcarry/yolov8n-video.onnx \
     --video .devcarry/pipeline/bench_1080p30.h264 --latency-video .devcarry/pipeline/bench_1080p30_ipp.h264 \
     --streams ${VP_PIPE_STREAMS:-1,16,32,64} --json /tmp/vp-pipebench.json ${VP_PIPEBENCH_ARGS:-}
+fi
+
+if [ "$what" = decodebench ]; then
+  # NVDEC decode throughput against the decode-only ceiling measured in the
+  # same run (ratio per stream count; the ceiling's CPU split by driver call)
+  files=
+  for f in ${VP_DECODEBENCH_FILES:-h264_1080p.h264 hevc_1080p.h265 bench_1080p30.h264}; do
+    for d in .devcarry/media .devcarry/pipeline; do
+      if [ -f "$d/$f" ]; then files="$files $d/$f"; break; fi
+    done
+  done
+  note "bench/nvdec_vs_ceiling.py: vidpipe decode-bench vs vp_nvdec_ceiling:${files:- no test stream carried}"
+  if [ -n "$files" ]; then
+    python3 bench/nvdec_vs_ceiling.py --ceiling "$bin/vp_nvdec_ceiling" --vidpipe "$bin/vidpipe" \
+      --streams "${VP_DECODE_STREAMS:-1,4,8,16}" --seconds "${VP_DECODE_SECONDS:-4}" \
+      --variants "${VP_CEILING_VARIANTS:-chunk:1,au:0}" --json "${OUT:-/tmp}/decodebench.json" $files
+    count $?
+  else
+    count 1
+  fi
 fi
 
 if [ "$what" = bench ] || [ "$what" = all ]; then
