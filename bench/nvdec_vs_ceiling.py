@@ -21,11 +21,11 @@ host CPU per frame of each, with the ceiling's breakdown by driver call
 cuvidDecodePicture, map, unmap, the rest of the workers, and the driver's
 own threads). vidpipe's goal there is < 0.1 ms per frame.
 
-Timing differs in one way that favours the ceiling: its window (and its CPU
-time) excludes thread start, decoder creation and teardown (shown as
-"setup s"; the primary context is created once per process, its time is
-printed), while decode-bench's 'seconds' and CPU time include all of them,
-the context's creation included for each row.
+Both time steady-state decoding: the window (and its CPU time) opens once
+every thread has its decoder and a first frame and closes before the
+threads stop, so thread start, decoder creation and teardown stay out of
+frames/s and CPU per frame (reported as "setup s"; the ceiling creates the
+primary context once per process and prints its time).
 
 Exit status: 0; 1 when a run failed; 77 when the ceiling reports no usable
 NVIDIA driver or GPU (nothing measured).
