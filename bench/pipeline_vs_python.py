@@ -3,7 +3,8 @@
 
 Usage (on the GPU machine):
     bench/pipeline_vs_python.py --vidpipe BIN --model yolov8n.onnx --video 1080p30.h264
-        [--mp4 1080p30.mp4] [--streams 1,16,32,64] [--batch 32] [--inflight N] [--seconds 6] [--json FILE]
+        [--mp4 1080p30.mp4] [--streams 1,16,32,64] [--batch 32] [--inflight N] [--frames-per-stream 3000]
+        [--json FILE]
 
 Rows, all on the same file (1080p30 H.264):
   python   the source documents' "legacy pipeline", one stream: OpenCV
@@ -127,7 +128,11 @@ def main() -> int:
     ap.add_argument("--queue", type=int, default=4)
     ap.add_argument("--inflight", type=int, default=0,
                     help="batch.inflight of the vidpipe runs (1 = one batch at a time); 0 = the default (2)")
-    ap.add_argument("--frames-per-stream", type=int, default=300)
+    # each stream decodes this many frames (the file looped): long enough
+    # that the start (NVDEC decoders are created one after another, ~60 ms
+    # each, so the 16th stream starts ~1 s after the first) is a small part
+    # of the run; with 300, 16 streams ran ~2 s and never all at once
+    ap.add_argument("--frames-per-stream", type=int, default=3000)
     ap.add_argument("--python-frames", type=int, default=300)
     ap.add_argument("--skip-python", action="store_true")
     ap.add_argument("--json")

@@ -27,6 +27,12 @@
               each failure is reported once with its cause, exit status 1.
   stop        SIGINT during a run over a looping source: every frame counted
               as processed has its complete line in the sink.
+  loop        looped files (sources[].loop; H.264 and HEVC with B-frames, so
+              each pass ends with pictures still in the decoder, which is
+              kept from one pass to the next): every pass gives the same
+              frames with the same detections as a run without looping
+              (batch 1, so batching cannot change the arithmetic), numbered
+              on across the passes.
   usage       bad flags and configs exit 2 with one line naming the problem.
   outputs     tracking, the annotated-video sink and the trace together, two
               streams: every detection carries a track_id, ids are stable
@@ -389,6 +395,57 @@ def test_stop(a, tmp):
     return 0
 
 
+# ------------------------------------------------------------------ loop
+def test_loop(a, tmp):
+    model = os.path.join(a.models, "yolov8n-video.onnx")
+    streams = {"h264": ("reschange_a.h264", 2), "hevc": ("hevc_odd.h265", 1)}
+    paths = {k: os.path.join(a.media, f) for k, (f, _) in streams.items()}
+    if not os.path.exists(model) or not all(os.path.exists(p) for p in paths.values()):
+        print("skip: test streams or model missing")
+        return SKIP
+
+    def run_cfg(name, loops):
+        sink = os.path.join(tmp, f"{name}.jsonl")
+        cfg = {"sources": [{"id": k, "uri": paths[k], "loop": loops[k]} for k in streams],
+               "model": {"path": model, "backend": "cpu"}, "batch": {"max": 1},
+               "sinks": [{"type": "jsonl", "path": sink}]}
+        path = os.path.join(tmp, f"{name}.json")
+        json.dump(cfg, open(path, "w"))
+        r = subprocess.run([a.vidpipe, "run", "--config", path, "--quiet"], capture_output=True, text=True)
+        if r.returncode:
+            print(f"FAIL loop: {name} run exited {r.returncode}: {r.stderr[-1500:]}")
+            return None
+        by = {k: [] for k in streams}
+        for line in open(sink):
+            d = json.loads(line)
+            by[d["stream"]].append(d)
+        return {k: sorted(v, key=lambda d: d["frame"]) for k, v in by.items()}
+
+    once = run_cfg("once", {k: 0 for k in streams})
+    looped = run_cfg("looped", {k: n for k, (_, n) in streams.items()})
+    if once is None or looped is None:
+        return 1
+    bad = 0
+    for k, (_, n) in streams.items():
+        ref, got = once[k], looped[k]
+        per = len(ref)
+        print(f"loop: {k}: {per} frames per pass, {len(got)} after {n} loop(s)")
+        if not per or len(got) != per * (n + 1):
+            print(f"FAIL loop: {k}: expected {per * (n + 1)} frames, got {len(got)}")
+            bad += 1
+            continue
+        if [d["frame"] for d in got] != list(range(len(got))):
+            print(f"FAIL loop: {k}: frame numbers are not 0..{len(got) - 1}")
+            bad += 1
+        for i, d in enumerate(got):
+            r = ref[i % per]
+            if "error" in d or d["detections"] != r["detections"] or (d["width"], d["height"]) != (r["width"], r["height"]):
+                print(f"FAIL loop: {k}: pass {i // per} frame {i % per} differs from the run without looping")
+                bad += 1
+                break
+    return 1 if bad else 0
+
+
 # ----------------------------------------------------------------- usage
 def test_usage(a, tmp):
     model = os.path.join(a.models, "yolov8n-video.onnx")
@@ -642,7 +699,7 @@ def test_http(a, tmp):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["reference", "compare", "faults", "stop", "usage", "outputs", "http", "live"])
+    ap.add_argument("mode", choices=["reference", "compare", "faults", "stop", "loop", "usage", "outputs", "http", "live"])
     ap.add_argument("files", nargs="*")
     ap.add_argument("--vidpipe")
     ap.add_argument("--models", default="build/models")
@@ -660,7 +717,7 @@ def main():
         ok, _ = check_match(got, ref, a.conf, a.max_det, f"{a.files[0]} vs {a.files[1]}")
         return 0 if ok else 1
     with tempfile.TemporaryDirectory() as tmp:
-        return {"reference": test_reference, "faults": test_faults, "stop": test_stop,
+        return {"reference": test_reference, "faults": test_faults, "stop": test_stop, "loop": test_loop,
                 "usage": test_usage, "outputs": test_outputs, "http": test_http,
                 "live": test_live}[a.mode](a, tmp)
 
