@@ -9,7 +9,8 @@
     "                                      frame: frame N pts W H fmt md5(Y) md5(UV)\n"              \
     "  decode-bench [--hw nvdec|cpu] [--streams 1,4,8,16] [--seconds S] [--threads N]\n"           \
     "         [--json] INPUT                N threads each decode their own copy of INPUT in\n"     \
-    "                                      a loop: frames/s and host CPU ms per frame\n"
+    "                                      a loop: frames/s and host CPU ms per frame of\n"          \
+    "                                      steady-state decoding (decoder start excluded)\n"
 
 int vp_cmd_decode(int argc, char **argv);
 int vp_cmd_decode_bench(int argc, char **argv);
