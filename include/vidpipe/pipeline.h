@@ -43,13 +43,19 @@ typedef struct vp_pipe_source {
 
 typedef enum vp_sink_kind {
     VP_SINK_JSONL = 0,         /* one JSON object per frame per line */
-    VP_SINK_VIDEO = 1,         /* annotated video (not yet implemented) */
-    VP_SINK_SNAPSHOT = 2,      /* annotated pictures (not yet implemented) */
+    VP_SINK_VIDEO = 1,         /* annotated video, one file per stream (FFmpeg builds) */
+    VP_SINK_SNAPSHOT = 2,      /* annotated pictures (JPEG or PNG) of selected frames (FFmpeg builds) */
 } vp_sink_kind;
 
 typedef struct vp_pipe_sink {
     vp_sink_kind kind;
-    char *path;                /* output file ("-" = stdout for jsonl) */
+    char *path;                /* output file ("-" = stdout for jsonl); snapshot: a template with {frame}
+                                  (and {stream}) ending in .jpg, .jpeg or .png */
+    /* snapshot only (validate rejects them given for another type) */
+    int every;                 /* at most one picture per stream in any `every` consecutive frames (default 30) */
+    int every_set;
+    int min_detections;        /* only frames with at least this many detections (default 1; 0 = any frame) */
+    int min_detections_set;
 } vp_pipe_sink;
 
 typedef enum vp_batch_mode {
@@ -208,6 +214,7 @@ typedef struct vp_pipeline_stats {
     long engine_errors;        /* batches whose engine run failed (their frames are reported, not lost) */
     long sink_errors;
     vp_mem_pool_stats device_pool, host_pool; /* GPU path; zeros on the CPU path */
+    long snapshots[VP_PIPE_MAX_SINKS]; /* pictures written by sink i (config order); 0 for other sink types */
 } vp_pipeline_stats;
 
 const char *vp_stage_name(int stage);

@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -205,9 +206,16 @@ static const opt opts[] = {
      .count_off = C_(n_sinks), .item_size = sizeof(vp_pipe_sink), .inline_items = 1, .help = "where results go"},
     {.key = "sinks[].type", .type = OPT_CHOICE, .required = 1, .off = K_(kind), .set_off = NO_SET,
      .dflt = VP_SINK_JSONL, .choices = sink_choices, .dflt_text = "required",
-     .help = "jsonl: one JSON object per frame per line; video: annotated video per stream (snapshot: not implemented yet)"},
+     .help = "jsonl: one JSON object per frame per line; video: annotated video per stream; snapshot: annotated "
+             "pictures of selected frames"},
     STR("sinks[].path", K_(path), 4096, "required",
-        "output file; \"-\" = standard output (jsonl); video: {stream} is replaced by the stream id, else .<id> goes before the extension when there are several streams"),
+        "output file; \"-\" = standard output (jsonl); video: {stream} is replaced by the stream id, else .<id> goes before the extension when there are several streams; snapshot: a template with {frame} (and {stream}, same rule) ending in .jpg, .jpeg or .png"),
+    {.key = "sinks[].every", .type = OPT_INT, .off = K_(every), .set_off = K_(every_set), .dflt = 30, .min = 1,
+     .max = 1000000,
+     .help = "snapshot: at most one picture per stream in any this many consecutive frames; 1 = every selected frame"},
+    {.key = "sinks[].min_detections", .type = OPT_INT, .off = K_(min_detections), .set_off = K_(min_detections_set),
+     .dflt = 1, .min = 0, .max = 100000,
+     .help = "snapshot: only frames with at least this many detections; 0 = any frame"},
 
     NUM("max_frames", OPT_LONG, C_(max_frames), 0, 0, 1e12, "frames per source, then stop; 0 = all"),
 
@@ -549,6 +557,8 @@ void vp_pipeline_config_default(vp_pipeline_config *c)
         return;
     memset(c, 0, sizeof *c); /* pointers NULL, counts and set flags 0 */
     apply_defaults(c, NULL);
+    for (int i = 0; i < VP_PIPE_MAX_SINKS; i++) /* inline items: a sink filled in C starts valid */
+        apply_defaults(&c->sinks[i], "sinks[]");
 }
 
 static void free_classes(vp_pipeline_config *c)
@@ -1322,15 +1332,39 @@ static void validate_into(errbuf *e, const vp_pipeline_config *c)
             err_add(e, path, "\"video\" conflicts with $.device.gpu_only true (drawing and encoding need the "
                              "frames on the host)");
         }
-        if (k->kind == VP_SINK_SNAPSHOT) {
+        if (k->kind == VP_SINK_SNAPSHOT && c->gpu_only) {
             bfmt(path, sizeof path, "%s.type", base);
-            err_add(e, path, "\"%s\" is not implemented yet (use \"jsonl\")", vp_config_choice_name("sinks[].type", k->kind));
+            err_add(e, path, "\"snapshot\" conflicts with $.device.gpu_only true (drawing and encoding need the "
+                             "frames on the host)");
+        }
+        if (k->kind != VP_SINK_SNAPSHOT) {
+            const char *tname = vp_config_choice_name("sinks[].type", k->kind);
+            if (k->every_set) {
+                bfmt(path, sizeof path, "%s.every", base);
+                err_add(e, path, "given for a \"%s\" sink (every applies to \"snapshot\" sinks; remove it)", tname);
+            }
+            if (k->min_detections_set) {
+                bfmt(path, sizeof path, "%s.min_detections", base);
+                err_add(e, path, "given for a \"%s\" sink (min_detections applies to \"snapshot\" sinks; remove it)",
+                        tname);
+            }
         }
         bfmt(path, sizeof path, "%s.path", base);
         if (!k->path)
             err_add(e, path, "missing (required)");
         else if (!k->path[0])
             err_add(e, path, "empty string (expected a file name, or \"-\" for standard output)");
+        else if (k->kind == VP_SINK_SNAPSHOT) {
+            char sp[CFG_MAX_KEY_SHOWN + 8];
+            shown(sp, sizeof sp, k->path);
+            const char *dot = strrchr(k->path, '.'), *slash = strrchr(k->path, '/');
+            if (!dot || (slash && dot < slash) || strchr(dot, '}') ||
+                (strcasecmp(dot, ".jpg") && strcasecmp(dot, ".jpeg") && strcasecmp(dot, ".png")))
+                err_add(e, path, "\"%s\": a snapshot path ends in .jpg, .jpeg or .png", sp);
+            else if (!strstr(k->path, "{frame}"))
+                err_add(e, path, "\"%s\" has no {frame} (each picture needs its own file name, e.g. "
+                                 "\"snaps/{stream}-{frame}.jpg\")", sp);
+        }
         for (int j = 0; j < i && k->path && k->path[0]; j++)
             if (c->sinks[j].path && !strcmp(k->path, c->sinks[j].path)) {
                 char sp[CFG_MAX_KEY_SHOWN + 8];

@@ -38,6 +38,16 @@
  * (each of its frames gets a result line with the error); a sink that
  * cannot write (full disk) is reported once and closed while the others
  * go on.
+ *
+ * Sinks (completion thread, in order per stream): JSON Lines; annotated
+ * video (a host copy of each frame, results drawn with vision/draw.h,
+ * encoded by media/encode.h into one file per stream); snapshots (the same
+ * drawing on selected frames only, each written as one JPEG or PNG by
+ * vp_snapshot_write). A snapshot sink selects a frame of a stream when it
+ * has at least min_detections detections (semseg frames count 0; frames
+ * whose batch failed are never selected) and no picture of that stream was
+ * written in the `every` frames before it: frame n is written when
+ * n >= next, then next = n + every.
  */
 #include "vidpipe/pipeline.h"
 #include "base/log.h"
@@ -63,6 +73,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 /* ------------------------------------------------------------ utilities */
@@ -163,6 +175,7 @@ typedef struct pstream {
 #ifdef VP_HAVE_FFMPEG
     vp_encoder *enc[VP_PIPE_MAX_SINKS]; /* video sinks: opened at the stream's first frame */
 #endif
+    int64_t snap_next[VP_PIPE_MAX_SINKS]; /* snapshot sinks: first frame number that may be written (from 0) */
 } pstream;
 
 typedef struct sink {
@@ -170,6 +183,9 @@ typedef struct sink {
     char *path;
     FILE *f;
     int failed;
+    int every, min_det;      /* snapshot: the selection rule (config) */
+    int dir_per_file;        /* snapshot: the directory part of path has a placeholder: made per picture */
+    long written;            /* snapshot: pictures written (under pl->mu) */
 } sink;
 
 typedef struct batch_item {
@@ -742,21 +758,79 @@ static void ring_free(vp_pipeline *p)
     p->fl = NULL;
 }
 
+/* Makes directory dir and its missing parents (mkdir -p), then checks that
+ * files can be created in it. 0, or -1 with one line in why naming which
+ * of the two failed and the cause. */
+static int make_dir(const char *dir, char *why, size_t whylen)
+{
+    char buf[4200];
+    struct stat st;
+    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf) {
+        snprintf(why, whylen, "directory name too long");
+        return -1;
+    }
+    for (char *c = buf + 1;; c++) {
+        if (*c != '/' && *c)
+            continue;
+        char save = *c;
+        *c = 0;
+        if (mkdir(buf, 0777) && errno != EEXIST) {
+            snprintf(why, whylen, "cannot create the directory '%s': %s", buf, strerror(errno));
+            return -1;
+        }
+        if (stat(buf, &st) || !S_ISDIR(st.st_mode)) {
+            snprintf(why, whylen, "cannot create the directory '%s': %s", buf,
+                     errno && !S_ISDIR(st.st_mode) ? strerror(ENOTDIR) : strerror(errno));
+            return -1;
+        }
+        *c = save;
+        if (!save)
+            break;
+    }
+    if (access(buf, W_OK | X_OK)) {
+        snprintf(why, whylen, "the directory '%s' exists but is not writable: %s", buf, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* The directory part of file name path ("" for none) into out. */
+static void dir_of(const char *path, char *out, size_t len)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(out, len, "%s", "");
+    else if (slash == path)
+        snprintf(out, len, "%s", "/");
+    else
+        snprintf(out, len, "%.*s", (int)(slash - path), path);
+}
+
 static int sinks_open(vp_pipeline *p, char *err, size_t errlen)
 {
     for (int i = 0; i < p->cfg.n_sinks; i++) {
         sink *s = &p->sinks[p->n_sinks++];
         s->kind = p->cfg.sinks[i].kind;
-        if (s->kind == VP_SINK_SNAPSHOT)
-            return fail(err, errlen, VP_ERR_UNSUPPORTED, "sinks[%d]: snapshot sinks are not implemented yet", i);
 #ifndef VP_HAVE_FFMPEG
         if (s->kind == VP_SINK_VIDEO)
             return fail(err, errlen, VP_ERR_UNSUPPORTED, "sinks[%d]: this build has no FFmpeg: no video sink", i);
+        if (s->kind == VP_SINK_SNAPSHOT)
+            return fail(err, errlen, VP_ERR_UNSUPPORTED, "sinks[%d]: this build has no FFmpeg: no snapshot sink", i);
 #endif
         if (!(s->path = dupstr(p->cfg.sinks[i].path)))
             return fail(err, errlen, VP_ERR_NOMEM, "out of memory");
         if (s->kind == VP_SINK_VIDEO) {
             /* one file per stream, opened at its first frame */
+        } else if (s->kind == VP_SINK_SNAPSHOT) {
+            /* one file per picture; the directory made now when the name
+             * does not depend on the stream or frame */
+            char dir[4200], why[4400];
+            s->every = p->cfg.sinks[i].every > 0 ? p->cfg.sinks[i].every : 1;
+            s->min_det = p->cfg.sinks[i].min_detections;
+            dir_of(s->path, dir, sizeof dir);
+            s->dir_per_file = strchr(dir, '{') != NULL;
+            if (!s->dir_per_file && dir[0] && make_dir(dir, why, sizeof why))
+                return fail(err, errlen, VP_ERR_IO, "sinks[%d]: %s", i, why);
         } else if (!strcmp(s->path, "-")) {
             s->f = stdout;
         } else if (!(s->f = fopen(s->path, "w"))) {
@@ -1643,50 +1717,52 @@ static const char *class_label(const vp_pipeline *p, int c)
 }
 
 #ifdef VP_HAVE_FFMPEG
-/* Video sink k of stream s: the file name from the sink's path ({stream}
- * replaced, or .<id> before the extension when the pipeline has several
- * streams). */
-static void video_path(const vp_pipeline *p, const sink *k, const pstream *s, char *out, size_t len)
+/* The file name of sink k for stream s from the sink's path: {stream}
+ * replaced by the stream id (or, without {stream}, .<id> before the
+ * extension when the pipeline has several streams), and with frame >= 0
+ * {frame} by the frame number. Returns 0, or -1 when it does not fit. */
+static int sink_file(const vp_pipeline *p, const sink *k, const pstream *s, int64_t frame, char *out, size_t len)
 {
-    const char *tpl = strstr(k->path, "{stream}");
-    if (tpl) {
-        snprintf(out, len, "%.*s%s%s", (int)(tpl - k->path), k->path, s->id, tpl + 8);
-    } else if (p->ns > 1 || p->serve) {
-        const char *dot = strrchr(k->path, '.'), *slash = strrchr(k->path, '/');
-        if (!dot || (slash && dot < slash))
-            dot = k->path + strlen(k->path);
-        snprintf(out, len, "%.*s.%s%s", (int)(dot - k->path), k->path, s->id, dot);
-    } else {
-        snprintf(out, len, "%s", k->path);
+    const char *t = k->path, *ext = NULL;
+    if (!strstr(t, "{stream}") && (p->ns > 1 || p->serve)) {
+        const char *dot = strrchr(t, '.'), *slash = strrchr(t, '/');
+        ext = !dot || (slash && dot < slash) ? t + strlen(t) : dot;
+    }
+    char num[32];
+    snprintf(num, sizeof num, "%lld", (long long)frame);
+    size_t n = 0;
+    for (;;) {
+        char one[2] = {*t, 0};
+        const char *piece = one;
+        size_t skip = 1;
+        if (t == ext)
+            piece = ".", skip = 0, ext = NULL; /* then the id, as for {stream} */
+        else if (!strncmp(t, "{stream}", 8))
+            piece = s->id, skip = 8;
+        else if (frame >= 0 && !strncmp(t, "{frame}", 7))
+            piece = num, skip = 7;
+        else if (!*t)
+            return 0;
+        int w = snprintf(out + n, len - n, "%s%s", piece, skip == 0 ? s->id : "");
+        if (w < 0 || (size_t)w >= len - n)
+            return -1;
+        n += (size_t)w;
+        t += skip;
     }
 }
 
 /* Draws the results of item b (batch slot `slot`, nd detections in
- * p->mapped) on a host copy of its frame and encodes it into the stream's
- * file of video sink ki; the file is opened at the stream's first frame. */
-static void video_write(vp_pipeline *p, const vp_post_results *res, batch_item *b, int slot, int ki, int nd)
+ * p->mapped) on a host copy of its frame: *out gets the copy (one
+ * reference, the caller unrefs it). Returns 0 or the failing step's status
+ * (logged). Completion thread (p->ddets, p->kp_mapped are its scratch). */
+static int annotate(vp_pipeline *p, const vp_post_results *res, batch_item *b, int slot, int nd, vp_frame **out)
 {
-    sink *k = &p->sinks[ki];
     pstream *s = b->s;
     vp_frame *f = b->it.f, *h = NULL;
-    char path[4200], err[512];
-    if (!s->enc[ki]) {
-        video_path(p, k, s, path, sizeof path);
-        vp_encoder_options eo;
-        vp_encoder_options_default(&eo);
-        eo.name = s->id;
-        eo.time_base = s->tb;
-        vp_rational fps = s->fps.num > 0 && s->fps.den > 0 ? s->fps : (vp_rational){25, 1};
-        if (vp_encoder_open(path, f->width, f->height, fps, &eo, &s->enc[ki], err, sizeof err)) {
-            VP_LOGE("sink %s: stream %s: %s; this sink is closed, the others go on", k->path, s->id, err);
-            k->failed = 1;
-            p->sink_errors++;
-            return;
-        }
-    }
+    *out = NULL;
     if (vp_frame_to_host(f, &h)) {
         VP_LOGE("stream %s: frame %lld: cannot copy it to the host for drawing", s->id, (long long)b->it.seq);
-        return;
+        return VP_ERR_NOMEM;
     }
     const vp_post_layout *lo = &p->lo;
     int kn = lo->num_keypoints * lo->keypoint_dims;
@@ -1701,28 +1777,108 @@ static void video_write(vp_pipeline *p, const vp_post_results *res, batch_item *
         dd->label = class_label(p, d->cls);
         if (kn && res->keypoints) {
             const float *kp = res->keypoints + ((size_t)slot * (size_t)p->post.max_det + (size_t)j) * (size_t)kn;
-            float *out = p->kp_mapped + (size_t)j * (size_t)kn;
+            float *o = p->kp_mapped + (size_t)j * (size_t)kn;
             for (int q = 0; q < lo->num_keypoints; q++) {
                 const float *in = kp + q * lo->keypoint_dims;
-                float *o = out + q * lo->keypoint_dims;
-                o[0] = in[0], o[1] = in[1];
-                vp_post_map_point(&b->g, f->width, f->height, &o[0], &o[1]);
+                float *oq = o + q * lo->keypoint_dims;
+                oq[0] = in[0], oq[1] = in[1];
+                vp_post_map_point(&b->g, f->width, f->height, &oq[0], &oq[1]);
                 if (lo->keypoint_dims == 3)
-                    o[2] = in[2];
+                    oq[2] = in[2];
             }
-            dd->keypoints = out;
+            dd->keypoints = o;
             dd->num_keypoints = lo->num_keypoints;
             dd->keypoint_dims = lo->keypoint_dims;
         }
     }
-    if (vp_draw_detections(h, p->ddets, nd, NULL) == VP_OK && vp_encoder_write(s->enc[ki], h)) {
-        VP_LOGE("sink %s: stream %s: %s; this sink is closed, the others go on", k->path, s->id,
-                vp_encoder_last_error(s->enc[ki]));
-        k->failed = 1;
-        pthread_mutex_lock(&p->mu);
-        p->sink_errors++;
-        pthread_mutex_unlock(&p->mu);
+    int rc = vp_draw_detections(h, p->ddets, nd, NULL);
+    if (rc) {
+        VP_LOGE("stream %s: frame %lld: drawing failed: %s", s->id, (long long)b->it.seq, vp_strerror(rc));
+        vp_frame_unref(&h);
+        return rc;
     }
+    *out = h;
+    return VP_OK;
+}
+
+/* A write failure of sink k: reported once with its cause, the sink
+ * closed; the other sinks and streams go on. */
+static void sink_failed(vp_pipeline *p, sink *k, const pstream *s, const char *why)
+{
+    VP_LOGE("sink %s: stream %s: %s; this sink is closed, the others go on", k->path, s->id, why);
+    k->failed = 1;
+    pthread_mutex_lock(&p->mu);
+    p->sink_errors++;
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Snapshot sink ki and item b (nd detections in p->mapped): when the
+ * sink's rule selects the frame (file header), its annotated picture is
+ * written to the file the path template names. */
+static void snapshot_write(vp_pipeline *p, const vp_post_results *res, batch_item *b, int slot, int ki, int nd)
+{
+    sink *k = &p->sinks[ki];
+    pstream *s = b->s;
+    int64_t seq = b->it.seq;
+    if (nd < k->min_det || seq < s->snap_next[ki])
+        return;
+    char path[4200], dir[4200], why[4400];
+    if (sink_file(p, k, s, seq, path, sizeof path)) {
+        sink_failed(p, k, s, "the file name is too long");
+        return;
+    }
+    if (k->dir_per_file) {
+        dir_of(path, dir, sizeof dir);
+        if (dir[0] && make_dir(dir, why, sizeof why)) {
+            sink_failed(p, k, s, why);
+            return;
+        }
+    }
+    vp_frame *h = NULL;
+    if (annotate(p, res, b, slot, nd, &h))
+        return; /* logged; this frame only */
+    int rc = vp_snapshot_write(path, h, why, sizeof why);
+    vp_frame_unref(&h);
+    if (rc) {
+        if (rc == VP_ERR_IO)
+            unlink(path); /* a partial picture (full disk) is not a picture */
+        sink_failed(p, k, s, why);
+        return;
+    }
+    s->snap_next[ki] = seq + k->every;
+    pthread_mutex_lock(&p->mu);
+    k->written++;
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Draws the results of item b (batch slot `slot`, nd detections in
+ * p->mapped) on a host copy of its frame and encodes it into the stream's
+ * file of video sink ki; the file is opened at the stream's first frame. */
+static void video_write(vp_pipeline *p, const vp_post_results *res, batch_item *b, int slot, int ki, int nd)
+{
+    sink *k = &p->sinks[ki];
+    pstream *s = b->s;
+    vp_frame *f = b->it.f, *h = NULL;
+    char path[4200], err[512];
+    if (!s->enc[ki]) {
+        if (sink_file(p, k, s, -1, path, sizeof path)) {
+            sink_failed(p, k, s, "the file name is too long");
+            return;
+        }
+        vp_encoder_options eo;
+        vp_encoder_options_default(&eo);
+        eo.name = s->id;
+        eo.time_base = s->tb;
+        vp_rational fps = s->fps.num > 0 && s->fps.den > 0 ? s->fps : (vp_rational){25, 1};
+        if (vp_encoder_open(path, f->width, f->height, fps, &eo, &s->enc[ki], err, sizeof err)) {
+            sink_failed(p, k, s, err);
+            return;
+        }
+    }
+    if (annotate(p, res, b, slot, nd, &h))
+        return; /* logged; this frame only */
+    if (vp_encoder_write(s->enc[ki], h))
+        sink_failed(p, k, s, vp_encoder_last_error(s->enc[ki]));
     vp_frame_unref(&h);
 }
 #endif
@@ -1744,6 +1900,8 @@ static void emit(vp_pipeline *p, inflight *fl, int slot, const char *error, line
 #ifdef VP_HAVE_FFMPEG
         if (p->sinks[i].kind == VP_SINK_VIDEO && !p->sinks[i].failed && !error && p->post.task != VP_TASK_SEMSEG)
             video_write(p, res, b, slot, i, ndet);
+        if (p->sinks[i].kind == VP_SINK_SNAPSHOT && !p->sinks[i].failed && !error)
+            snapshot_write(p, res, b, slot, i, ndet);
 #endif
     }
     l->len = 0;
@@ -2495,6 +2653,8 @@ int vp_pipeline_get_stats(vp_pipeline *p, vp_pipeline_stats *s, vp_stream_stats 
         hist_summary(&p->stage[i], &s->stage[i]);
     s->engine_errors = p->engine_errors;
     s->sink_errors = p->sink_errors;
+    for (int i = 0; i < VP_PIPE_MAX_SINKS; i++)
+        s->snapshots[i] = i < p->n_sinks && p->sinks[i].kind == VP_SINK_SNAPSHOT ? p->sinks[i].written : 0;
     int n = 0;
     for (int i = 0; i < p->ns; i++) {
         pstream *st = &p->st[i];

@@ -172,6 +172,10 @@ def main():
         out, _ = t.check("latency mode with max 2 and a timeout",
                          mutate(minimal, "batch", {"mode": "latency", "max": 2, "timeout_ms": 1}), 0)
         report("latency mode: explicit values kept", "batch: max 2, timeout 1 ms, mode latency" in out, out)
+        out, _ = t.check("snapshot sink with every and min_detections",
+                         mutate(base, "sinks", [{"type": "snapshot", "path": "snaps/{stream}-{frame}.JPG", "every": 1,
+                                                 "min_detections": 0}, {"type": "jsonl", "path": "-"}]), 0)
+        report("snapshot sink listed", "snapshot snaps/{stream}-{frame}.JPG" in out, out)
         out, _ = t.check("gpu_only without cpu_fallback", mutate(minimal, "device", {"gpu_only": True}), 0)
         report("gpu_only: no cpu fallback", "no cpu fallback" in out and "gpu_only" in out, out)
         out, _ = t.check("no sinks, BOM, classes as a count",
@@ -242,7 +246,29 @@ def main():
             ("no model", mutate(base, "model", None, delete=True), "$.model.path: missing (required)"),
             ("missing sink type", mutate(base, "sinks.0.type", None, delete=True), "$.sinks[0].type: missing (required: one of jsonl, video, snapshot)"),
             ("missing sink path", mutate(base, "sinks.0.path", None, delete=True), "$.sinks[0].path: missing (required)"),
-            ("sink snapshot not implemented", mutate(base, "sinks.0.type", "snapshot"), "$.sinks[0].type: \"snapshot\" is not implemented yet"),
+            ("snapshot sink with a .jsonl path", mutate(base, "sinks.0.type", "snapshot"),
+             "$.sinks[0].path: \"" + P("out.jsonl") + "\": a snapshot path ends in .jpg, .jpeg or .png"),
+            ("snapshot path without {frame}", mutate(base, "sinks.0", {"type": "snapshot", "path": "snaps/{stream}.jpg"}),
+             "$.sinks[0].path: \"snaps/{stream}.jpg\" has no {frame}"),
+            ("snapshot path, unknown picture type", mutate(base, "sinks.0", {"type": "snapshot", "path": "s/{frame}.gif"}),
+             "$.sinks[0].path: \"s/{frame}.gif\": a snapshot path ends in .jpg, .jpeg or .png"),
+            ("snapshot path, placeholder in the extension", mutate(base, "sinks.0", {"type": "snapshot", "path": "s/a.{frame}"}),
+             "$.sinks[0].path: \"s/a.{frame}\": a snapshot path ends in .jpg"),
+            ("snapshot every 0", mutate(base, "sinks.0", {"type": "snapshot", "path": "s/{frame}.jpg", "every": 0}),
+             "$.sinks[0].every: 0 is out of range 1..1000000"),
+            ("snapshot every not an integer", mutate(base, "sinks.0", {"type": "snapshot", "path": "s/{frame}.jpg", "every": 2.5}),
+             "$.sinks[0].every: expected an integer, got 2.5"),
+            ("snapshot min_detections negative",
+             mutate(base, "sinks.0", {"type": "snapshot", "path": "s/{frame}.png", "min_detections": -1}),
+             "$.sinks[0].min_detections: -1 is out of range 0..100000"),
+            ("every on a jsonl sink", mutate(base, "sinks.0.every", 5),
+             "$.sinks[0].every: given for a \"jsonl\" sink (every applies to \"snapshot\" sinks"),
+            ("min_detections on a video sink", mutate(base, "sinks.0", {"type": "video", "path": "v.mkv", "min_detections": 2}),
+             "$.sinks[0].min_detections: given for a \"video\" sink"),
+            ("snapshot sink with gpu_only",
+             mutate(mutate(mutate(base, "sinks.0", {"type": "snapshot", "path": "s/{frame}.jpg"}), "device.gpu_only", True),
+                    "decode", {"hw": "auto"}),
+             "$.sinks[0].type: \"snapshot\" conflicts with $.device.gpu_only true"),
             ("string too long", mutate(base, "sources.0.id", "x" * 65), "$.sources[0].id: expected at most 64 bytes, got 65"),
             # duplicates
             ("duplicate source ids", mutate(base, "sources.1.id", "cam1"), "$.sources[1].id: duplicate id \"cam1\" (also $.sources[0].id)"),
@@ -307,7 +333,7 @@ def main():
         many = mutate(many, "tracker", {"max_lost": -1})
         t.check("seven errors, all reported", many, 2,
                 ["$.batch.max: 0 is out of range", "$.sources[1].uri: expected a string, got number",
-                 "$.model.precison: unknown key", "$.decode.hw: expected one of", "$.sinks[0].type: \"snapshot\"",
+                 "$.model.precison: unknown key", "$.decode.hw: expected one of", "$.sinks[0].path: ",
                  "$.model.path: no such file", "$.tracker.max_lost: -1 is out of range"], nlines=7)
         # 300 bad sources entries: every one reported, nothing lost at the buffer
         lots = mutate(base, "sources", [{"uri": 1} for _ in range(200)])

@@ -251,7 +251,8 @@ static void print_pool(const char *name, const vp_mem_pool_stats *ps)
             ps->failures || ps->bad_frees ? ", FAILURES OR BAD FREES (see the log)" : "");
 }
 
-static void write_stats_json(FILE *f, const vp_pipeline_stats *s, const vp_stream_stats *st, int n)
+static void write_stats_json(FILE *f, const vp_pipeline_config *cfg, const vp_pipeline_stats *s,
+                             const vp_stream_stats *st, int n)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "wall_s", s->wall_s);
@@ -267,6 +268,16 @@ static void write_stats_json(FILE *f, const vp_pipeline_stats *s, const vp_strea
                             s->frames ? (double)(s->h2d_bytes + s->d2h_bytes) / (double)s->frames : 0);
     cJSON_AddNumberToObject(o, "engine_errors", (double)s->engine_errors);
     cJSON_AddNumberToObject(o, "sink_errors", (double)s->sink_errors);
+    cJSON *snaps = cJSON_AddArrayToObject(o, "snapshots"); /* one entry per snapshot sink */
+    for (int i = 0; i < cfg->n_sinks && i < VP_PIPE_MAX_SINKS; i++) {
+        if (cfg->sinks[i].kind != VP_SINK_SNAPSHOT)
+            continue;
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddNumberToObject(x, "sink", i);
+        cJSON_AddStringToObject(x, "path", cfg->sinks[i].path ? cfg->sinks[i].path : "");
+        cJSON_AddNumberToObject(x, "pictures", (double)s->snapshots[i]);
+        cJSON_AddItemToArray(snaps, x);
+    }
     cJSON *pools = cJSON_AddObjectToObject(o, "memory_pools"); /* GPU path; zeros on the CPU path */
     pool_json(pools, "device", &s->device_pool);
     pool_json(pools, "host", &s->host_pool);
@@ -541,6 +552,9 @@ int vp_cmd_run(int argc, char **argv)
                     st[i].frames_dropped, st[i].decode_errors, st[i].reconnects, st[i].detections, st[i].latency.p50,
                     st[i].latency.p99, st[i].failed ? "  FAILED: " : "", st[i].failed ? st[i].error : "");
         }
+        for (int i = 0; i < cfg.n_sinks && i < VP_PIPE_MAX_SINKS; i++)
+            if (cfg.sinks[i].kind == VP_SINK_SNAPSHOT)
+                fprintf(stderr, "  snapshots    %ld pictures: %s\n", s.snapshots[i], cfg.sinks[i].path);
         for (int i = 0; i < VP_STAGE_COUNT; i++)
             print_latency(vp_stage_name(i), &s.stage[i]);
         if (s.device_pool.allocs || s.host_pool.allocs) {
@@ -556,7 +570,7 @@ int vp_cmd_run(int argc, char **argv)
         if (!f) {
             fprintf(stderr, "vidpipe: --stats %s: %s\n", stats_path, strerror(errno));
         } else {
-            write_stats_json(f, &s, st, n);
+            write_stats_json(f, &cfg, &s, st, n);
             if (f != stdout)
                 fclose(f);
         }
