@@ -39,6 +39,21 @@
               (a confirmed id keeps its class), each stream's video decodes
               (ffprobe) with one frame per result line at the stream's size,
               the trace passes tests/obs/trace_check.py.
+  snapshot    the snapshot sink on synthetic videos with objects
+              (build/heldout, the trained detector assets/shapes.onnx), two
+              streams, next to a JSON Lines sink of the same run: the
+              pictures named by the path template exist for exactly the
+              frames the rule selects in the JSON Lines results (>=
+              min_detections detections, at most one per `every` frames per
+              stream), each decodes (ffmpeg) to the stream's width x height,
+              and each shows its boxes: pixels on a detection's box edge
+              differ from the same frame decoded by ffmpeg without drawing,
+              pixels far from every box and label match it within JPEG
+              tolerance (both checks also run against a wrong frame, which
+              must fail them); --stats counts the pictures; a directory that
+              cannot be created refuses the run (exit 2, named); one that
+              fails mid-run (per-stream directory blocked by a file) is
+              reported once, the JSON Lines sink stays complete, exit 1.
   live        a live RTSP source (GStreamer rtsp-server on loopback) next to
               a file; the server is killed for good mid-run: the live stream
               reports its failure once (after its reconnect attempts), keeps
@@ -529,6 +544,163 @@ def test_outputs(a, tmp):
     return 0 if ok else 1
 
 
+# -------------------------------------------------------------- snapshot
+def decode_rgb(path, w, h, frame=None):
+    """RGB of a picture (or of frame `frame` of a video) via the ffmpeg CLI, as a numpy array."""
+    import numpy as np
+    cmd = ["ffmpeg", "-v", "error", "-i", path]
+    if frame is not None:
+        cmd += ["-vf", f"select=eq(n\\,{frame})", "-vsync", "0", "-frames:v", "1"]
+    cmd += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+    r = subprocess.run(cmd, capture_output=True)
+    if r.returncode != 0 or len(r.stdout) != w * h * 3:
+        raise AssertionError(f"{path}: ffmpeg gave {len(r.stdout)} bytes, want {w}x{h}x3: {r.stderr[-300:]!r}")
+    return np.frombuffer(r.stdout, np.uint8).reshape(h, w, 3).astype(np.int16)
+
+
+def box_masks(dets, w, h):
+    """Pixels on the drawn box edges (1 px inside each box side, where the 2 px outline is) and pixels far
+    (> 24 px) from every box and its label band above."""
+    import numpy as np
+    edge = np.zeros((h, w), bool)
+    near = np.zeros((h, w), bool)
+    for d in dets:
+        x0, y0, x1, y1 = (int(round(v)) for v in d["box"])
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+        if x1 - x0 < 8 or y1 - y0 < 8:
+            continue
+        edge[y0, x0 + 2:x1 - 2] = edge[y1 - 1, x0 + 2:x1 - 2] = True
+        edge[y0 + 2:y1 - 2, x0] = edge[y0 + 2:y1 - 2, x1 - 1] = True
+        near[max(y0 - 40, 0):min(y1 + 24, h), max(x0 - 24, 0):min(x1 + 200, w)] = True
+    return edge, ~near
+
+
+def test_snapshot(a, tmp):
+    try:
+        import numpy  # noqa: F401
+    except ImportError:
+        print("skip: numpy missing")
+        return SKIP
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    model = os.path.join(root, "assets", "shapes.onnx")
+    held = a.heldout or os.path.join(os.path.dirname(os.path.abspath(a.media)), "heldout")
+    vids = [os.path.join(held, v) for v in ("ho000.mp4", "ho001.h264")]
+    if not os.path.exists(model) or not all(os.path.exists(v) for v in vids):
+        print(f"skip: {model} or the held-out videos in {held} missing (scripts/demo.sh makes them)")
+        return SKIP
+    frames, every, min_det = 90, 7, 6
+    cfg = json.loads(run([sys.executable, os.path.join(root, "tools", "demo_config.py"), "--model", model,
+                          "--source", vids[0], "--sink", os.path.join(tmp, "r.jsonl")]).stdout)
+    cfg["sources"] = [{"id": "a", "uri": vids[0]}, {"id": "b", "uri": vids[1]}]
+    tpl = os.path.join(tmp, "snaps", "sub", "{stream}-{frame}.jpg")  # the directories do not exist yet
+    cfg["sinks"].append({"type": "snapshot", "path": tpl, "every": every, "min_detections": min_det})
+    cfg["max_frames"] = frames
+    cpath = os.path.join(tmp, "snap.json")
+    json.dump(cfg, open(cpath, "w"))
+    r = run([a.vidpipe, "run", "--config", cpath, "--stats", os.path.join(tmp, "st.json")])
+    if r.returncode != 0:
+        print(f"FAIL snapshot: exit {r.returncode}: {r.stderr[-1500:]}")
+        return 1
+    lines = load_jsonl(os.path.join(tmp, "r.jsonl"))
+    ok = True
+    # the rule, from the JSON Lines results of the same run
+    want = set()
+    for sid in ("a", "b"):
+        nxt = 0
+        for n in range(frames):
+            if len(lines[(sid, n)]["detections"]) >= min_det and n >= nxt:
+                want.add((sid, n))
+                nxt = n + every
+    got = set()
+    for name in os.listdir(os.path.join(tmp, "snaps", "sub")):
+        sid, _, n = name[:-4].partition("-")
+        got.add((sid, int(n)))
+    skipped = sum(1 for (sid, n), rec in lines.items() if len(rec["detections"]) >= min_det and (sid, n) not in want)
+    print(f"snapshot: {len(got)} pictures, {len(want)} selected by the rule ({skipped} qualifying frames skipped "
+          f"by every={every}, {sum(1 for r in lines.values() if len(r['detections']) < min_det)} frames with < "
+          f"{min_det} detections)")
+    if got != want:
+        print(f"FAIL snapshot: pictures not the selected frames: extra {sorted(got - want)[:5]}, "
+              f"missing {sorted(want - got)[:5]}")
+        ok = False
+    below = sum(1 for r in lines.values() if len(r["detections"]) < min_det)
+    if len(want) < 6 or skipped == 0 or below == 0:
+        print("FAIL snapshot: the run does not exercise the rule (too few pictures, or no frame skipped by every "
+              "or by min_detections)")
+        ok = False
+    st = json.load(open(os.path.join(tmp, "st.json")))
+    if st.get("snapshots") != [{"sink": 1, "path": tpl, "pictures": len(got)}]:
+        print(f"FAIL snapshot: --stats snapshots {st.get('snapshots')}, expected {len(got)} pictures for sink 1")
+        ok = False
+    # each picture: the stream's size; boxes drawn where the results say, the rest the decoded frame
+    src = {"a": vids[0], "b": vids[1]}
+    worst_far, checked = 0.0, 0
+    for sid, n in sorted(got & want):
+        rec = lines[(sid, n)]
+        w, h = rec["width"], rec["height"]
+        pic = os.path.join(tmp, "snaps", "sub", f"{sid}-{n}.jpg")
+        pr = run(["ffprobe", "-v", "error", "-show_entries", "stream=width,height,codec_name", "-of", "csv=p=0", pic])
+        if pr.stdout.strip() != f"mjpeg,{w},{h}":
+            print(f"FAIL snapshot: {pic}: ffprobe {pr.stdout.strip()!r}, expected mjpeg,{w},{h}")
+            ok = False
+            continue
+        img = decode_rgb(pic, w, h)
+        ref = decode_rgb(src[sid], w, h, frame=n)
+        d = abs(img - ref).max(axis=2)
+        edge, far = box_masks(rec["detections"], w, h)
+        moved = [dict(x, box=[x["box"][0] + 40, x["box"][1] + 40, x["box"][2] + 40, x["box"][3] + 40])
+                 for x in rec["detections"]]
+        wrong_edge, _ = box_masks(moved, w, h)
+        wrong_edge &= ~edge
+        def changed(mask, diff):
+            return float((diff[mask] > 40).mean()) if mask.any() else 0.0
+        edge_changed, far_mean = changed(edge, d), float(d[far].mean())
+        checked += 1
+        worst_far = max(worst_far, far_mean)
+        if edge_changed < 0.5 or far_mean > 3.0:
+            print(f"FAIL snapshot: {pic}: {edge_changed:.2f} of the box edge pixels changed (want >= 0.5), mean "
+                  f"difference away from boxes {far_mean:.2f} (want <= 3)")
+            ok = False
+        # negative controls: the undrawn frame has no box edges; boxes moved by 40 px are mostly not drawn
+        raw_changed = changed(edge, abs(ref - decode_rgb(src[sid], w, h, frame=n)).max(axis=2))
+        if raw_changed >= 0.5 or changed(wrong_edge, d) >= 0.5:
+            print(f"FAIL snapshot: {pic}: the edge check passes where nothing was drawn ({raw_changed:.2f}, moved "
+                  f"boxes {changed(wrong_edge, d):.2f})")
+            ok = False
+    print(f"snapshot: {checked} pictures checked against ffmpeg's frames, worst mean difference away from boxes "
+          f"{worst_far:.2f}")
+
+    # a directory that cannot be created: refused at start, named
+    blocker = os.path.join(tmp, "file")
+    open(blocker, "w").write("x")
+    r = run([a.vidpipe, "run", "--backend", "cpu", "--model", model, "--source", vids[0], "--max-frames", "4",
+             "--sink", "snapshot:" + os.path.join(blocker, "d", "{frame}.jpg")])
+    if r.returncode != 2 or "cannot create the directory" not in r.stderr or blocker not in r.stderr:
+        print(f"FAIL snapshot: an impossible directory: exit {r.returncode}, {r.stderr.strip()[-400:]!r}")
+        ok = False
+    # a per-stream directory blocked by a file: reported once at run time, the sink closed, JSON Lines complete
+    os.makedirs(os.path.join(tmp, "ps"))
+    open(os.path.join(tmp, "ps", "b"), "w").write("x")
+    out2 = os.path.join(tmp, "r2.jsonl")
+    cfg["sinks"] = [{"type": "jsonl", "path": out2},
+                    {"type": "snapshot", "path": os.path.join(tmp, "ps", "{stream}", "{frame}.jpg"), "every": 1,
+                     "min_detections": 0}]
+    cfg["max_frames"] = 20
+    json.dump(cfg, open(cpath, "w"))
+    r = run([a.vidpipe, "run", "--config", cpath, "--stats", os.path.join(tmp, "st2.json")])
+    st = json.load(open(os.path.join(tmp, "st2.json")))
+    n2 = len(load_jsonl(out2))
+    msgs = r.stderr.count("cannot create the directory")
+    if r.returncode != 1 or msgs != 1 or st["sink_errors"] != 1 or n2 != 40:
+        print(f"FAIL snapshot: a failing snapshot sink: exit {r.returncode} (want 1), {msgs} messages (want 1), "
+              f"sink_errors {st['sink_errors']}, {n2} JSON lines (want 40): {r.stderr[-600:]}")
+        ok = False
+    else:
+        print(f"snapshot: a failing sink reported once, {n2} JSON lines, {st['snapshots'][0]['pictures']} pictures "
+              f"before it failed")
+    return 0 if ok else 1
+
+
 # ------------------------------------------------------------------ live
 def test_live(a, tmp):
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "media"))
@@ -699,13 +871,15 @@ def test_http(a, tmp):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["reference", "compare", "faults", "stop", "loop", "usage", "outputs", "http", "live"])
+    ap.add_argument("mode", choices=["reference", "compare", "faults", "stop", "loop", "usage", "outputs", "http", "live",
+                                       "snapshot"])
     ap.add_argument("files", nargs="*")
     ap.add_argument("--vidpipe")
     ap.add_argument("--models", default="build/models")
     ap.add_argument("--media", default="build/media")
     ap.add_argument("--frames", type=int, default=12)
     ap.add_argument("--pre-tool", default="build/tests/vision/vp_pre_tool")
+    ap.add_argument("--heldout", help="synthetic videos with objects (default: heldout/ beside --media)")
     ap.add_argument("--conf", type=float, default=0.25)
     ap.add_argument("--max-det", type=int, default=300)
     a = ap.parse_args()
@@ -719,7 +893,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         return {"reference": test_reference, "faults": test_faults, "stop": test_stop, "loop": test_loop,
                 "usage": test_usage, "outputs": test_outputs, "http": test_http,
-                "live": test_live}[a.mode](a, tmp)
+                "live": test_live, "snapshot": test_snapshot}[a.mode](a, tmp)
 
 
 if __name__ == "__main__":
