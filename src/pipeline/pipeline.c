@@ -1753,13 +1753,16 @@ static int sink_file(const vp_pipeline *p, const sink *k, const pstream *s, int6
 
 /* Draws the results of item b (batch slot `slot`, nd detections in
  * p->mapped) on a host copy of its frame: *out gets the copy (one
- * reference, the caller unrefs it). Returns 0 or the failing step's status
- * (logged). Completion thread (p->ddets, p->kp_mapped are its scratch). */
+ * reference, the caller unrefs it). When *out is set already (another sink
+ * of the same frame drew it), nothing is done. Returns 0 or the failing
+ * step's status (logged). Completion thread (p->ddets, p->kp_mapped are
+ * its scratch). */
 static int annotate(vp_pipeline *p, const vp_post_results *res, batch_item *b, int slot, int nd, vp_frame **out)
 {
+    if (*out)
+        return VP_OK;
     pstream *s = b->s;
     vp_frame *f = b->it.f, *h = NULL;
-    *out = NULL;
     if (vp_frame_to_host(f, &h)) {
         VP_LOGE("stream %s: frame %lld: cannot copy it to the host for drawing", s->id, (long long)b->it.seq);
         return VP_ERR_NOMEM;
@@ -1815,7 +1818,8 @@ static void sink_failed(vp_pipeline *p, sink *k, const pstream *s, const char *w
 /* Snapshot sink ki and item b (nd detections in p->mapped): when the
  * sink's rule selects the frame (file header), its annotated picture is
  * written to the file the path template names. */
-static void snapshot_write(vp_pipeline *p, const vp_post_results *res, batch_item *b, int slot, int ki, int nd)
+static void snapshot_write(vp_pipeline *p, const vp_post_results *res, batch_item *b, int slot, int ki, int nd,
+                           vp_frame **drawn)
 {
     sink *k = &p->sinks[ki];
     pstream *s = b->s;
@@ -1834,11 +1838,9 @@ static void snapshot_write(vp_pipeline *p, const vp_post_results *res, batch_ite
             return;
         }
     }
-    vp_frame *h = NULL;
-    if (annotate(p, res, b, slot, nd, &h))
+    if (annotate(p, res, b, slot, nd, drawn))
         return; /* logged; this frame only */
-    int rc = vp_snapshot_write(path, h, why, sizeof why);
-    vp_frame_unref(&h);
+    int rc = vp_snapshot_write(path, *drawn, why, sizeof why);
     if (rc) {
         if (rc == VP_ERR_IO)
             unlink(path); /* a partial picture (full disk) is not a picture */
@@ -1854,11 +1856,12 @@ static void snapshot_write(vp_pipeline *p, const vp_post_results *res, batch_ite
 /* Draws the results of item b (batch slot `slot`, nd detections in
  * p->mapped) on a host copy of its frame and encodes it into the stream's
  * file of video sink ki; the file is opened at the stream's first frame. */
-static void video_write(vp_pipeline *p, const vp_post_results *res, batch_item *b, int slot, int ki, int nd)
+static void video_write(vp_pipeline *p, const vp_post_results *res, batch_item *b, int slot, int ki, int nd,
+                        vp_frame **drawn)
 {
     sink *k = &p->sinks[ki];
     pstream *s = b->s;
-    vp_frame *f = b->it.f, *h = NULL;
+    vp_frame *f = b->it.f;
     char path[4200], err[512];
     if (!s->enc[ki]) {
         if (sink_file(p, k, s, -1, path, sizeof path)) {
@@ -1875,11 +1878,10 @@ static void video_write(vp_pipeline *p, const vp_post_results *res, batch_item *
             return;
         }
     }
-    if (annotate(p, res, b, slot, nd, &h))
+    if (annotate(p, res, b, slot, nd, drawn))
         return; /* logged; this frame only */
-    if (vp_encoder_write(s->enc[ki], h))
+    if (vp_encoder_write(s->enc[ki], *drawn))
         sink_failed(p, k, s, vp_encoder_last_error(s->enc[ki]));
-    vp_frame_unref(&h);
 }
 #endif
 
@@ -1895,15 +1897,17 @@ static void emit(vp_pipeline *p, inflight *fl, int slot, const char *error, line
     int ndet = !error && p->post.task != VP_TASK_SEMSEG ? map_and_track(p, res, b, slot) : 0;
     uint64_t ts0 = vp_span_begin(p->csw, VP_SPAN_SINK);
     int jsonl = 0;
+    vp_frame *drawn = NULL; /* the annotated host copy, drawn once for every sink that needs it */
     for (int i = 0; i < p->n_sinks; i++) {
         jsonl |= p->sinks[i].kind == VP_SINK_JSONL && !p->sinks[i].failed;
 #ifdef VP_HAVE_FFMPEG
         if (p->sinks[i].kind == VP_SINK_VIDEO && !p->sinks[i].failed && !error && p->post.task != VP_TASK_SEMSEG)
-            video_write(p, res, b, slot, i, ndet);
+            video_write(p, res, b, slot, i, ndet, &drawn);
         if (p->sinks[i].kind == VP_SINK_SNAPSHOT && !p->sinks[i].failed && !error)
-            snapshot_write(p, res, b, slot, i, ndet);
+            snapshot_write(p, res, b, slot, i, ndet, &drawn);
 #endif
     }
+    vp_frame_unref(&drawn);
     l->len = 0;
     if (jsonl) {
         put(l, "{\"stream\":");

@@ -602,6 +602,8 @@ def test_snapshot(a, tmp):
     cfg["sources"] = [{"id": "a", "uri": vids[0]}, {"id": "b", "uri": vids[1]}]
     tpl = os.path.join(tmp, "snaps", "sub", "{stream}-{frame}.jpg")  # the directories do not exist yet
     cfg["sinks"].append({"type": "snapshot", "path": tpl, "every": every, "min_detections": min_det})
+    # an annotated-video sink beside it: both are served by one drawing of each frame
+    cfg["sinks"].append({"type": "video", "path": os.path.join(tmp, "v.mkv")})
     cfg["max_frames"] = frames
     cpath = os.path.join(tmp, "snap.json")
     json.dump(cfg, open(cpath, "w"))
@@ -611,6 +613,12 @@ def test_snapshot(a, tmp):
         return 1
     lines = load_jsonl(os.path.join(tmp, "r.jsonl"))
     ok = True
+    for sid in ("a", "b"):
+        got = run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
+                   "stream=nb_read_frames", "-of", "csv=p=0", os.path.join(tmp, f"v.{sid}.mkv")]).stdout.strip()
+        if got != str(frames):
+            print(f"FAIL snapshot: the video sink beside it wrote {got!r} frames of stream {sid}, expected {frames}")
+            ok = False
     # the rule, from the JSON Lines results of the same run
     want = set()
     for sid in ("a", "b"):
