@@ -48,7 +48,7 @@ enum { VP_COPY_H2D = 0, VP_COPY_D2H = 1, VP_COPY_D2D = 2 };
 /* Entry points the plugin exports as one table (symbol VP_GPU_API_SYMBOL).
  * Every function returns VP_OK or VP_ERR_BACKEND after logging the CUDA
  * call and its error name. */
-#define VP_GPU_API_ABI 3
+#define VP_GPU_API_ABI 4
 #define VP_GPU_API_SYMBOL "vp_gpu_api_get"
 typedef struct vp_gpu_api {
     int abi;
@@ -84,6 +84,11 @@ typedef struct vp_gpu_api {
     /* Waits until the work before e's last record is complete; VP_ERR_BACKEND
      * (logged) when it failed (an asynchronous error of that work). */
     int (*event_sync)(struct CUevent_st *e);
+    /* per-pixel results on the GPU (vision/postprocess.h), ABI 4: semantic
+     * segmentation class counts (and optionally the class map), instance
+     * masks in compact form */
+    vp_cuda_semseg_fn semseg;
+    vp_cuda_masks_fn masks;
 } vp_gpu_api;
 typedef const vp_gpu_api *(*vp_gpu_api_get_fn)(void);
 
@@ -114,7 +119,11 @@ int vp_gpu_host_free(vp_gpu *g, void *p);
  * handle. VP_ERR_INVALID for another which. */
 int vp_gpu_pool_stats(vp_gpu *g, int which, vp_pool_stats *out);
 
-/* Copies of at most this many bytes are "results", not pixels (gpu_only). */
+/* Copies of at most this many bytes are "results", not pixels (gpu_only).
+ * Results that can be larger (the compact masks of many detections, the
+ * class counts of more than 64 images) are copied in pieces of at most this
+ * size, each counted (pipeline.c, copy_results); frames and model outputs
+ * never are. */
 #define VP_GPU_SMALL_COPY (64 * 1024)
 
 /* Loads the plugin and makes device current on this thread. */

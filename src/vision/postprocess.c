@@ -722,3 +722,44 @@ int vp_post_semseg_cpu(const vp_post_layout *lo, const vp_post_tensor *logits, i
     }
     return VP_OK;
 }
+
+/* ---------------------------------------------------------------- compact masks (GPU results) */
+
+size_t vp_post_mask_words(const vp_post_layout *lo, int max_det)
+{
+    if (!lo || lo->task != VP_TASK_SEGMENT || max_det < 1 || lo->proto_h < 1 || lo->proto_w < 1)
+        return 0;
+    uint64_t per = ((uint64_t)lo->proto_h * (uint64_t)lo->proto_w + 31u) / 32u;
+    uint64_t all = per * (uint64_t)max_det;
+    return all > UINT32_MAX ? 0 : (size_t)all;
+}
+
+int vp_post_mask_expand(const vp_post_layout *lo, const vp_mask_box *b, const uint32_t *bits, size_t nwords,
+                        uint8_t *mask)
+{
+    if (!lo || !b || !mask || lo->task != VP_TASK_SEGMENT || lo->proto_h < 1 || lo->proto_w < 1) {
+        VP_LOGE("post-processing: mask expansion needs a segment layout, a box and a mask buffer");
+        return VP_ERR_INVALID;
+    }
+    const int ph = lo->proto_h, pw = lo->proto_w;
+    if (b->x0 < 0 || b->x0 > b->x1 || b->x1 > pw || b->y0 < 0 || b->y0 > b->y1 || b->y1 > ph) {
+        VP_LOGE("post-processing: mask rectangle x %d..%d, y %d..%d is not inside the %dx%d prototypes", b->x0,
+                b->x1, b->y0, b->y1, pw, ph);
+        return VP_ERR_INVALID;
+    }
+    const size_t bw = (size_t)(b->x1 - b->x0), area = bw * (size_t)(b->y1 - b->y0);
+    if ((size_t)b->words != (area + 31) / 32 || (size_t)b->offset + b->words > nwords || (b->words && !bits)) {
+        VP_LOGE("post-processing: mask of %zu pixels has %u words at %u, the bit array %zu", area, b->words,
+                b->offset, nwords);
+        return VP_ERR_INVALID;
+    }
+    memset(mask, 0, (size_t)ph * (size_t)pw);
+    const uint32_t *w = bits ? bits + b->offset : NULL; /* NULL only when there are no words to read */
+    size_t j = 0;
+    for (int y = b->y0; y < b->y1; y++) {
+        uint8_t *row = mask + (size_t)y * (size_t)pw;
+        for (int x = b->x0; x < b->x1; x++, j++)
+            row[x] = (uint8_t)((w[j >> 5] >> (j & 31u)) & 1u);
+    }
+    return VP_OK;
+}

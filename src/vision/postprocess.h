@@ -196,6 +196,78 @@ size_t vp_cuda_post_scratch_bytes(const vp_post_params *p, const vp_post_layout 
 int vp_cuda_postprocess(const vp_post_params *p, const vp_post_layout *lo, const vp_post_tensor *out,
                         vp_post_results *res, void *scratch, struct CUstream_st *stream);
 
+/*
+ * Per-pixel results on the GPU, so that only final results cross to the host
+ * (implementation: cuda/segment.cu, in the plugin; reached through
+ * vp_gpu_api.semseg / .masks). Both enqueue on stream with no allocation and
+ * no synchronisation (a capturing stream records them into a graph; the
+ * pointer checks are skipped while capturing) and return VP_OK,
+ * VP_ERR_INVALID or VP_ERR_BACKEND (logged).
+ */
+
+/* Semantic segmentation, CUDA: for each image i < lo->batch, the class of
+ * every pixel is the argmax over the C channels of logits (float32 or
+ * float16, [N, C, H, W] as resolved), exactly vp_post_semseg_cpu's rule
+ * (channel 0 seeds, a later channel replaces only when strictly greater,
+ * float16 widened exactly: the same classes bit for bit), and
+ * counts[i * 256 + c] = the number of pixels of class c inside image i's
+ * window. windows: HOST memory, 4 int32 per image {x0, y0, x1, y1} in logit
+ * pixels, pixel (x, y) inside when x0 <= x < x1 and y0 <= y < y1, clipped
+ * to the map (an empty or inverted window counts nothing); read during the
+ * call (passed to the kernel by value). counts: device int32 [batch][256],
+ * overwritten (bins >= C are 0). classes: device uint8 [batch][H][W], the
+ * class map, or NULL when not wanted. */
+#define VP_SEMSEG_BINS 256
+typedef int (*vp_cuda_semseg_fn)(const vp_post_layout *lo, const vp_post_tensor *logits, const int32_t *windows,
+                                 int32_t *counts, uint8_t *classes, struct CUstream_st *stream);
+int vp_cuda_semseg(const vp_post_layout *lo, const vp_post_tensor *logits, const int32_t *windows, int32_t *counts,
+                   uint8_t *classes, struct CUstream_st *stream);
+
+/* Instance masks in compact form: per kept detection, its crop rectangle
+ * in prototype pixels (vp_post_mask_cpu's: x0 <= x < x1, y0 <= y < y1,
+ * empty when x1 == x0 or y1 == y0) and the mask bits of that rectangle only,
+ * row-major: bit j = (y - y0) * (x1 - x0) + (x - x0) is bit j % 32 (least
+ * significant first) of word offset + j / 32 of the image's bit array; each
+ * detection starts on a word of its own, unused bits of its last word are 0. */
+typedef struct vp_mask_box {
+    int32_t x0, y0, x1, y1;
+    uint32_t offset;       /* first word in the image's bit array */
+    uint32_t words;        /* ceil((x1 - x0) * (y1 - y0) / 32) */
+} vp_mask_box;
+
+/* Device arrays of a batch's masks (image i's entries at i * max_det in box,
+ * at i * vp_post_mask_words(lo, max_det) in bits). */
+typedef struct vp_mask_results {
+    vp_mask_box *box;      /* [batch * max_det] */
+    uint32_t *words;       /* [batch]: words of image i's bit array in use */
+    uint32_t *bits;        /* [batch * vp_post_mask_words] */
+} vp_mask_results;
+
+/* Words of bit array per image, enough for max_det masks of the whole
+ * prototype map: max_det * ceil(proto_h * proto_w / 32). 0 when lo is not a
+ * segment layout, max_det < 1, or that exceeds UINT32_MAX. */
+size_t vp_post_mask_words(const vp_post_layout *lo, int max_det);
+
+/* Instance masks, CUDA: for detection k < res->count[i] of image i (device
+ * results of vp_cuda_postprocess: res->count, res->det in model-input
+ * pixels, res->coefs, max_det entries per image), the mask of
+ * vp_post_mask_cpu (logit = sum over k ascending of coefs[k] * proto[k],
+ * each product rounded, then added, in float, from 0; mask = logit > 0;
+ * box scaled by (float)proto_w / (float)in_w, (float)proto_h / (float)in_h),
+ * the same operations in the same order, so the same mask bit for bit, in
+ * the compact form above. Entries past count[i] are not written. */
+typedef int (*vp_cuda_masks_fn)(const vp_post_layout *lo, const vp_post_tensor *proto, const vp_post_results *res,
+                                int max_det, int in_w, int in_h, vp_mask_results *out, struct CUstream_st *stream);
+int vp_cuda_masks(const vp_post_layout *lo, const vp_post_tensor *proto, const vp_post_results *res, int max_det,
+                  int in_w, int in_h, vp_mask_results *out, struct CUstream_st *stream);
+
+/* Host side of the compact form: writes the full proto_h x proto_w 0/1 mask
+ * (as vp_post_mask_cpu does) of box b from bits, the image's bit array of
+ * nwords words. VP_ERR_INVALID (logged) when the rectangle is outside the
+ * map, its word count is not ceil(area / 32) or it reaches past nwords. */
+int vp_post_mask_expand(const vp_post_layout *lo, const vp_mask_box *b, const uint32_t *bits, size_t nwords,
+                        uint8_t *mask);
+
 const char *vp_task_name(int t);
 int vp_task_parse(const char *s); /* -1 if unknown */
 

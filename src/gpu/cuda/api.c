@@ -158,6 +158,8 @@ static const vp_gpu_api api = {
     /* .crop = */ vp_cuda_crop,
     /* .event_create_blocking = */ event_create_blocking,
     /* .event_sync = */ event_sync,
+    /* .semseg = */ vp_cuda_semseg,
+    /* .masks = */ vp_cuda_masks,
 };
 
 __attribute__((visibility("default"))) const vp_gpu_api *vp_gpu_api_get(void);
