@@ -30,8 +30,10 @@
  * CUDA engine, the fused preprocessing kernel reads the decoded surface in
  * device memory and writes straight into the plan's input binding (in the
  * plan's own FP16 channels-last form), post-processing runs on the GPU, and
- * only the final detections are copied back (counted by vp_gpu_copy; in
- * gpu_only mode a pixel-sized copy is an error).
+ * only final results are copied back: the kept detections, segment masks in
+ * compact form (bits of each box's crop of the prototype grid), semseg class
+ * counts (counted by vp_gpu_copy; in gpu_only mode a pixel-sized copy is an
+ * error).
  *
  * Failures: a source that cannot be opened or dies is reported once with
  * its cause and ends that stream only; a failed engine run loses no frame
@@ -231,10 +233,15 @@ typedef struct inflight {
     batch_times bt;          /* CPU path: measured while launching; GPU path: from the events */
     vp_post_results res;     /* host results (pinned on the GPU path); not for semseg */
     vp_post_results dres;    /* GPU path: device results */
+    int32_t *sem_counts;     /* GPU path, semseg: pixels per class in each image's window, [max_batch][256] (pinned) */
+    int32_t *dsem_counts;    /* GPU path, semseg: the same on the device */
+    uint32_t *mask_words;    /* GPU path, segment: words of each image's mask bits, [max_batch] (pinned) */
+    vp_mask_results dmask;   /* GPU path, segment: the batch's masks in compact form (device) */
     struct CUevent_st *ev[FL_EVENTS]; /* GPU path */
     int timed;               /* ev[FL_BEGIN..FL_INFER] recorded and the engine ran: stage times from them */
     int done_ev;             /* ev[FL_DONE] recorded after all of the batch's GPU work */
-    int counts;              /* res.count holds the counts (GPU path: their copy was enqueued) */
+    int counts;              /* res.count holds the counts (GPU path: their copy was enqueued; segment: and
+                                mask_words) */
     uint64_t anchor;         /* GPU spans: host clock when ev[FL_BEGIN] was recorded; 0: no GPU spans */
 } inflight;
 
@@ -280,6 +287,9 @@ struct vp_pipeline {
     vp_shape out_shape[2];
     void *post_scratch;
     uint8_t *mask;           /* segment / semseg scratch: proto_h * proto_w bytes */
+    size_t mask_words;       /* GPU path, segment: words of mask bits per image (vp_post_mask_words) */
+    vp_mask_box *hmask_box;  /* GPU path, segment: one image's mask boxes (pinned, max_det; completion thread) */
+    uint32_t *hmask_bits;    /* GPU path, segment: that image's mask bits (pinned, mask_words words) */
     vp_det *mapped;          /* one frame's detections in source pixels (max_det) */
     vp_track_det *tdets;     /* the same for the tracker */
     int32_t *tids;           /* track id per detection, 0 = none */
@@ -300,7 +310,7 @@ struct vp_pipeline {
     vp_span_writer *gsw;     /* GPU path with spans: the pipeline stream's GPU track (completion thread) */
     /* batches in flight (see struct inflight), under mu */
     struct inflight *fl;     /* depth slots */
-    int depth;               /* cfg.inflight, lowered to fit NVDEC's 64 frames, 1 for segment/semseg */
+    int depth;               /* cfg.inflight, lowered to fit NVDEC's 64 frames; CPU path: 1 for segment/semseg */
     int fl_head, fl_count;   /* oldest launched slot; slots launched and not yet completed */
     int fl_eof;              /* the inference thread launches nothing more */
     long fl_launched;        /* batches launched (inference thread only) */
@@ -701,37 +711,82 @@ static int gpu_stream_setup(vp_pipeline *p, char *err, size_t errlen)
     return VP_OK;
 }
 
+/* A block from the GPU handle's device or pinned-host pool (which), unless
+ * *rc already holds a failure; a failure goes to *rc (logged) and gives
+ * NULL. Lets several allocations share one check. */
+static void *pool_take(vp_pipeline *p, int which, size_t bytes, int *rc)
+{
+    void *q = NULL;
+    if (*rc == VP_OK)
+        *rc = which == VP_GPU_POOL_HOST ? vp_gpu_host_alloc(p->gpu, bytes, &q) : vp_gpu_dev_alloc(p->gpu, bytes, &q);
+    return *rc == VP_OK ? q : NULL;
+}
+
 /* The ring of batches in flight (struct inflight): cfg.inflight slots,
  * fewer when the queue length leaves NVDEC too few frames (given
- * explicitly, validate refuses that) and one for segment/semseg, whose
- * results are made from the model output while they are written. */
+ * explicitly, validate refuses that) and, on the CPU path, one for
+ * segment/semseg, whose results are made from the model output (one host
+ * copy) while they are written. On the GPU path those results are made on
+ * the GPU into the slot's own device arrays, and only they are copied. */
 static int ring_setup(vp_pipeline *p, char *err, size_t errlen)
 {
     int want = p->cfg.inflight < 1 ? 1 : p->cfg.inflight > 4 ? 4 : p->cfg.inflight;
     int q = p->cfg.queue_frames > 0 ? p->cfg.queue_frames : 4, depth = want;
     while (depth > 1 && (depth + 1) * q + 1 > 64)
         depth--;
-    if (depth > 1 && (p->post.task == VP_TASK_SEGMENT || p->post.task == VP_TASK_SEMSEG))
+    const int pixel_task = p->post.task == VP_TASK_SEGMENT || p->post.task == VP_TASK_SEMSEG;
+    if (depth > 1 && pixel_task && !p->gpu_path)
         depth = 1;
     if (depth != want)
         VP_LOGI("pipeline: %d batch(es) in flight instead of batch.inflight %d (%s)", depth, want,
-                depth > 1 || (p->post.task != VP_TASK_SEGMENT && p->post.task != VP_TASK_SEMSEG)
+                depth > 1 || !pixel_task || p->gpu_path
                     ? "NVDEC maps at most 64 frames per stream"
-                    : "segment and semseg results are made from the model output");
+                    : "segment and semseg results are made from the model output on the CPU path");
     if (!(p->fl = calloc((size_t)depth, sizeof *p->fl)))
         return fail(err, errlen, VP_ERR_NOMEM, "out of memory");
     p->depth = depth;
     int rc;
+    const size_t mb = (size_t)p->max_batch;
+    if (p->gpu_path && p->post.task == VP_TASK_SEGMENT) {
+        /* one image's masks at a time on the host (the completion thread's) */
+        if (!(p->mask_words = vp_post_mask_words(&p->lo, p->post.max_det)))
+            return fail(err, errlen, VP_ERR_UNSUPPORTED, "model %s: %d masks of %dx%d prototype pixels per image are "
+                        "too many for the GPU's mask arrays", p->model_path, p->post.max_det, p->lo.proto_w,
+                        p->lo.proto_h);
+        rc = VP_OK;
+        p->hmask_box = pool_take(p, VP_GPU_POOL_HOST, (size_t)p->post.max_det * sizeof(vp_mask_box), &rc);
+        p->hmask_bits = pool_take(p, VP_GPU_POOL_HOST, p->mask_words * sizeof(uint32_t), &rc);
+        if (rc)
+            return fail(err, errlen, rc, "out of pinned memory for masks");
+    }
     for (int i = 0; i < depth; i++) {
         inflight *f = &p->fl[i];
-        if (!(f->b = calloc((size_t)p->max_batch, sizeof *f->b)))
+        if (!(f->b = calloc(mb, sizeof *f->b)))
             return fail(err, errlen, VP_ERR_NOMEM, "out of memory for the batch");
-        if (p->post.task == VP_TASK_SEMSEG)
-            continue; /* no detections */
+        if (p->post.task == VP_TASK_SEMSEG) {
+            /* no detections; GPU path: class counts per image */
+            size_t cb = mb * VP_SEMSEG_BINS * sizeof(int32_t);
+            rc = VP_OK;
+            if (p->gpu_path) {
+                f->sem_counts = pool_take(p, VP_GPU_POOL_HOST, cb, &rc);
+                f->dsem_counts = pool_take(p, VP_GPU_POOL_DEVICE, cb, &rc);
+            }
+            if (rc)
+                return fail(err, errlen, rc, "out of memory for class counts");
+            continue;
+        }
         if ((rc = alloc_results(&f->res, &p->lo, &p->post, p->max_batch, p->gpu_path ? RES_PINNED : RES_HOST, p->gpu)))
             return fail(err, errlen, rc, "out of memory for results");
         if (p->gpu_path && (rc = alloc_results(&f->dres, &p->lo, &p->post, p->max_batch, RES_DEVICE, p->gpu)))
             return fail(err, errlen, rc, "device: out of memory for results");
+        if (p->gpu_path && p->post.task == VP_TASK_SEGMENT) {
+            f->mask_words = pool_take(p, VP_GPU_POOL_HOST, mb * sizeof(uint32_t), &rc);
+            f->dmask.box = pool_take(p, VP_GPU_POOL_DEVICE, mb * (size_t)p->post.max_det * sizeof(vp_mask_box), &rc);
+            f->dmask.words = pool_take(p, VP_GPU_POOL_DEVICE, mb * sizeof(uint32_t), &rc);
+            f->dmask.bits = pool_take(p, VP_GPU_POOL_DEVICE, mb * p->mask_words * sizeof(uint32_t), &rc);
+            if (rc)
+                return fail(err, errlen, rc, "device: out of memory for masks");
+        }
     }
     for (int i = 0; p->gpu_path && i < depth; i++)
         for (int e = 0; e < FL_EVENTS; e++)
@@ -749,13 +804,26 @@ static void ring_free(vp_pipeline *p)
             vp_frame_unref(&f->b[k].it.f);
         free(f->b);
         free_results(&f->res, p->gpu_path ? RES_PINNED : RES_HOST, p->gpu);
-        if (p->gpu)
+        if (p->gpu) {
             free_results(&f->dres, RES_DEVICE, p->gpu);
+            vp_gpu_host_free(p->gpu, f->sem_counts);
+            vp_gpu_dev_free(p->gpu, f->dsem_counts);
+            vp_gpu_host_free(p->gpu, f->mask_words);
+            vp_gpu_dev_free(p->gpu, f->dmask.box);
+            vp_gpu_dev_free(p->gpu, f->dmask.words);
+            vp_gpu_dev_free(p->gpu, f->dmask.bits);
+        }
         for (int e = 0; p->gpu && e < FL_EVENTS; e++)
             p->gpu->api->event_destroy(f->ev[e]);
     }
     free(p->fl);
     p->fl = NULL;
+    if (p->gpu) {
+        vp_gpu_host_free(p->gpu, p->hmask_box);
+        vp_gpu_host_free(p->gpu, p->hmask_bits);
+    }
+    p->hmask_box = NULL;
+    p->hmask_bits = NULL;
 }
 
 /* Makes directory dir and its missing parents (mkdir -p), then checks that
@@ -1885,6 +1953,52 @@ static void video_write(vp_pipeline *p, const vp_post_results *res, batch_item *
 }
 #endif
 
+/* Semseg: the window whose class shares are written, the letterbox content
+ * of an image with geometry g in logit pixels: {x0, y0, x1, y1}, pixel (x,
+ * y) inside when x0 <= x < x1 and y0 <= y < y1. Both paths use it. */
+static void semseg_window(const vp_pipeline *p, const vp_pre_geom *g, int32_t w[4])
+{
+    const vp_post_layout *lo = &p->lo;
+    w[0] = (int)((double)g->x0 * lo->proto_w / p->in_w);
+    w[1] = (int)((double)g->y0 * lo->proto_h / p->in_h);
+    w[2] = (int)((double)(g->x0 + g->w) * lo->proto_w / p->in_w);
+    w[3] = (int)((double)(g->y0 + g->h) * lo->proto_h / p->in_h);
+}
+
+/* GPU path: a device-to-host copy of results (class counts, mask boxes,
+ * mask bits: never pixels of a frame or a model output) on stream s, in
+ * pieces of at most VP_GPU_SMALL_COPY bytes, each counted by vp_gpu_copy. */
+static int copy_results(vp_pipeline *p, void *dst, const void *src, size_t bytes, struct CUstream_st *s,
+                        const char *what)
+{
+    int rc = VP_OK;
+    for (size_t i = 0; !rc && i < bytes; i += VP_GPU_SMALL_COPY) {
+        size_t m = bytes - i < VP_GPU_SMALL_COPY ? bytes - i : VP_GPU_SMALL_COPY;
+        rc = vp_gpu_copy(p->gpu, (char *)dst + i, (const char *)src + i, m, VP_COPY_D2H, s, what);
+    }
+    return rc;
+}
+
+/* GPU path, segment, completion thread: the compact masks (vp_cuda_masks)
+ * of the n detections of image `slot` of batch f into p->hmask_box and
+ * p->hmask_bits, on the completion thread's stream, waited for. */
+static int fetch_masks(vp_pipeline *p, inflight *f, int slot, int n)
+{
+    const size_t words = f->mask_words[slot], md = (size_t)p->post.max_det;
+    if (words > p->mask_words) {
+        VP_LOGE("pipeline: batch %ld: image %d has %zu words of masks (at most %zu): the GPU results are corrupt",
+                f->no + 1, slot, words, p->mask_words);
+        return VP_ERR_INTERNAL;
+    }
+    int rc = copy_results(p, p->hmask_box, f->dmask.box + (size_t)slot * md, (size_t)n * sizeof(vp_mask_box),
+                          p->cstream, "mask boxes");
+    if (!rc)
+        rc = copy_results(p, p->hmask_bits, f->dmask.bits + (size_t)slot * p->mask_words, words * sizeof(uint32_t),
+                          p->cstream, "masks");
+    int r = p->gpu->api->stream_sync(p->cstream); /* also after a failed copy: nothing of ours stays in flight */
+    return rc ? rc : r;
+}
+
 /* Writes the results of batch slot `slot` of fl into every sink (an error
  * line when error is not NULL). Completion thread. */
 static void emit(vp_pipeline *p, inflight *fl, int slot, const char *error, line *l)
@@ -1928,11 +2042,18 @@ static void emit(vp_pipeline *p, inflight *fl, int slot, const char *error, line
         /* class share of the picture (the letterbox padding excluded) */
         const vp_post_layout *lo = &p->lo;
         long counts[256] = {0}, total = 0;
-        int x0 = (int)((double)b->g.x0 * lo->proto_w / p->in_w), x1 = (int)((double)(b->g.x0 + b->g.w) * lo->proto_w / p->in_w);
-        int y0 = (int)((double)b->g.y0 * lo->proto_h / p->in_h), y1 = (int)((double)(b->g.y0 + b->g.h) * lo->proto_h / p->in_h);
-        for (int y = y0; y < y1; y++)
-            for (int x = x0; x < x1; x++)
-                counts[p->mask[(size_t)y * lo->proto_w + x]]++, total++;
+        if (p->gpu_path) {
+            /* counted on the GPU in the same window (semseg_gpu) */
+            const int32_t *gc = fl->sem_counts + (size_t)slot * VP_SEMSEG_BINS;
+            for (int c = 0; c < 256; c++)
+                counts[c] = gc[c], total += gc[c];
+        } else {
+            int32_t w[4];
+            semseg_window(p, &b->g, w);
+            for (int y = w[1]; y < w[3]; y++)
+                for (int x = w[0]; x < w[2]; x++)
+                    counts[p->mask[(size_t)y * lo->proto_w + x]]++, total++;
+        }
         put(l, ",\"classes\":[");
         int first = 1;
         for (int c = 0; c < 256; c++) {
@@ -1950,6 +2071,14 @@ static void emit(vp_pipeline *p, inflight *fl, int slot, const char *error, line
         put(l, "]");
     } else {
         const vp_post_layout *lo = &p->lo;
+        /* GPU path, segment: this image's masks, made on the GPU */
+        int gpu_masks = 0;
+        if (p->gpu_path && p->post.task == VP_TASK_SEGMENT && ndet > 0) {
+            gpu_masks = fetch_masks(p, fl, slot, ndet) == VP_OK;
+            if (!gpu_masks)
+                VP_LOGE("stream %s: frame %lld: its masks could not be copied from the GPU (see above); the "
+                        "detections go without them", s->id, (long long)b->it.seq);
+        }
         put(l, ",\"detections\":[");
         for (int k = 0; k < ndet; k++) {
             size_t at = (size_t)slot * (size_t)p->post.max_det + (size_t)k;
@@ -1995,7 +2124,12 @@ static void emit(vp_pipeline *p, inflight *fl, int slot, const char *error, line
                 }
                 put(l, "]");
             }
-            if (p->post.task == VP_TASK_SEGMENT && res->coefs && p->out_host[1]) {
+            if (gpu_masks) {
+                if (vp_post_mask_expand(lo, &p->hmask_box[k], p->hmask_bits, fl->mask_words[slot], p->mask) == VP_OK) {
+                    PUT_LIT(l, ",\"mask\":");
+                    put_rle(l, p->mask, lo->proto_w, lo->proto_h);
+                }
+            } else if (!p->gpu_path && p->post.task == VP_TASK_SEGMENT && res->coefs && p->out_host[1]) {
                 vp_post_tensor proto;
                 post_tensor(VP_DT_FLOAT, &p->out_shape[1], p->out_host[1], &proto);
                 const float *cf = res->coefs + at * (size_t)lo->num_masks;
@@ -2137,10 +2271,33 @@ static void launch_cpu(vp_pipeline *p, inflight *f, int k, uint64_t *mark)
     f->bt.post = now_ms() - t0;
 }
 
+/* GPU path, semseg: the class counts of batch f's images inside their
+ * letterbox windows (vp_cuda_semseg) and their copy into the slot's pinned
+ * counts, 1 KB per image. */
+static int semseg_gpu(vp_pipeline *p, inflight *f, const vp_post_layout *lo, const vp_post_tensor *logits)
+{
+    int32_t win[4 * VP_PIPE_MAX_BATCH];
+    for (int i = 0; i < f->n; i++) {
+        int32_t *w = win + 4 * i;
+        if (f->b[i].ok)
+            semseg_window(p, &f->b[i].g, w);
+        else
+            w[0] = w[1] = w[2] = w[3] = 0; /* not preprocessed: its result is an error line */
+    }
+    /* the class map itself is not wanted: no sink draws it */
+    int rc = p->gpu->api->semseg(lo, logits, win, f->dsem_counts, NULL, p->stream);
+    return rc ? rc
+              : copy_results(p, f->sem_counts, f->dsem_counts, (size_t)f->n * VP_SEMSEG_BINS * sizeof(int32_t),
+                             p->stream, "class counts");
+}
+
 /* GPU path: post-processing of batch f (plan k) on the stream, into the
  * slot's device results, and the counts' copy into its pinned host results.
- * Per-pixel tasks copy the model output to the host (counted; refused in
- * gpu_only mode): there are no GPU kernels for their results yet. */
+ * Per-pixel tasks make their results on the GPU too: semseg the class
+ * counts (semseg_gpu), segment the masks of the kept detections in compact
+ * form (vp_cuda_masks; their word counts are copied with the detection
+ * counts, the masks themselves by fetch_masks); the logits and the mask
+ * prototypes stay on the device. */
 static int post_gpu(vp_pipeline *p, inflight *f, int k)
 {
     vp_plan *plan = p->plan[k];
@@ -2156,24 +2313,14 @@ static int post_gpu(vp_pipeline *p, inflight *f, int k)
         post_tensor(t.dtype, &t.shape, t.data, &pt[i]);
         pt[i].d[0] = n;
     }
-    if (p->post.task == VP_TASK_SEMSEG || p->post.task == VP_TASK_SEGMENT) {
-        /* one batch in flight with these tasks (ring_setup): out_host is
-         * read by the completion thread before the next batch is launched */
-        int idx = p->post.task == VP_TASK_SEMSEG ? 0 : 1;
-        size_t bytes = (size_t)n * tensor_bytes(VP_DT_FLOAT, &p->out_shape[idx]) / (size_t)p->out_shape[idx].d[0];
-        if (pt[idx].dtype != VP_PRE_FP32) {
-            VP_LOGE("pipeline: %s on the GPU path needs a float32 output", vp_task_name(p->post.task));
-            return VP_ERR_UNSUPPORTED;
-        }
-        if (!p->out_host[idx] && !(p->out_host[idx] = malloc(tensor_bytes(VP_DT_FLOAT, &p->out_shape[idx]))))
-            return VP_ERR_NOMEM;
-        if ((rc = vp_gpu_copy(p->gpu, p->out_host[idx], pt[idx].data, bytes, VP_COPY_D2H, p->stream,
-                              p->post.task == VP_TASK_SEMSEG ? "semantic-segmentation logits" : "mask prototypes")))
-            return rc;
-    }
     if (p->post.task == VP_TASK_SEMSEG)
-        return VP_OK;
+        return semseg_gpu(p, f, &lo, &pt[0]);
     if ((rc = api->postprocess(&p->post, &lo, pt, &f->dres, p->dscratch, p->stream)))
+        return rc;
+    if (p->post.task == VP_TASK_SEGMENT &&
+        ((rc = api->masks(&lo, &pt[1], &f->dres, p->post.max_det, p->in_w, p->in_h, &f->dmask, p->stream)) ||
+         (rc = vp_gpu_copy(p->gpu, f->mask_words, f->dmask.words, (size_t)n * sizeof(uint32_t), VP_COPY_D2H,
+                           p->stream, "mask sizes"))))
         return rc;
     /* the detections follow once the counts are known (copy_detections) */
     if ((rc = vp_gpu_copy(p->gpu, f->res.count, f->dres.count, (size_t)n * sizeof(int32_t), VP_COPY_D2H, p->stream,
@@ -2222,11 +2369,11 @@ static void launch_gpu(vp_pipeline *p, inflight *f, int k, uint64_t *mark)
 }
 
 /* GPU path, completion thread: copies the kept detections (count[i] of
- * image i, keypoints and mask coefficients with them) of batch f from its
+ * image i, keypoints with them) of batch f from its
  * device results to its host results, on the completion thread's stream. */
 static int copy_detections(vp_pipeline *p, inflight *f)
 {
-    size_t kn = (size_t)(p->lo.num_keypoints * p->lo.keypoint_dims), nm = (size_t)p->lo.num_masks;
+    size_t kn = (size_t)(p->lo.num_keypoints * p->lo.keypoint_dims);
     size_t md = (size_t)p->post.max_det;
     int rc = VP_OK, any = 0;
     for (int i = 0; i < f->n && !rc; i++) {
@@ -2244,9 +2391,7 @@ static int copy_detections(vp_pipeline *p, inflight *f)
         if (!rc && kn && f->dres.keypoints)
             rc = vp_gpu_copy(p->gpu, f->res.keypoints + at * kn, f->dres.keypoints + at * kn, c * kn * sizeof(float),
                              VP_COPY_D2H, p->cstream, "keypoints");
-        if (!rc && nm && f->dres.coefs)
-            rc = vp_gpu_copy(p->gpu, f->res.coefs + at * nm, f->dres.coefs + at * nm, c * nm * sizeof(float),
-                             VP_COPY_D2H, p->cstream, "mask coefficients");
+        /* mask coefficients stay on the GPU: the masks are made there (vp_cuda_masks, fetch_masks) */
     }
     if (any) { /* also after a failed copy: nothing of ours stays in flight */
         int r = p->gpu->api->stream_sync(p->cstream);
@@ -2448,7 +2593,7 @@ static void complete_batch(vp_pipeline *p, inflight *f, line *l)
     double ts = now_ms();
     for (int i = 0; i < f->n; i++) {
         const char *e = f->rc ? f->why : !f->b[i].ok ? "this frame could not be preprocessed (see the log)" : NULL;
-        if (!e && p->post.task == VP_TASK_SEMSEG) {
+        if (!e && p->post.task == VP_TASK_SEMSEG && !p->gpu_path) { /* GPU path: counted by semseg_gpu */
             vp_post_tensor logits;
             post_tensor(VP_DT_FLOAT, &p->out_shape[0], p->out_host[0], &logits);
             logits.d[0] = f->n;
