@@ -40,9 +40,13 @@ typedef struct vp_conv_graph vp_conv_graph;
 /* VP_ERR_UNSUPPORTED when cuDNN has no engine for it (the caller keeps the
  * legacy path); key names the convolution in the plan cache. */
 int vp_conv_graph_build(vp_op_ctx *c, const vp_conv_graph_geom *g, const char *key, vp_conv_graph **out);
-int vp_conv_graph_run(vp_op_ctx *c, vp_conv_graph *cg);
+/* x, w: what to bind as the node's inputs 0 and 1 (the node's own tensors,
+ * or their channel-padded copies). */
+int vp_conv_graph_run(vp_op_ctx *c, vp_conv_graph *cg, const void *x, const void *w);
 /* Every bound pointer of this run is 16-byte aligned (as the graph assumes). */
-int vp_conv_graph_aligned(const vp_op_ctx *c, const vp_conv_graph *cg);
+int vp_conv_graph_aligned(const vp_op_ctx *c, const vp_conv_graph *cg, const void *x, const void *w);
+/* Mean time of the chosen engine on scratch buffers when it was built, ms. */
+float vp_conv_graph_ms(const vp_conv_graph *cg);
 void vp_conv_graph_free(vp_conv_graph *cg);
 
 /* nn_matmul.c: MatMul and Gemm through cuBLAS. */
@@ -165,6 +169,10 @@ typedef struct vp_cuda_window_args {
 } vp_cuda_window_args;
 int vp_cuda_window_copy(cudaStream_t st, size_t esize, const vp_cuda_window_args *a,
                         const void *src, void *dst);
+
+/* dst[r, 0:cp] = src[r, 0:c] followed by zeros, for rows of 2-byte elements
+ * (cp a multiple of 8, dst 16-byte aligned). */
+int vp_cuda_pad_channels16(cudaStream_t st, int64_t rows, int c, int cp, const void *src, void *dst);
 
 /* y[i, j] = c[i * cs0 + j * cs1] for a [m, n] float, float16 or double output (the
  * broadcast of Gemm's C; strides 0 on broadcast axes). */

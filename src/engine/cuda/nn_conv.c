@@ -42,6 +42,11 @@
  * Layout: a node the plan made channels-last (node->layout, graph.h) has
  * X and Y as NHWC and W as [O,kH,kW,I]; the descriptors say so (NHWC
  * strides, CUDNN_TENSOR_NHWC filter) and cuDNN picks its NHWC kernels.
+ * Channels-last FP16 nodes also get a cuDNN graph with every post-op
+ * (nn_conv_graph.c), kept unless one legacy call does the whole node at
+ * least as fast; and one with a channel count that is not a multiple of 8
+ * is also prepared with X and W widened by zero channels, kept where that
+ * is faster with its padding pass (conv_prepare()).
  * The planner gives that layout only to 2-D convolutions with symmetric
  * pads, so the padded copy of X never meets it.
  *
@@ -96,6 +101,22 @@ typedef struct conv_state {
     size_t ws_bytes;         /* workspace the chosen algorithm needs */
     void *zero_bias;         /* fused modes without B: M zeros (device) */
     vp_conv_graph *graph;    /* channels-last FP16: conv + bias + post-ops in one cuDNN graph */
+    /* Channels-last FP16 with C not a multiple of 8 (a network's first
+     * layer: 3 channels): cuDNN's tensor-core kernels need C % 8 == 0, and
+     * its other kernels can be an order of magnitude slower (DeepLabV3's
+     * 7x7 stem) or about as fast (YOLO's 3x3 stem). Both are prepared and
+     * timed; the padded one widens X to cpad channels with zeros into
+     * scratch each run (W once, here) and is kept where that pays. */
+    int cpad;                /* 0, or the padded channel count */
+    void *wpad;              /* W [O, kH, kW, cpad] (device) */
+    /* Measured on the search buffers (channels-last FP16 only; < 0 where
+     * not measured), ms: the legacy cuDNN call in its mode, and whether
+     * that call does the whole node (fused modes, or a plain conv without
+     * bias or post-ops). The cuDNN graph is kept only where it is faster
+     * than such a call. */
+    float legacy_ms;
+    int legacy_whole;
+    size_t scratch_bytes;    /* what run() needs in c->scratch */
 } conv_state;
 
 void vp_cuda_conv_release(void *state)
@@ -119,6 +140,8 @@ void vp_cuda_conv_release(void *state)
         cudnnDestroyActivationDescriptor(st->ad);
     if (st->zero_bias)
         cudaFree(st->zero_bias);
+    if (st->wpad)
+        cudaFree(st->wpad);
     vp_conv_graph_free(st->graph);
     free(st);
 }
@@ -401,7 +424,7 @@ static int tmp_alloc(vp_op_ctx *c, conv_state *st, const conv_dims *cd, conv_tmp
     t->x = m;
     t->y = m + xb;
     t->z = m + xb + yb;
-    t->w = wb ? m + xb + yb + zb : c->in[1]->data;
+    t->w = wb ? m + xb + yb + zb : st->wpad ? st->wpad : c->in[1]->data;
     t->b = m + xb + yb + zb + wb;
     return VP_OK;
 }
@@ -484,6 +507,42 @@ static cudnnStatus_t trial_fused(vp_op_ctx *c, conv_state *st, const conv_tmp *t
     if (s == CUDNN_STATUS_SUCCESS && cudaStreamSynchronize(ctx->stream) != cudaSuccess)
         s = CUDNN_STATUS_EXECUTION_FAILED;
     return s;
+}
+
+/* Mean time of the legacy call that does the whole node (st->mode fused:
+ * cudnnConvolutionBiasActivationForward; plain: cudnnConvolutionForward) on
+ * the temporary buffers, ms; < 0 if it fails. */
+static float time_legacy(vp_op_ctx *c, conv_state *st, const conv_tmp *t)
+{
+    vp_cuda_ctx *ctx = c->dev;
+    float one = 1.f, zero = 0.f, a2 = st->z_in >= 0 ? 1.f : 0.f, ms = -1.f;
+    cudaEvent_t a = NULL, z = NULL;
+    if (cudaEventCreate(&a) != cudaSuccess || cudaEventCreate(&z) != cudaSuccess)
+        goto out;
+    for (int i = 0; i < 4; i++) {
+        if (i == 1 && cudaEventRecord(a, ctx->stream) != cudaSuccess)
+            goto out;
+        cudnnStatus_t s = st->mode == MODE_PLAIN
+            ? cudnnConvolutionForward(ctx->cudnn, &one, st->xd, t->x, st->wd, t->w, st->cd, st->fwd_algo,
+                                      ctx->workspace, ctx->workspace_bytes, &zero, st->yd, t->y)
+            : cudnnConvolutionBiasActivationForward(ctx->cudnn, &one, st->xd, t->x, st->wd, t->w, st->cd,
+                                                    st->fwd_algo, ctx->workspace, ctx->workspace_bytes, &a2,
+                                                    st->yd, t->z, st->bd, t->b, st->ad, st->yd, t->y);
+        if (s != CUDNN_STATUS_SUCCESS)
+            goto out;
+    }
+    if (cudaEventRecord(z, ctx->stream) == cudaSuccess && cudaEventSynchronize(z) == cudaSuccess &&
+        cudaEventElapsedTime(&ms, a, z) == cudaSuccess)
+        ms /= 3;
+    else
+        ms = -1.f;
+out:
+    if (a)
+        cudaEventDestroy(a);
+    if (z)
+        cudaEventDestroy(z);
+    (void)cudaGetLastError();
+    return ms;
 }
 
 /* Plan-cache key of a convolution: everything the algorithm search sees. */
@@ -592,6 +651,13 @@ static int conv_choose(vp_op_ctx *c, conv_state *st, const conv_dims *cd)
                     st->ws_bytes = best.memory;
                 }
             }
+            /* the legacy call's time, for the graph (where the call does
+             * the whole node) and the padded variant to beat */
+            if (st->nhwc && st->dt == VP_DT_FLOAT16) {
+                st->legacy_ms = time_legacy(c, st, &t);
+                st->legacy_whole = st->mode == MODE_FUSED ||
+                                   (st->mode == MODE_PLAIN && st->bias_in < 0 && !c->node->n_post);
+            }
         }
     }
     cudaError_t e = cudaStreamSynchronize(ctx->stream);
@@ -611,7 +677,15 @@ static int conv_choose(vp_op_ctx *c, conv_state *st, const conv_dims *cd)
 
 /* Prepare ---------------------------------------------------------------------- */
 
-static int conv_setup(vp_op_ctx *c, conv_state *st)
+/* Channels-last FP16 Conv whose channels can be padded (see cpad). */
+static int conv_paddable(const vp_op_ctx *c, const conv_state *st)
+{
+    return st->nhwc && st->dt == VP_DT_FLOAT16 && !st->transposed && st->g.group == 1 && st->g.cin % 8 &&
+           c->in_const[1] && c->in[1]->data;
+}
+
+/* pad: widen the channels (conv_paddable). */
+static int conv_setup(vp_op_ctx *c, conv_state *st, int pad)
 {
     conv_dims cd;
     int rc = st->transposed ? vp_nn_convt_geom(c, &st->g) : vp_nn_conv_geom(c, &st->g);
@@ -634,6 +708,16 @@ static int conv_setup(vp_op_ctx *c, conv_state *st)
         return rc;
     if (st->nhwc && st->pad_copy)
         return vp_op_fail(c, VP_ERR_INTERNAL, "channels-last Conv with asymmetric pads");
+    st->legacy_ms = -1.f;
+    if (pad && conv_paddable(c, st)) {
+        int64_t rows = cd.w[0] * cd.w[2] * cd.w[3];
+        st->cpad = (int)((st->g.cin + 7) / 8 * 8);
+        cd.x[1] = cd.w[1] = st->cpad;
+        VP_CUDA(cudaMalloc(&st->wpad, (size_t)(rows * st->cpad) * 2));
+        if ((rc = vp_cuda_pad_channels16(((vp_cuda_ctx *)c->dev)->stream, rows, (int)st->g.cin, st->cpad, c->in[1]->data,
+                                         st->wpad)) != VP_OK)
+            return rc;
+    }
     if ((rc = conv_descriptors(c, st, &cd)) != VP_OK || (rc = conv_choose(c, st, &cd)) != VP_OK)
         return rc;
     if (st->nhwc && st->dt == VP_DT_FLOAT16) {
@@ -659,20 +743,70 @@ static int conv_setup(vp_op_ctx *c, conv_state *st)
         conv_key(st, &cd, key + n, sizeof key - (size_t)n);
         if (vp_conv_graph_build(c, &gg, key, &st->graph) != VP_OK)
             st->graph = NULL;
+        if (st->graph && st->legacy_whole && st->legacy_ms >= 0 && st->legacy_ms <= vp_conv_graph_ms(st->graph)) {
+            VP_LOGD("%s %s: legacy call %.3f ms, cuDNN graph %.3f ms: legacy kept", c->node->op_type,
+                    c->node->name, st->legacy_ms, vp_conv_graph_ms(st->graph));
+            vp_conv_graph_free(st->graph);
+            st->graph = NULL;
+        }
     }
     size_t es = vp_dtype_size(st->dt);
-    if (st->pad_copy)
-        c->scratch_bytes = (size_t)prod(cd.x, st->nd + 2) * es;
+    if (st->pad_copy || st->cpad)
+        st->scratch_bytes = (size_t)prod(cd.x, st->nd + 2) * es;
     if (st->crop)
-        c->scratch_bytes = (size_t)prod(cd.y, st->nd + 2) * es;
-    VP_LOGD("%s %s: cuDNN %s algo %d, %s, workspace %zu%s%s", c->node->op_type, c->node->name,
+        st->scratch_bytes = (size_t)prod(cd.y, st->nd + 2) * es;
+    VP_LOGD("%s %s: cuDNN %s algo %d, %s, workspace %zu%s%s%s", c->node->op_type, c->node->name,
             st->transposed ? "bwd-data" : "fwd",
             st->transposed ? (int)st->bwd_algo : (int)st->fwd_algo,
             st->mode == MODE_FUSED ? "bias/add/act fused" :
             st->mode == MODE_FUSED_BIAS ? "bias fused" : "unfused", st->ws_bytes,
             st->pad_copy ? ", padded copy of X" : st->crop ? ", cropped output" : "",
+            st->cpad ? ", channels padded with zeros" : "",
             st->graph ? "; cuDNN graph with every post-op" : "");
     return VP_OK;
+}
+
+/* Measured time of one run of the convolution itself, ms (< 0: unknown). */
+static float conv_ms(const conv_state *st)
+{
+    return st->graph ? vp_conv_graph_ms(st->graph) : st->legacy_ms;
+}
+
+/* Mean time of the channel padding of X (rows of cin -> cpad), ms. */
+static float time_pad(vp_op_ctx *c, const conv_state *st)
+{
+    vp_cuda_ctx *ctx = c->dev;
+    int64_t rows = vp_tensor_numel(c->in[0]) / st->g.cin;
+    size_t src = ((size_t)(rows * st->g.cin) * 2 + 255) / 256 * 256;
+    void *mem = NULL;
+    cudaEvent_t a = NULL, z = NULL;
+    float ms = -1.f;
+    if (cudaMalloc(&mem, src + (size_t)(rows * st->cpad) * 2) != cudaSuccess ||
+        cudaEventCreate(&a) != cudaSuccess || cudaEventCreate(&z) != cudaSuccess ||
+        cudaMemsetAsync(mem, 0, src, ctx->stream) != cudaSuccess)
+        goto out;
+    for (int i = 0; i < 4; i++) {
+        if (i == 1 && cudaEventRecord(a, ctx->stream) != cudaSuccess)
+            goto out;
+        if (vp_cuda_pad_channels16(ctx->stream, rows, (int)st->g.cin, st->cpad, mem, (char *)mem + src) != VP_OK)
+            goto out;
+    }
+    if (cudaEventRecord(z, ctx->stream) == cudaSuccess && cudaEventSynchronize(z) == cudaSuccess &&
+        cudaEventElapsedTime(&ms, a, z) == cudaSuccess)
+        ms /= 3;
+    else
+        ms = -1.f;
+out:
+    if (a)
+        cudaEventDestroy(a);
+    if (z)
+        cudaEventDestroy(z);
+    if (mem) {
+        cudaStreamSynchronize(ctx->stream);
+        cudaFree(mem);
+    }
+    (void)cudaGetLastError();
+    return ms;
 }
 
 static int conv_prepare(vp_op_ctx *c, int transposed)
@@ -685,11 +819,32 @@ static int conv_prepare(vp_op_ctx *c, int transposed)
     if (!st)
         return VP_ERR_NOMEM;
     st->transposed = transposed;
-    int rc = conv_setup(c, st);
+    int rc = conv_setup(c, st, 0);
+    if (rc == VP_OK && conv_paddable(c, st) && conv_ms(st) >= 0) {
+        /* the channel-padded variant, kept where it is faster with its pass over X */
+        conv_state *sp = calloc(1, sizeof *sp);
+        if (!sp) {
+            vp_cuda_conv_release(st);
+            return VP_ERR_NOMEM;
+        }
+        float pad_ms = -1.f, ms = -1.f;
+        if (conv_setup(c, sp, 1) == VP_OK && (ms = conv_ms(sp)) >= 0 && (pad_ms = time_pad(c, sp)) >= 0 &&
+            ms + pad_ms < conv_ms(st)) {
+            conv_state *tmp = st;
+            st = sp;
+            sp = tmp;
+        }
+        VP_LOGD("%s %s: %d channels %.3f ms; padded to %d, %.3f + %.3f ms: %s", c->node->op_type, c->node->name,
+                (int)sp->g.cin, conv_ms(st->cpad ? sp : st), st->cpad ? st->cpad : sp->cpad, ms, pad_ms,
+                st->cpad ? "padded" : "as it is");
+        vp_cuda_conv_release(sp);
+        (void)cudaGetLastError(); /* a padded variant that failed to prepare */
+    }
     if (rc != VP_OK) {
         vp_cuda_conv_release(st);
         return rc;
     }
+    c->scratch_bytes = st->scratch_bytes;
     c->state = st;
     return VP_OK;
 }
@@ -709,9 +864,16 @@ int vp_cuda_conv_run(vp_op_ctx *c)
         return vp_op_fail(c, VP_ERR_INTERNAL, "conv kernel run without prepare");
     if (vp_tensor_numel(c->out[0]) == 0)
         return VP_OK;
-    if (st->graph && vp_conv_graph_aligned(c, st->graph))
-        return vp_conv_graph_run(c, st->graph); /* bias and every post-op included */
-    const void *x = c->in[0]->data, *w = c->in[1]->data;
+    const void *x = c->in[0]->data, *w = st->wpad ? st->wpad : c->in[1]->data;
+    if (st->cpad) {
+        const vp_nn_geom *g = &st->g;
+        int64_t rows = vp_tensor_numel(c->in[0]) / g->cin;
+        if ((rc = vp_cuda_pad_channels16(ctx->stream, rows, (int)g->cin, st->cpad, x, c->scratch)) != VP_OK)
+            return rc;
+        x = c->scratch;
+    }
+    if (st->graph && vp_conv_graph_aligned(c, st->graph, x, w))
+        return vp_conv_graph_run(c, st->graph, x, w); /* bias and every post-op included */
     const void *b = st->bias_in >= 0 ? c->in[st->bias_in]->data : st->zero_bias;
     void *y = c->out[0]->data;
     if (st->pad_copy) {

@@ -31,6 +31,7 @@ struct vp_conv_graph {
     int64_t uid[G_MAX_T];
     int in[G_MAX_T];         /* node input index, or -1 for Y */
     int64_t ws;
+    float ms;                /* measured when built */
     cudnnBackendDescriptor_t pack;
     void *pack_ptr[G_MAX_T];
     void *pack_ws;
@@ -351,6 +352,7 @@ int vp_conv_graph_build(vp_op_ctx *c, const vp_conv_graph_geom *g, const char *k
         vp_cuda_cache_put(ctx, key, v, 2);
     }
     cg->plan = best;
+    cg->ms = best_ms;
     best = NULL;
     if (cg->pack) { /* bound to the scratch buffers: rebuilt on the first run */
         cudnnBackendDestroyDescriptor(cg->pack);
@@ -373,12 +375,20 @@ done:
     return rc;
 }
 
-int vp_conv_graph_run(vp_op_ctx *c, vp_conv_graph *cg)
+static void *bound(const vp_op_ctx *c, const vp_conv_graph *cg, int i, const void *x, const void *w)
+{
+    int in = cg->in[i];
+    return in < 0 ? c->out[0]->data : in == 0 ? (void *)x : in == 1 ? (void *)w : c->in[in]->data;
+}
+
+float vp_conv_graph_ms(const vp_conv_graph *cg) { return cg->ms; }
+
+int vp_conv_graph_run(vp_op_ctx *c, vp_conv_graph *cg, const void *x, const void *w)
 {
     vp_cuda_ctx *ctx = c->dev;
     void *ptr[G_MAX_T];
     for (int i = 0; i < cg->n; i++)
-        ptr[i] = cg->in[i] < 0 ? c->out[0]->data : c->in[cg->in[i]]->data;
+        ptr[i] = bound(c, cg, i, x, w);
     int rc = make_pack(cg, ptr, ctx->workspace);
     if (rc)
         return rc;
@@ -386,10 +396,10 @@ int vp_conv_graph_run(vp_op_ctx *c, vp_conv_graph *cg)
     return VP_OK;
 }
 
-int vp_conv_graph_aligned(const vp_op_ctx *c, const vp_conv_graph *cg)
+int vp_conv_graph_aligned(const vp_op_ctx *c, const vp_conv_graph *cg, const void *x, const void *w)
 {
     for (int i = 0; i < cg->n; i++) {
-        const void *p = cg->in[i] < 0 ? c->out[0]->data : c->in[cg->in[i]]->data;
+        const void *p = bound(c, cg, i, x, w);
         if ((uintptr_t)p % 16)
             return 0;
     }

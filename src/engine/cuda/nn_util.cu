@@ -5,7 +5,10 @@
  *     asymmetric (cuDNN pads both ends of an axis equally), and crops a
  *     transposed convolution's output computed with symmetric padding;
  *   - 2-D broadcast fill: Gemm's C broadcast into Y before cuBLAS
- *     accumulates beta * Y.
+ *     accumulates beta * Y;
+ *   - channel padding: a channels-last FP16 convolution input (or its
+ *     weights) with a channel count that is not a multiple of 8 widened to
+ *     one with zeros, so that cuDNN's tensor-core kernels take it.
  * Elements are moved as opaque words of their size, so one kernel serves
  * every type of that size.
  */
@@ -74,7 +77,44 @@ int launch_fill(cudaStream_t st, int64_t m, int64_t n, const void *c, int64_t cs
     return VP_OK;
 }
 
+/* One thread per row of c halves: writes the row's cp halves (cp a multiple
+ * of 8) as 16-byte words, zeros after c. */
+__global__ void pad_channels_kernel(int64_t rows, int c, int cp, const uint16_t *__restrict__ src,
+                                    uint4 *__restrict__ dst)
+{
+    const int words = cp / 8;
+    for (int64_t r = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; r < rows;
+         r += (int64_t)gridDim.x * blockDim.x) {
+        const uint16_t *s = src + r * c;
+        for (int w = 0; w < words; w++) {
+            uint16_t h[8];
+#pragma unroll
+            for (int k = 0; k < 8; k++)
+                h[k] = 8 * w + k < c ? s[8 * w + k] : (uint16_t)0;
+            uint4 v;
+            v.x = h[0] | (unsigned)h[1] << 16;
+            v.y = h[2] | (unsigned)h[3] << 16;
+            v.z = h[4] | (unsigned)h[5] << 16;
+            v.w = h[6] | (unsigned)h[7] << 16;
+            dst[r * words + w] = v;
+        }
+    }
+}
+
 } // namespace
+
+extern "C" int vp_cuda_pad_channels16(cudaStream_t st, int64_t rows, int c, int cp, const void *src,
+                                      void *dst)
+{
+    if (c < 1 || cp < c || cp % 8 || ((uintptr_t)dst & 15))
+        return VP_ERR_INVALID;
+    if (rows <= 0)
+        return VP_OK;
+    pad_channels_kernel<<<grid_for(rows), kThreads, 0, st>>>(rows, c, cp, (const uint16_t *)src,
+                                                             (uint4 *)dst);
+    VP_CUDA_LAUNCHED();
+    return VP_OK;
+}
 
 extern "C" int vp_cuda_window_copy(cudaStream_t st, size_t esize, const vp_cuda_window_args *a,
                                    const void *src, void *dst)
