@@ -8,7 +8,10 @@
 #       protobuf-c, libgomp), ONNX's node tests, the pure-Python packages
 #       that generate the ultralytics models (ultralytics, onnxslim), test
 #       media (Annex-B streams, their libavcodec MD5s) and a fallback model.
-#   scripts/gpu-test.sh run [tests|nodetests|kernels|parity|pipeline|pipebench|decodebench|train|bench|sanitize|profile|all]
+#   scripts/gpu-test.sh repack
+#       here, after a change: rebuilds build-gpu/ and packs only its binaries
+#       into an existing .devcarry/ (prepare's other parts take minutes).
+#   scripts/gpu-test.sh run [tests|nodetests|kernels|parity|pipeline|seg|pipebench|decodebench|train|bench|sanitize|profile|all]
 #       on the GPU machine, in the repository root with .devcarry/ present:
 #       tests:    ONNX node tests through the CUDA backend in FP32 and FP16;
 #                 plan-cache reuse; NVDEC and preprocessing tests;
@@ -20,6 +23,8 @@
 #       pipeline: `vidpipe run` on the GPU path (NVDEC, GPU pre/post-
 #                 processing, CUDA FP32 and FP16, gpu_only) against the CPU
 #                 path's results computed in prepare;
+#       seg:      (also part of pipeline) semseg and segment through the GPU
+#                 path in gpu_only mode against the CPU engine, two tiny models;
 #       pipebench: bench/pipeline_vs_python.py (end-to-end streams, CPU and
 #                 bytes per frame, latency; the Python loop and the NVDEC
 #                 ceiling in the same run);
@@ -32,7 +37,7 @@
 #                 other names in .devcarry/media or .devcarry/pipeline);
 #       sanitize: compute-sanitizer memcheck and racecheck over node tests
 #                 and one model in FP32 and FP16;
-#       profile:  per-step device times of YOLOv8n batch 32 FP16 against
+#       profile:  per-step device times of YOLOv8n batch 32 (VP_PROFILE_BATCH) FP16 against
 #                 FLOP and byte floors (VP_GPU_MODELS), FP16 parity of
 #                 VP_GPU_PARITY models.
 #       train:    tools/train_detector.py on the GPU (VP_TRAIN_HOURS), then the
@@ -43,6 +48,23 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-}
 
+pack_bin() { # $1: build folder -> .devcarry/bin.tar.xz (the binaries compress ~5x: the plugin's cubins)
+  rm -rf .devcarry/bin && mkdir -p .devcarry/bin
+  cp "$1"/vidpipe "$1"/libvidpipe.so "$1"/libvidpipe_cuda.so "$1"/tests/vp_node_tests "$1"/bench/vp_nvdec_ceiling .devcarry/bin/ || return 1
+  find "$1"/tests -maxdepth 3 -type f -executable \( -name '*_gpu*' -o -name vp_nvml_test \) -exec cp {} .devcarry/bin/ \;
+  tar -cJf .devcarry/bin.tar.xz -C .devcarry bin && rm -rf .devcarry/bin
+}
+
+if [ "$mode" = repack ]; then
+  # after a rebuild: only the binaries of an existing .devcarry/ (prepare's other parts take minutes)
+  bd=${VP_GPU_BUILD:-build-gpu}
+  [ -d .devcarry ] || { echo "repack: no .devcarry/ (run prepare first)" >&2; exit 1; }
+  cmake --build "$bd" -j "${VP_JOBS:-2}" >/dev/null || exit 1
+  pack_bin "$bd" || exit 1
+  du -sh .devcarry
+  exit 0
+fi
+
 if [ "$mode" = prepare ]; then
   archs=${2:-"75-real;80-real;86-real;89-real;90"}
   bd=${VP_GPU_BUILD:-build-gpu}  # VP_GPU_BUILD=build: carry an existing build as it is
@@ -50,13 +72,12 @@ if [ "$mode" = prepare ]; then
     cmake -S . -B "$bd" -DCMAKE_BUILD_TYPE=Release -DVP_FFMPEG=OFF "-DCMAKE_CUDA_ARCHITECTURES=$archs" >/dev/null || exit 1
     cmake --build "$bd" -j "${VP_JOBS:-2}" || exit 1
   fi
-  rm -rf .devcarry && mkdir -p .devcarry/bin .devcarry/py
+  rm -rf .devcarry && mkdir -p .devcarry/py
   grep -qx '/.devcarry/' .git/info/exclude 2>/dev/null || echo '/.devcarry/' >> .git/info/exclude
   extra_libs=$(cd /lib/x86_64-linux-gnu && ls libcjson.so.1 libmicrohttpd.so.12 2>/dev/null)
   tar -chJf .devcarry/libs.tar.xz -C /lib/x86_64-linux-gnu libdnnl.so.2 libprotobuf-c.so.1 libgomp.so.1 libOpenCL.so.1 $extra_libs
   tar -cJf .devcarry/nodetests.tar.xz -C /usr/include/onnx/backend/test/data node
-  cp "$bd"/vidpipe "$bd"/libvidpipe.so "$bd"/libvidpipe_cuda.so "$bd"/tests/vp_node_tests "$bd"/bench/vp_nvdec_ceiling .devcarry/bin/
-  find "$bd"/tests -maxdepth 3 -type f -executable \( -name '*_gpu*' -o -name vp_nvml_test \) -exec cp {} .devcarry/bin/ \;
+  pack_bin "$bd" || exit 1
   # ultralytics and onnxslim are pure Python; the GPU machine has their dependencies but not them
   python3 - <<'EOF' || exit 1
 import importlib.util, pathlib, shutil
@@ -103,14 +124,12 @@ EOF
       done
     fi
   fi
-  # the binaries compress ~5x (the CUDA plugin's cubins): packed to keep the carry small
-  tar -cJf .devcarry/bin.tar.xz -C .devcarry bin && rm -rf .devcarry/bin
   du -sh .devcarry
   exit 0
 fi
 
 if [ "$mode" != run ]; then
-  echo "usage: $0 prepare [ARCHS] | run [tests|nodetests|kernels|parity|pipeline|pipebench|decodebench|train|bench|sanitize|profile|all]" >&2
+  echo "usage: $0 prepare [ARCHS] | run [tests|nodetests|kernels|parity|pipeline|seg|pipebench|decodebench|train|bench|sanitize|profile|all]" >&2
   exit 2
 fi
 what=${2:-tests}
@@ -130,6 +149,13 @@ fi
 export LD_LIBRARY_PATH="$bin:$lib:$(dirname "${cudnn:-/x/x}"):$(dirname "${cublas:-/x/x}"):${LD_LIBRARY_PATH:-}"
 export VP_CUDA_PLUGIN="$bin/libvidpipe_cuda.so"
 export VIDPIPE_CACHE_DIR=/tmp/vp-cache
+# plan caches of an earlier call (its $OUT/plan-cache.tar carried back as
+# .devcarry/plan-cache.tar) skip cuDNN's algorithm search; this call's caches
+# go to $OUT/plan-cache.tar at the end
+mkdir -p "$VIDPIPE_CACHE_DIR"
+[ -f .devcarry/plan-cache.tar ] && tar -xf .devcarry/plan-cache.tar -C "$VIDPIPE_CACHE_DIR"
+save_cache() { [ -n "${OUT:-}" ] && tar -cf "$OUT/plan-cache.tar" -C "$VIDPIPE_CACHE_DIR" . 2>/dev/null; }
+trap save_cache EXIT
 py=/tmp/vp-py; mkdir -p "$py"; tar -xJf .devcarry/py.tar.xz -C /tmp && rm -rf "$py" && mv /tmp/py "$py"
 export PYTHONPATH="$py${PYTHONPATH:+:$PYTHONPATH}" YOLO_OFFLINE=1
 note "cudnn: ${cudnn:-not found}; cublas: ${cublas:-not found}"
@@ -137,11 +163,12 @@ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=c
 "$bin/vidpipe" info | tail -1
 
 models=/tmp/vp-models
+# VP_GEN_ONLY=a,b: generate only those models (the whole set takes minutes)
 gen_models() {
   mkdir -p "$models"
   [ -f "$models/.done" ] && return
   note "generating the models on this machine (tools/gen_models.py)"
-  python3 tools/gen_models.py --outdir "$models" --no-check 2>&1 | grep -iE "error|fail|wrote|->" | head -20
+  python3 tools/gen_models.py --outdir "$models" --no-check ${VP_GEN_ONLY:+--only "$VP_GEN_ONLY"} 2>&1 | grep -iE "error|fail|wrote|->" | head -20
   [ -f "$models/yolov8n.onnx" ] || cp .devcarry/yolov8n.onnx "$models/" 2>/dev/null
   touch "$models/.done"
 }
@@ -157,11 +184,11 @@ if [ "$what" = tests ] || [ "$what" = all ]; then
   done
   gen_models
   note "plan cache: a second start reuses the first one's algorithm choices"
-  rm -rf "$VIDPIPE_CACHE_DIR"
+  rm -rf /tmp/vp-cache-fresh
   for i in 1 2; do
-    "$bin/vidpipe" bench --backend cuda --precision fp16 --model "$models/yolov8n.onnx" --batch 8 --iters 20 --json | tail -1
+    VIDPIPE_CACHE_DIR=/tmp/vp-cache-fresh "$bin/vidpipe" bench --backend cuda --precision fp16 --model "$models/yolov8n.onnx" --batch 8 --iters 20 --json | tail -1
   done
-  ls "$VIDPIPE_CACHE_DIR" 2>/dev/null | head -3
+  ls /tmp/vp-cache-fresh 2>/dev/null | head -3
   for t in "$bin"/*_gpu*; do
     [ -x "$t" ] || continue
     note "$(basename "$t") --bench"
@@ -238,6 +265,23 @@ if [ "$what" = pipeline ] || [ "$what" = all ]; then
       if [ $prec = fp16 ]; then note "(random weights, FP16: not counted, rc $rc)"; else count $rc; fi
       cat "/tmp/vp-$v.$prec.stats" 2>/dev/null | head -c 600; echo
     done
+  done
+fi
+
+if [ "$what" = pipeline ] || [ "$what" = seg ] || [ "$what" = all ]; then
+  # semseg and segment: class counts and masks made on the GPU (gpu_only),
+  # against the CPU engine on the same NVDEC frames, with two tiny models
+  # (tests/pipeline/seg_models.py)
+  python3 tests/pipeline/seg_models.py /tmp/vp-seg >/dev/null
+  for mt in tiny_seg:segment tiny_semseg:semseg; do
+    m=${mt%%:*}; t=${mt#*:}
+    note "pipeline GPU path (fp32, gpu_only) vs CPU engine: $t ($m)"
+    args="--quiet --hw nvdec --model /tmp/vp-seg/$m.onnx --task $t --source .devcarry/pipeline/h264_360p.h264 --max-frames 16 --batch 4"
+    "$bin/vidpipe" run $args --backend cpu --sink "/tmp/vp-$m.cpu.jsonl" &&
+      "$bin/vidpipe" run $args --backend cuda --precision fp32 --gpu-only --sink "/tmp/vp-$m.gpu.jsonl" --stats "/tmp/vp-$m.stats" &&
+      python3 tests/pipeline/seg_compare.py "/tmp/vp-$m.gpu.jsonl" "/tmp/vp-$m.cpu.jsonl"
+    count $?
+    head -c 400 "/tmp/vp-$m.stats" 2>/dev/null; echo
   done
 fi
 
@@ -329,8 +373,8 @@ fi
 if [ "$what" = profile ]; then
   gen_models
   for m in ${VP_GPU_MODELS:-yolov8n}; do
-    note "per-step profile (each step synchronised), $m batch 32 FP16"
-    "$bin/vidpipe" bench --backend cuda --precision fp16 --model "$models/$m.onnx" --batch 32 --iters 10 --profile
+    note "per-step profile (each step synchronised), $m batch ${VP_PROFILE_BATCH:-32} FP16"
+    "$bin/vidpipe" bench --backend cuda --precision fp16 --model "$models/$m.onnx" --batch "${VP_PROFILE_BATCH:-32}" --iters 10 --profile
   done
   for m in ${VP_GPU_PARITY:-}; do
     for b in 1 16; do
