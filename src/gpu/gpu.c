@@ -146,9 +146,9 @@ int vp_gpu_pool_stats(vp_gpu *g, int which, vp_pool_stats *out)
     return VP_OK;
 }
 
-static int audit(vp_gpu *g, size_t bytes, int dir, const char *what)
+static int audit(vp_gpu *g, size_t bytes, int dir, int results, const char *what)
 {
-    if (g->gpu_only && dir != VP_COPY_D2D && bytes > VP_GPU_SMALL_COPY) {
+    if (g->gpu_only && !results && dir != VP_COPY_D2D && bytes > VP_GPU_SMALL_COPY) {
         VP_LOGE("gpu_only: refused a %zu-byte %s copy of %s (pixels must stay on the GPU)", bytes,
                 dir == VP_COPY_H2D ? "host-to-device" : "device-to-host", what);
         return VP_ERR_UNSUPPORTED;
@@ -164,13 +164,20 @@ static int audit(vp_gpu *g, size_t bytes, int dir, const char *what)
 int vp_gpu_copy(vp_gpu *g, void *dst, const void *src, size_t bytes, int dir, struct CUstream_st *s,
                 const char *what)
 {
-    int rc = audit(g, bytes, dir, what);
+    int rc = audit(g, bytes, dir, 0, what);
     return rc ? rc : g->api->copy(dst, src, bytes, dir, s);
+}
+
+int vp_gpu_copy_results(vp_gpu *g, void *dst, const void *src, size_t bytes, struct CUstream_st *s,
+                        const char *what)
+{
+    int rc = audit(g, bytes, VP_COPY_D2H, 1, what);
+    return rc ? rc : g->api->copy(dst, src, bytes, VP_COPY_D2H, s);
 }
 
 int vp_gpu_copy2d(vp_gpu *g, void *dst, size_t dpitch, const void *src, size_t spitch, size_t width, size_t rows,
                   int dir, struct CUstream_st *s, const char *what)
 {
-    int rc = audit(g, width * rows, dir, what);
+    int rc = audit(g, width * rows, dir, 0, what);
     return rc ? rc : g->api->copy2d(dst, dpitch, src, spitch, width, rows, dir, s);
 }

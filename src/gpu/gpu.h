@@ -119,11 +119,10 @@ int vp_gpu_host_free(vp_gpu *g, void *p);
  * handle. VP_ERR_INVALID for another which. */
 int vp_gpu_pool_stats(vp_gpu *g, int which, vp_pool_stats *out);
 
-/* Copies of at most this many bytes are "results", not pixels (gpu_only).
- * Results that can be larger (the compact masks of many detections, the
- * class counts of more than 64 images) are copied in pieces of at most this
- * size, each counted (pipeline.c, copy_results); frames and model outputs
- * never are. */
+/* In gpu_only mode a vp_gpu_copy above this many bytes is taken for pixels
+ * (a frame, a model output) and refused. Results that can be larger (the
+ * compact masks of many detections, the class counts of many images) go
+ * through vp_gpu_copy_results. */
 #define VP_GPU_SMALL_COPY (64 * 1024)
 
 /* Loads the plugin and makes device current on this thread. */
@@ -133,6 +132,11 @@ void vp_gpu_close(vp_gpu **g);
  * (VP_ERR_UNSUPPORTED, logged with what) before anything moves. */
 int vp_gpu_copy(vp_gpu *g, void *dst, const void *src, size_t bytes, int dir, struct CUstream_st *s,
                 const char *what);
+/* Device-to-host copy of post-processing results made on the GPU (never
+ * pixels of a frame or a model output: the caller's promise), counted, and
+ * not refused in gpu_only mode whatever its size. */
+int vp_gpu_copy_results(vp_gpu *g, void *dst, const void *src, size_t bytes, struct CUstream_st *s,
+                        const char *what);
 int vp_gpu_copy2d(vp_gpu *g, void *dst, size_t dpitch, const void *src, size_t spitch, size_t width, size_t rows,
                   int dir, struct CUstream_st *s, const char *what);
 

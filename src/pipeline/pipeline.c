@@ -1966,17 +1966,12 @@ static void semseg_window(const vp_pipeline *p, const vp_pre_geom *g, int32_t w[
 }
 
 /* GPU path: a device-to-host copy of results (class counts, mask boxes,
- * mask bits: never pixels of a frame or a model output) on stream s, in
- * pieces of at most VP_GPU_SMALL_COPY bytes, each counted by vp_gpu_copy. */
+ * mask bits: never pixels of a frame or a model output) on stream s,
+ * counted by vp_gpu_copy_results (allowed in gpu_only mode). */
 static int copy_results(vp_pipeline *p, void *dst, const void *src, size_t bytes, struct CUstream_st *s,
                         const char *what)
 {
-    int rc = VP_OK;
-    for (size_t i = 0; !rc && i < bytes; i += VP_GPU_SMALL_COPY) {
-        size_t m = bytes - i < VP_GPU_SMALL_COPY ? bytes - i : VP_GPU_SMALL_COPY;
-        rc = vp_gpu_copy(p->gpu, (char *)dst + i, (const char *)src + i, m, VP_COPY_D2H, s, what);
-    }
-    return rc;
+    return bytes ? vp_gpu_copy_results(p->gpu, dst, src, bytes, s, what) : VP_OK;
 }
 
 /* GPU path, segment, completion thread: the compact masks (vp_cuda_masks)
