@@ -11,7 +11,7 @@
 #   scripts/gpu-test.sh repack
 #       here, after a change: rebuilds build-gpu/ and packs only its binaries
 #       into an existing .devcarry/ (prepare's other parts take minutes).
-#   scripts/gpu-test.sh run [tests|nodetests|kernels|parity|pipeline|seg|pipebench|decodebench|train|bench|sanitize|profile|all]
+#   scripts/gpu-test.sh run [tests|nodetests|kernels|parity|pipeline|seg|faults|pipebench|decodebench|train|bench|sanitize|profile|all]
 #       on the GPU machine, in the repository root with .devcarry/ present:
 #       tests:    ONNX node tests through the CUDA backend in FP32 and FP16;
 #                 plan-cache reuse; NVDEC and preprocessing tests;
@@ -23,6 +23,8 @@
 #       pipeline: `vidpipe run` on the GPU path (NVDEC, GPU pre/post-
 #                 processing, CUDA FP32 and FP16, gpu_only) against the CPU
 #                 path's results computed in prepare;
+#       faults:   (also part of pipeline) tests/pipeline/run_e2e.py faults on
+#                 the GPU path: bad streams, a full sink, an engine failure;
 #       seg:      (also part of pipeline) semseg and segment through the GPU
 #                 path in gpu_only mode against the CPU engine, two tiny models;
 #       pipebench: bench/pipeline_vs_python.py (end-to-end streams, CPU and
@@ -106,7 +108,7 @@ EOF
       build/vidpipe run --quiet --backend cpu --model .devcarry/yolov8n-video.onnx --source "${VP_MEDIA_DIR:-build/media}/$v" \
         --batch 4 --sink ".devcarry/pipeline/$v.cpu.jsonl" || echo "prepare: CPU pipeline run on $v failed"
     done
-    for f in bench_1080p30.h264 bench_1080p30_ipp.h264; do
+    for f in bench_1080p30.h264 bench_1080p30_ipp.h264 truncated.h264 garbage.h264; do
       [ -f "${VP_MEDIA_DIR:-build/media}/$f" ] && cp "${VP_MEDIA_DIR:-build/media}/$f" .devcarry/pipeline/
     done
   fi
@@ -129,7 +131,7 @@ EOF
 fi
 
 if [ "$mode" != run ]; then
-  echo "usage: $0 prepare [ARCHS] | run [tests|nodetests|kernels|parity|pipeline|seg|pipebench|decodebench|train|bench|sanitize|profile|all]" >&2
+  echo "usage: $0 prepare [ARCHS] | run [tests|nodetests|kernels|parity|pipeline|seg|faults|pipebench|decodebench|train|bench|sanitize|profile|all]" >&2
   exit 2
 fi
 what=${2:-tests}
@@ -282,6 +284,19 @@ if [ "$what" = pipeline ] || [ "$what" = seg ] || [ "$what" = all ]; then
       python3 tests/pipeline/seg_compare.py "/tmp/vp-$m.gpu.jsonl" "/tmp/vp-$m.cpu.jsonl"
     count $?
     head -c 400 "/tmp/vp-$m.stats" 2>/dev/null; echo
+  done
+fi
+
+if [ "$what" = pipeline ] || [ "$what" = faults ] || [ "$what" = all ]; then
+  # tests/pipeline/run_e2e.py faults on the GPU path: a good, a truncated, a
+  # garbage and a corrupted stream, a missing file, a sink on /dev/full, an
+  # engine failure on one batch (VIDPIPE_FAULT_ENGINE_BATCH) at 1, 2 and 4
+  # batches in flight
+  for prec in ${VP_GPU_PRECS:-fp32 fp16}; do
+    note "faults on the GPU path ($prec)"
+    python3 tests/pipeline/run_e2e.py faults --vidpipe "$bin/vidpipe" --models .devcarry --media .devcarry/pipeline \
+      --backend cuda --precision $prec 2>&1 | grep -E "^(FAIL|faults|engine fault|skip)" | cut -c1-300
+    count ${PIPESTATUS[0]}
   done
 fi
 
