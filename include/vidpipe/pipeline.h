@@ -47,6 +47,12 @@ typedef enum vp_sink_kind {
     VP_SINK_SNAPSHOT = 2,      /* annotated pictures (JPEG or PNG) of selected frames (FFmpeg builds) */
 } vp_sink_kind;
 
+typedef enum vp_sink_encoder {
+    VP_SINK_ENC_AUTO = 0,      /* NVENC (h264_nvenc) where usable, else software (libx264 or MPEG-4) */
+    VP_SINK_ENC_CPU = 1,       /* software only */
+    VP_SINK_ENC_NVENC = 2,     /* NVENC, and the sink fails where it is unusable */
+} vp_sink_encoder;
+
 typedef struct vp_pipe_sink {
     vp_sink_kind kind;
     char *path;                /* output file ("-" = stdout for jsonl); snapshot: a template with {frame}
@@ -56,6 +62,9 @@ typedef struct vp_pipe_sink {
     int every_set;
     int min_detections;        /* only frames with at least this many detections (default 1; 0 = any frame) */
     int min_detections_set;
+    /* video only (validate rejects it given for another type) */
+    vp_sink_encoder encoder;   /* default VP_SINK_ENC_AUTO */
+    int encoder_set;
 } vp_pipe_sink;
 
 typedef enum vp_batch_mode {

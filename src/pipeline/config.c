@@ -115,9 +115,12 @@ static const opt_choice mode_choices[] = {
 static const opt_choice fusion_choices[] = {{"botsort", 1}, {"weighted", 0}, {NULL, 0}};
 static const opt_choice sink_choices[] = {
     {"jsonl", VP_SINK_JSONL}, {"video", VP_SINK_VIDEO}, {"snapshot", VP_SINK_SNAPSHOT}, {NULL, 0}};
+static const opt_choice encoder_choices[] = {
+    {"auto", VP_SINK_ENC_AUTO}, {"cpu", VP_SINK_ENC_CPU}, {"nvenc", VP_SINK_ENC_NVENC}, {NULL, 0}};
 
 /* Choice rows store through an int pointer: the enums must be int-sized. */
 _Static_assert(sizeof(vp_hw) == sizeof(int), "vp_hw is stored as int");
+_Static_assert(sizeof(vp_sink_encoder) == sizeof(int), "vp_sink_encoder is stored as int");
 _Static_assert(sizeof(vp_backend_kind) == sizeof(int), "vp_backend_kind is stored as int");
 _Static_assert(sizeof(vp_precision) == sizeof(int), "vp_precision is stored as int");
 _Static_assert(sizeof(vp_batch_mode) == sizeof(int), "vp_batch_mode is stored as int");
@@ -216,6 +219,10 @@ static const opt opts[] = {
     {.key = "sinks[].min_detections", .type = OPT_INT, .off = K_(min_detections), .set_off = K_(min_detections_set),
      .dflt = 1, .min = 0, .max = 100000,
      .help = "snapshot: only frames with at least this many detections; 0 = any frame"},
+    {.key = "sinks[].encoder", .type = OPT_CHOICE, .off = K_(encoder), .set_off = K_(encoder_set),
+     .dflt = VP_SINK_ENC_AUTO, .choices = encoder_choices,
+     .help = "video: auto = NVENC (h264_nvenc) where the GPU and libavcodec have it, else software (libx264, or "
+             "MPEG-4); cpu = software; nvenc = NVENC or the sink fails"},
 
     NUM("max_frames", OPT_LONG, C_(max_frames), 0, 0, 1e12, "frames per source, then stop; 0 = all"),
 
@@ -1336,6 +1343,11 @@ static void validate_into(errbuf *e, const vp_pipeline_config *c)
             bfmt(path, sizeof path, "%s.type", base);
             err_add(e, path, "\"snapshot\" conflicts with $.device.gpu_only true (drawing and encoding need the "
                              "frames on the host)");
+        }
+        if (k->kind != VP_SINK_VIDEO && k->encoder_set) {
+            bfmt(path, sizeof path, "%s.encoder", base);
+            err_add(e, path, "given for a \"%s\" sink (encoder applies to \"video\" sinks; remove it)",
+                    vp_config_choice_name("sinks[].type", k->kind));
         }
         if (k->kind != VP_SINK_SNAPSHOT) {
             const char *tname = vp_config_choice_name("sinks[].type", k->kind);

@@ -186,6 +186,7 @@ typedef struct sink {
     FILE *f;
     int failed;
     int every, min_det;      /* snapshot: the selection rule (config) */
+    vp_sink_encoder encoder; /* video: the encoder choice (config) */
     int dir_per_file;        /* snapshot: the directory part of path has a placeholder: made per picture */
     long written;            /* snapshot: pictures written (under pl->mu) */
 } sink;
@@ -889,6 +890,7 @@ static int sinks_open(vp_pipeline *p, char *err, size_t errlen)
             return fail(err, errlen, VP_ERR_NOMEM, "out of memory");
         if (s->kind == VP_SINK_VIDEO) {
             /* one file per stream, opened at its first frame */
+            s->encoder = p->cfg.sinks[i].encoder;
         } else if (s->kind == VP_SINK_SNAPSHOT) {
             /* one file per picture; the directory made now when the name
              * does not depend on the stream or frame */
@@ -1940,11 +1942,16 @@ static void video_write(vp_pipeline *p, const vp_post_results *res, batch_item *
         vp_encoder_options_default(&eo);
         eo.name = s->id;
         eo.time_base = s->tb;
+        eo.hw = k->encoder == VP_SINK_ENC_CPU ? VP_ENC_HW_CPU
+              : k->encoder == VP_SINK_ENC_NVENC ? VP_ENC_HW_NVENC : VP_ENC_HW_AUTO;
+        eo.require_hw = k->encoder == VP_SINK_ENC_NVENC;
+        eo.gpu = p->cfg.gpu;
         vp_rational fps = s->fps.num > 0 && s->fps.den > 0 ? s->fps : (vp_rational){25, 1};
         if (vp_encoder_open(path, f->width, f->height, fps, &eo, &s->enc[ki], err, sizeof err)) {
             sink_failed(p, k, s, err);
             return;
         }
+        VP_LOGI("stream %s: video sink %s encodes with %s", s->id, path, vp_encoder_codec(s->enc[ki]));
     }
     if (annotate(p, res, b, slot, nd, drawn))
         return; /* logged; this frame only */

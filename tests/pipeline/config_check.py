@@ -176,6 +176,9 @@ def main():
                          mutate(base, "sinks", [{"type": "snapshot", "path": "snaps/{stream}-{frame}.JPG", "every": 1,
                                                  "min_detections": 0}, {"type": "jsonl", "path": "-"}]), 0)
         report("snapshot sink listed", "snapshot snaps/{stream}-{frame}.JPG" in out, out)
+        out, _ = t.check("video sink with an encoder",
+                         mutate(base, "sinks", [{"type": "video", "path": "v.mkv", "encoder": "cpu"}]), 0)
+        report("video sink with encoder cpu accepted", "video v.mkv (encoder cpu)" in out, out)
         out, _ = t.check("gpu_only without cpu_fallback", mutate(minimal, "device", {"gpu_only": True}), 0)
         report("gpu_only: no cpu fallback", "no cpu fallback" in out and "gpu_only" in out, out)
         out, _ = t.check("no sinks, BOM, classes as a count",
@@ -265,6 +268,10 @@ def main():
              "$.sinks[0].every: given for a \"jsonl\" sink (every applies to \"snapshot\" sinks"),
             ("min_detections on a video sink", mutate(base, "sinks.0", {"type": "video", "path": "v.mkv", "min_detections": 2}),
              "$.sinks[0].min_detections: given for a \"video\" sink"),
+            ("encoder on a jsonl sink", mutate(base, "sinks.0.encoder", "nvenc"),
+             "$.sinks[0].encoder: given for a \"jsonl\" sink (encoder applies to \"video\" sinks"),
+            ("video encoder unknown", mutate(base, "sinks.0", {"type": "video", "path": "v.mkv", "encoder": "x264"}),
+             "$.sinks[0].encoder: expected one of auto, cpu, nvenc, got \"x264\""),
             ("snapshot sink with gpu_only",
              mutate(mutate(mutate(base, "sinks.0", {"type": "snapshot", "path": "s/{frame}.jpg"}), "device.gpu_only", True),
                     "decode", {"hw": "auto"}),

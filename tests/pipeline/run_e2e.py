@@ -555,6 +555,33 @@ def test_outputs(a, tmp):
         if got != f"{w},{h},{n}":
             print(f"FAIL outputs: {f}: ffprobe says {got!r}, expected {w},{h},{n}")
             ok = False
+    # sinks[].encoder "nvenc": H.264 from NVENC where it is usable (probed with
+    # the ffmpeg CLI), else that sink fails once with the reason and the
+    # JSON Lines sink beside it is complete
+    if shutil.which("ffmpeg"):
+        nv = run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "color=s=256x256:d=0.04", "-frames:v", "1",
+                  "-c:v", "h264_nvenc", "-f", "null", "-"]).returncode == 0
+        vo, jo = os.path.join(tmp, "nv.mkv"), os.path.join(tmp, "nv.jsonl")
+        cfg = {"sources": [{"id": "s0", "uri": vids[0]}], "model": {"path": model, "backend": "cpu"},
+               "batch": {"max": 4}, "max_frames": 8,
+               "sinks": [{"type": "video", "path": vo, "encoder": "nvenc"}, {"type": "jsonl", "path": jo}]}
+        cpath = os.path.join(tmp, "nv.json")
+        json.dump(cfg, open(cpath, "w"))
+        r = run([a.vidpipe, "run", "--config", cpath])
+        n = len(load_jsonl(jo)) if os.path.exists(jo) else 0
+        if nv:
+            codec = run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=codec_name",
+                         "-of", "csv=p=0", vo]).stdout.strip()
+            good = r.returncode == 0 and n == 8 and codec == "h264"
+            print(f"outputs: encoder nvenc (NVENC usable): exit {r.returncode}, {n} lines, video codec {codec!r}")
+        else:
+            good = (r.returncode == 1 and n == 8 and r.stderr.count("NVENC unusable") == 1 and
+                    not os.path.exists(vo))
+            print(f"outputs: encoder nvenc (NVENC unusable here): exit {r.returncode}, {n} lines, "
+                  f"{r.stderr.count('NVENC unusable')} message(s), video file {os.path.exists(vo)}")
+        if not good:
+            print(f"FAIL outputs: sinks[].encoder nvenc: {r.stderr[-1500:]}")
+            ok = False
     chk = run([sys.executable, os.path.join(os.path.dirname(__file__), "..", "obs", "trace_check.py"), "--trace", trace])
     print(chk.stdout.strip().splitlines()[-1] if chk.stdout.strip() else chk.stderr[-500:])
     if chk.returncode != 0:

@@ -106,8 +106,13 @@ static void print_summary(const char *name, const vp_pipeline_config *c)
            c->decode_hw == VP_HW_AUTO ? (c->cpu_fallback ? ", cpu fallback" : ", no cpu fallback") : "", c->gpu,
            c->gpu_only ? ", gpu_only" : "");
     printf("sinks: %d\n", c->n_sinks);
-    for (int i = 0; i < c->n_sinks; i++)
-        printf("  %s %s\n", vp_config_choice_name("sinks[].type", (int)c->sinks[i].kind), c->sinks[i].path);
+    for (int i = 0; i < c->n_sinks; i++) {
+        const vp_pipe_sink *k = &c->sinks[i];
+        printf("  %s %s", vp_config_choice_name("sinks[].type", (int)k->kind), k->path);
+        if (k->kind == VP_SINK_VIDEO)
+            printf(" (encoder %s)", vp_config_choice_name("sinks[].encoder", (int)k->encoder));
+        printf("\n");
+    }
     if (c->max_frames)
         printf("max_frames: %ld per source\n", c->max_frames);
 }
