@@ -10,6 +10,34 @@
  */
 #include "engine/cuda/nn.h"
 
+float vp_cuda_time_calls(vp_cuda_ctx *ctx, vp_cuda_enqueue_fn fn, void *arg, int warm, int runs)
+{
+    cudaEvent_t a = NULL, z = NULL;
+    float ms = -1.f;
+    if (runs < 1 || cudaEventCreate(&a) != cudaSuccess || cudaEventCreate(&z) != cudaSuccess)
+        goto out;
+    for (int i = 0; i < warm; i++)
+        if (fn(arg))
+            goto out;
+    if (cudaEventRecord(a, ctx->stream) != cudaSuccess)
+        goto out;
+    for (int i = 0; i < runs; i++)
+        if (fn(arg))
+            goto out;
+    if (cudaEventRecord(z, ctx->stream) == cudaSuccess && cudaEventSynchronize(z) == cudaSuccess &&
+        cudaEventElapsedTime(&ms, a, z) == cudaSuccess)
+        ms /= (float)runs;
+    else
+        ms = -1.f;
+out:
+    if (a)
+        cudaEventDestroy(a);
+    if (z)
+        cudaEventDestroy(z);
+    (void)cudaGetLastError(); /* a failed call is a time < 0, not a sticky error */
+    return ms;
+}
+
 const vp_kernel vp_cuda_nn[] = {
     {.name = "Conv", .nhwc = 1, .prepare = vp_cuda_conv_prepare, .run = vp_cuda_conv_run,
      .release = vp_cuda_conv_release, .handles_postops = 1},

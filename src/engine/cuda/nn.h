@@ -40,6 +40,12 @@ typedef struct vp_conv_graph vp_conv_graph;
 /* VP_ERR_UNSUPPORTED when cuDNN has no engine for it (the caller keeps the
  * legacy path); key names the convolution in the plan cache. */
 int vp_conv_graph_build(vp_op_ctx *c, const vp_conv_graph_geom *g, const char *key, vp_conv_graph **out);
+/* Timing of alternatives in prepare(): the mean time of `runs` calls of
+ * fn(arg) (each enqueues work on ctx->stream and returns 0, else nonzero)
+ * after `warm` untimed ones, ms; < 0 when a call or the timing fails. */
+typedef int (*vp_cuda_enqueue_fn)(void *arg);
+float vp_cuda_time_calls(vp_cuda_ctx *ctx, vp_cuda_enqueue_fn fn, void *arg, int warm, int runs);
+
 /* x, w: what to bind as the node's inputs 0 and 1 (the node's own tensors,
  * or their channel-padded copies). */
 int vp_conv_graph_run(vp_op_ctx *c, vp_conv_graph *cg, const void *x, const void *w);

@@ -509,40 +509,36 @@ static cudnnStatus_t trial_fused(vp_op_ctx *c, conv_state *st, const conv_tmp *t
     return s;
 }
 
-/* Mean time of the legacy call that does the whole node (st->mode fused:
- * cudnnConvolutionBiasActivationForward; plain: cudnnConvolutionForward) on
- * the temporary buffers, ms; < 0 if it fails. */
+/* One legacy call of the node (st->mode fused: cudnnConvolutionBiasActivationForward;
+ * plain: cudnnConvolutionForward) on the temporary buffers, for
+ * vp_cuda_time_calls. */
+typedef struct legacy_call {
+    vp_op_ctx *c;
+    conv_state *st;
+    const conv_tmp *t;
+} legacy_call;
+
+static int legacy_enqueue(void *arg)
+{
+    const legacy_call *l = arg;
+    vp_cuda_ctx *ctx = l->c->dev;
+    const conv_state *st = l->st;
+    const conv_tmp *t = l->t;
+    float one = 1.f, zero = 0.f, a2 = st->z_in >= 0 ? 1.f : 0.f;
+    cudnnStatus_t s = st->mode == MODE_PLAIN
+        ? cudnnConvolutionForward(ctx->cudnn, &one, st->xd, t->x, st->wd, t->w, st->cd, st->fwd_algo,
+                                  ctx->workspace, ctx->workspace_bytes, &zero, st->yd, t->y)
+        : cudnnConvolutionBiasActivationForward(ctx->cudnn, &one, st->xd, t->x, st->wd, t->w, st->cd,
+                                                st->fwd_algo, ctx->workspace, ctx->workspace_bytes, &a2,
+                                                st->yd, t->z, st->bd, t->b, st->ad, st->yd, t->y);
+    return s != CUDNN_STATUS_SUCCESS;
+}
+
+/* Mean time of that call, ms; < 0 if it fails. */
 static float time_legacy(vp_op_ctx *c, conv_state *st, const conv_tmp *t)
 {
-    vp_cuda_ctx *ctx = c->dev;
-    float one = 1.f, zero = 0.f, a2 = st->z_in >= 0 ? 1.f : 0.f, ms = -1.f;
-    cudaEvent_t a = NULL, z = NULL;
-    if (cudaEventCreate(&a) != cudaSuccess || cudaEventCreate(&z) != cudaSuccess)
-        goto out;
-    for (int i = 0; i < 4; i++) {
-        if (i == 1 && cudaEventRecord(a, ctx->stream) != cudaSuccess)
-            goto out;
-        cudnnStatus_t s = st->mode == MODE_PLAIN
-            ? cudnnConvolutionForward(ctx->cudnn, &one, st->xd, t->x, st->wd, t->w, st->cd, st->fwd_algo,
-                                      ctx->workspace, ctx->workspace_bytes, &zero, st->yd, t->y)
-            : cudnnConvolutionBiasActivationForward(ctx->cudnn, &one, st->xd, t->x, st->wd, t->w, st->cd,
-                                                    st->fwd_algo, ctx->workspace, ctx->workspace_bytes, &a2,
-                                                    st->yd, t->z, st->bd, t->b, st->ad, st->yd, t->y);
-        if (s != CUDNN_STATUS_SUCCESS)
-            goto out;
-    }
-    if (cudaEventRecord(z, ctx->stream) == cudaSuccess && cudaEventSynchronize(z) == cudaSuccess &&
-        cudaEventElapsedTime(&ms, a, z) == cudaSuccess)
-        ms /= 3;
-    else
-        ms = -1.f;
-out:
-    if (a)
-        cudaEventDestroy(a);
-    if (z)
-        cudaEventDestroy(z);
-    (void)cudaGetLastError();
-    return ms;
+    legacy_call l = {c, st, t};
+    return vp_cuda_time_calls(c->dev, legacy_enqueue, &l, 1, 3);
 }
 
 /* Plan-cache key of a convolution: everything the algorithm search sees. */
@@ -772,35 +768,35 @@ static float conv_ms(const conv_state *st)
     return st->graph ? vp_conv_graph_ms(st->graph) : st->legacy_ms;
 }
 
-/* Mean time of the channel padding of X (rows of cin -> cpad), ms. */
+/* The channel padding of X (rows of cin -> cpad) from src to dst, for
+ * vp_cuda_time_calls. */
+typedef struct pad_call {
+    cudaStream_t stream;
+    int64_t rows;
+    int c, cp;
+    const void *src;
+    void *dst;
+} pad_call;
+
+static int pad_enqueue(void *arg)
+{
+    const pad_call *q = arg;
+    return vp_cuda_pad_channels16(q->stream, q->rows, q->c, q->cp, q->src, q->dst) != VP_OK;
+}
+
+/* Mean time of that padding on temporary buffers, ms; < 0 if it fails. */
 static float time_pad(vp_op_ctx *c, const conv_state *st)
 {
     vp_cuda_ctx *ctx = c->dev;
     int64_t rows = vp_tensor_numel(c->in[0]) / st->g.cin;
     size_t src = ((size_t)(rows * st->g.cin) * 2 + 255) / 256 * 256;
     void *mem = NULL;
-    cudaEvent_t a = NULL, z = NULL;
     float ms = -1.f;
-    if (cudaMalloc(&mem, src + (size_t)(rows * st->cpad) * 2) != cudaSuccess ||
-        cudaEventCreate(&a) != cudaSuccess || cudaEventCreate(&z) != cudaSuccess ||
-        cudaMemsetAsync(mem, 0, src, ctx->stream) != cudaSuccess)
-        goto out;
-    for (int i = 0; i < 4; i++) {
-        if (i == 1 && cudaEventRecord(a, ctx->stream) != cudaSuccess)
-            goto out;
-        if (vp_cuda_pad_channels16(ctx->stream, rows, (int)st->g.cin, st->cpad, mem, (char *)mem + src) != VP_OK)
-            goto out;
+    if (cudaMalloc(&mem, src + (size_t)(rows * st->cpad) * 2) == cudaSuccess &&
+        cudaMemsetAsync(mem, 0, src, ctx->stream) == cudaSuccess) {
+        pad_call q = {ctx->stream, rows, (int)st->g.cin, st->cpad, mem, (char *)mem + src};
+        ms = vp_cuda_time_calls(ctx, pad_enqueue, &q, 1, 3);
     }
-    if (cudaEventRecord(z, ctx->stream) == cudaSuccess && cudaEventSynchronize(z) == cudaSuccess &&
-        cudaEventElapsedTime(&ms, a, z) == cudaSuccess)
-        ms /= 3;
-    else
-        ms = -1.f;
-out:
-    if (a)
-        cudaEventDestroy(a);
-    if (z)
-        cudaEventDestroy(z);
     if (mem) {
         cudaStreamSynchronize(ctx->stream);
         cudaFree(mem);

@@ -246,29 +246,28 @@ void vp_conv_graph_free(vp_conv_graph *cg)
     free(cg);
 }
 
+/* One execution of a plan with its variant pack, for vp_cuda_time_calls. */
+typedef struct plan_call {
+    cudnnHandle_t h;
+    cudnnBackendDescriptor_t plan, pack;
+} plan_call;
+
+static int plan_enqueue(void *arg)
+{
+    const plan_call *q = arg;
+    return cudnnBackendExecute(q->h, q->plan, q->pack) != CUDNN_STATUS_SUCCESS;
+}
+
 /* Time one plan on the scratch buffers: mean of a few runs, ms; <0 if it fails. */
 static float time_plan(vp_cuda_ctx *ctx, vp_conv_graph *cg, cudnnBackendDescriptor_t plan, void *const *ptr)
 {
-    cudaEvent_t a = NULL, z = NULL;
     float ms = -1.f;
     cudnnBackendDescriptor_t saved = cg->plan;
     cg->plan = plan;
-    if (make_pack(cg, ptr, ctx->workspace) != VP_OK ||
-        cudnnBackendExecute(ctx->cudnn, plan, cg->pack) != CUDNN_STATUS_SUCCESS ||
-        cudaEventCreate(&a) != cudaSuccess || cudaEventCreate(&z) != cudaSuccess)
-        goto out;
-    cudaEventRecord(a, ctx->stream);
-    for (int i = 0; i < 3; i++)
-        if (cudnnBackendExecute(ctx->cudnn, plan, cg->pack) != CUDNN_STATUS_SUCCESS)
-            goto out;
-    cudaEventRecord(z, ctx->stream);
-    if (cudaEventSynchronize(z) == cudaSuccess && cudaEventElapsedTime(&ms, a, z) == cudaSuccess)
-        ms /= 3;
-out:
-    if (a)
-        cudaEventDestroy(a);
-    if (z)
-        cudaEventDestroy(z);
+    if (make_pack(cg, ptr, ctx->workspace) == VP_OK) {
+        plan_call q = {ctx->cudnn, plan, cg->pack};
+        ms = vp_cuda_time_calls(ctx, plan_enqueue, &q, 1, 3);
+    }
     (void)cudaGetLastError();
     cg->plan = saved;
     return ms;
