@@ -23,6 +23,8 @@ typedef struct vp_pval {
     void *host;         /* constants on a non-host backend: the host copy (t.data is the device's) */
     int alias;          /* VP_STORE_VIEW: value whose bytes these are (a root once planned) */
     int64_t offset;     /* VP_STORE_ARENA: offset in the arena; VP_STORE_VIEW: offset in alias */
+    int64_t pix;        /* channel slice (a VIEW): elements between its pixels, the root's
+                           channel count; 0 = dense */
     int first, last;    /* step index of definition and last use (lifetime) */
     int consumers;      /* active consumers under this plan */
 } vp_pval;
@@ -37,6 +39,8 @@ typedef struct vp_step {
     const vp_tensor **in;       /* -> pval tensors */
     char *in_const;             /* per input: constant */
     vp_tensor **out;
+    int64_t *pix;               /* n_in + n_out pixel strides where a channel slice is
+                                   read or written (vp_op_ctx.in_pix), else NULL */
 } vp_step;
 
 struct vp_plan {
@@ -50,6 +54,9 @@ struct vp_plan {
     int n_v, cap_v;
     vp_step *steps;
     int n_steps;
+    const int *no_slices;       /* nodes (indices) whose kernel refused a channel slice */
+    int n_no_slices;            /* -1: no slices at all */
+    int slice_refused;          /* prepare: the node that refused one, or -1 */
     int *views;                 /* view value ids in definition order */
     int n_views;
     void *arena;                /* backend memory */

@@ -46,6 +46,12 @@ typedef struct vp_op_ctx {
     void *dev;               /* the plan's backend context (vp_cuda_ctx * for CUDA kernels);
                                 for CPU kernels the same as cpu */
     int num_threads;
+    /* Channel slices (only for kernels with vp_kernel.cslice): per input /
+     * output, the elements between consecutive pixels of a channels-last
+     * tensor that is a slice of a wider one's channels (the plan writes
+     * Concat inputs into their place in the Concat's output that way), 0
+     * where dense. NULL when every tensor of the step is dense. */
+    const int64_t *in_pix, *out_pix;
     char *err;               /* message buffer for vp_op_fail */
     size_t errlen;
 } vp_op_ctx;
@@ -79,6 +85,13 @@ typedef struct vp_kernel {
     /* Optional: 1 if this kernel runs nodes with node->layout ==
      * VP_LAYOUT_NHWC (see graph.h); the layout pass only gives it to those. */
     int nhwc;
+    /* Optional: the element type (VP_DT_FLOAT16...) for which, on
+     * channels-last nodes, input 0, the post-op addends and output 0 may be
+     * channel slices (vp_op_ctx.in_pix / out_pix; the plan keeps slices'
+     * offsets, channel counts and pixel strides 16-byte aligned); 0: none.
+     * A prepare() given slices it cannot run returns VP_ERR_UNSUPPORTED and
+     * the plan is made again without slices on that node. */
+    int cslice;
 } vp_kernel;
 
 /* Lookup; NULL if unknown. Only the default ONNX domain ("" or "ai.onnx"). */

@@ -33,6 +33,7 @@ static void plan_free(vp_plan *p)
         free(st->in);
         free(st->out);
         free(st->in_const);
+        free(st->pix);
     }
     for (int i = 0; i < p->n_v; i++)
         if (p->v[i].owned)
@@ -189,6 +190,13 @@ static void ctx_init(vp_plan *p, vp_op_ctx *c, const vp_node *n, const vp_tensor
     c->err = err;
     c->errlen = errlen;
     err[0] = 0;
+}
+
+/* A step's channel-slice strides into its context. */
+static void step_pix(const vp_step *st, const vp_node *n, vp_op_ctx *c)
+{
+    c->in_pix = st->pix;
+    c->out_pix = st->pix ? st->pix + n->n_in : NULL;
 }
 
 /* Run one node on the CPU now, into freshly allocated (owned) outputs. */
@@ -377,6 +385,200 @@ static void concat_in_place(vp_plan *p, const int *uses)
     }
 }
 
+/* Channel slices: channels-last Concat and Split in place ----------------- */
+
+/* A Concat of 4-D channels-last values along the channels (the last axis)
+ * would copy every input into its output. Instead an input whose producer
+ * and every other reader accept channel slices (vp_kernel.cslice, on a
+ * channels-last node) becomes a slice of the output: a view at its channel
+ * offset whose pixels lie the output's channel count apart; the producer
+ * writes it there. A Split along the channels whose outputs are, in order,
+ * consecutive inputs of such a Concat (YOLOv8's C2f block: cv1 -> Split ->
+ * bottlenecks -> Concat) disappears too: its input becomes a slice of the
+ * Concat's output and its outputs slices of that. Offsets, channel counts
+ * and pixel strides stay 16-byte aligned. VIDPIPE_CHANNEL_SLICES=0 turns
+ * this off (to measure what it saves). */
+
+static int slice_aligned(int64_t elems, size_t es) { return (elems * (int64_t)es) % 16 == 0; }
+
+/* The kernel of step s takes slices of type dt (and has not refused one before). */
+static int slice_kernel(const vp_plan *p, int s, vp_dtype dt)
+{
+    const vp_step *st = &p->steps[s];
+    if (!st->k->cslice || (vp_dtype)st->k->cslice != dt || p->nodes[st->node].layout != VP_LAYOUT_NHWC ||
+        p->n_no_slices < 0)
+        return 0;
+    for (int i = 0; i < p->n_no_slices; i++)
+        if (p->no_slices[i] == st->node)
+            return 0;
+    return 1;
+}
+
+/* Step s reads v only as input 0 or a post-op addend, and may read a slice. */
+static int reads_slice(const vp_plan *p, int s, int v)
+{
+    const vp_node *n = &p->nodes[p->steps[s].node];
+    if (!slice_kernel(p, s, p->v[v].t.dtype))
+        return 0;
+    for (int i = 0; i < n->n_in; i++) {
+        if (n->in[i] != v)
+            continue;
+        int ok = i == 0;
+        for (int k = 0; k < n->n_post && !ok; k++)
+            ok = n->post[k].kind == VP_POST_ADD && n->post[k].input == i;
+        if (!ok)
+            return 0;
+    }
+    return 1;
+}
+
+/* Value v may become a channel slice: an intermediate in the arena, no view
+ * of it, not a model output, and every step reading it other than step
+ * `except` accepts a slice. */
+static int sliceable(const vp_plan *p, int v, int except)
+{
+    if (p->v[v].store != VP_STORE_ARENA || vp_plan_is_graph_output(p, v))
+        return 0;
+    for (int i = 0; i < p->n_views; i++)
+        if (p->v[p->views[i]].alias == v)
+            return 0;
+    for (int s = 0; s < p->n_steps; s++) {
+        const vp_node *n = &p->nodes[p->steps[s].node];
+        if (s == except)
+            continue;
+        for (int i = 0; i < n->n_in; i++)
+            if (n->in[i] == v && !reads_slice(p, s, v))
+                return 0;
+    }
+    return 1;
+}
+
+/* The step writing v as output 0 on a kernel that writes slices, or -1. */
+static int slice_writer(const vp_plan *p, const int *producer, int v)
+{
+    int s = producer[v];
+    if (s < 0)
+        return -1;
+    return slice_kernel(p, s, p->v[v].t.dtype) && p->nodes[p->steps[s].node].out[0] == v ? s : -1;
+}
+
+/* A 4-D op along its last axis. */
+static int on_channels(const vp_plan *p, const vp_node *n, int v)
+{
+    return p->v[v].t.shape.rank == 4 && vp_norm_axis(vp_attr_i(n, "axis", 0), 4) == 3;
+}
+
+static void make_slice(vp_plan *p, int v, int of, int64_t off_elems)
+{
+    make_view(p, v, of, off_elems * (int64_t)vp_dtype_size(p->v[v].t.dtype));
+    p->v[v].pix = -1; /* set to the root's channel count once views are resolved */
+}
+
+/* Split step t along the channels whose outputs are inputs first.. of
+ * Concat step s, in order: its input as a slice of the Concat's output at
+ * channel offset off. Returns how many Concat inputs that covers, 0 if
+ * the Split cannot go. */
+static int split_in_place(vp_plan *p, const int *producer, int s, int first, int t, int64_t off)
+{
+    const vp_node *cn = &p->nodes[p->steps[s].node], *sn = &p->nodes[p->steps[t].node];
+    int x = sn->in[0], o = cn->out[0];
+    size_t es = vp_dtype_size(p->v[o].t.dtype);
+    if (p->steps[t].skip || !on_channels(p, sn, x) || first + sn->n_out > cn->n_in ||
+        p->v[x].t.dtype != p->v[o].t.dtype || slice_writer(p, producer, x) < 0 || !sliceable(p, x, t))
+        return 0;
+    int64_t part = 0;
+    for (int j = 0; j < sn->n_out; j++) {
+        int y = sn->out[j];
+        if (y < 0 || cn->in[first + j] != y || !sliceable(p, y, s) ||
+            !slice_aligned(p->v[y].t.shape.d[3], es) || !slice_aligned(off + part, es))
+            return 0;
+        for (int i = 0; i < cn->n_in; i++) /* once in the Concat */
+            if (i != first + j && cn->in[i] == y)
+                return 0;
+        part += p->v[y].t.shape.d[3];
+    }
+    make_slice(p, x, o, off);
+    part = 0;
+    for (int j = 0; j < sn->n_out; j++) {
+        make_slice(p, sn->out[j], x, part);
+        part += p->v[sn->out[j]].t.shape.d[3];
+    }
+    p->steps[t].skip = 1;
+    return sn->n_out;
+}
+
+static int channel_slices(vp_plan *p)
+{
+    const char *env = getenv("VIDPIPE_CHANNEL_SLICES");
+    if (p->e->be->host_memory || (env && !strcmp(env, "0")))
+        return VP_OK;
+    int *producer = malloc(sizeof(int) * ((size_t)p->n_v + 1));
+    if (!producer)
+        return VP_ERR_NOMEM;
+    for (int v = 0; v < p->n_v; v++)
+        producer[v] = -1;
+    for (int s = 0; s < p->n_steps; s++) {
+        const vp_node *n = &p->nodes[p->steps[s].node];
+        for (int i = 0; i < n->n_out; i++)
+            if (n->out[i] >= 0)
+                producer[n->out[i]] = s;
+    }
+    int slices = 0, splits = 0, concats = 0;
+    for (int s = 0; s < p->n_steps; s++) {
+        vp_step *st = &p->steps[s];
+        const vp_node *n = &p->nodes[st->node];
+        if (strcmp(n->op_type, "Concat") != 0 || st->skip || n->n_out != 1 || n->out[0] < 0)
+            continue;
+        int o = n->out[0];
+        const vp_pval *po = &p->v[o];
+        size_t es = vp_dtype_size(po->t.dtype);
+        if (!on_channels(p, n, o) || (po->store != VP_STORE_ARENA && po->store != VP_STORE_OUTPUT) ||
+            (po->t.dtype != VP_DT_FLOAT && po->t.dtype != VP_DT_FLOAT16) || !slice_aligned(po->t.shape.d[3], es))
+            continue;
+        int64_t off = 0;
+        int left = 0;
+        for (int i = 0; i < n->n_in;) {
+            int x = n->in[i], t, took = 1;
+            if (x < 0 || p->v[x].t.dtype != po->t.dtype) {
+                left++;
+                i++;
+                continue;
+            }
+            int64_t c = p->v[x].t.shape.d[3];
+            int once = 1;
+            for (int j = 0; j < n->n_in; j++)
+                once &= j == i || n->in[j] != x;
+            if ((t = producer[x]) >= 0 && !strcmp(p->nodes[p->steps[t].node].op_type, "Split") &&
+                p->nodes[p->steps[t].node].out[0] == x && (took = split_in_place(p, producer, s, i, t, off)) > 0) {
+                splits++;
+                slices += took;
+                for (int j = 0; j < took; j++)
+                    off += p->v[n->in[i + j]].t.shape.d[3];
+                i += took;
+                continue;
+            }
+            if (once && slice_writer(p, producer, x) >= 0 && sliceable(p, x, s) && slice_aligned(c, es) &&
+                slice_aligned(off, es)) {
+                make_slice(p, x, o, off);
+                slices++;
+            } else {
+                left++;
+            }
+            off += c;
+            i++;
+        }
+        if (!left) {
+            st->skip = 1;
+            concats++;
+        }
+    }
+    free(producer);
+    if (slices)
+        VP_LOGD("%s: %d Concat inputs written in place as channel slices; %d Concat and %d Split steps gone",
+                p->e->g.source, slices, concats, splits);
+    return VP_OK;
+}
+
 /* Storage classes, steps, lifetimes and the arena. */
 static int plan_memory(vp_plan *p)
 {
@@ -435,12 +637,35 @@ static int plan_memory(vp_plan *p)
     p->n_steps = s;
     concat_in_place(p, uses);
     free(uses);
+    int rc = channel_slices(p);
+    if (rc)
+        return rc;
     /* resolve every view to its root and total offset */
     for (int i = 0; i < p->n_views; i++) {
         int64_t off;
         int v = p->views[i], r = root_of(p, v, &off);
         p->v[v].alias = r;
         p->v[v].offset = off;
+        if (p->v[v].pix)
+            p->v[v].pix = p->v[r].t.shape.d[3];
+    }
+    /* the steps that read or write a slice learn its pixel stride */
+    for (s = 0; s < p->n_steps; s++) {
+        vp_step *st = &p->steps[s];
+        const vp_node *n = &p->nodes[st->node];
+        int any = 0;
+        for (int i = 0; i < n->n_in; i++)
+            any |= n->in[i] >= 0 && p->v[n->in[i]].pix;
+        for (int i = 0; i < n->n_out; i++)
+            any |= n->out[i] >= 0 && p->v[n->out[i]].pix;
+        if (!any || st->skip)
+            continue;
+        if (!(st->pix = calloc((size_t)(n->n_in + n->n_out), sizeof(int64_t))))
+            return VP_ERR_NOMEM;
+        for (int i = 0; i < n->n_in; i++)
+            st->pix[i] = n->in[i] >= 0 ? p->v[n->in[i]].pix : 0;
+        for (int i = 0; i < n->n_out; i++)
+            st->pix[n->n_in + i] = n->out[i] >= 0 ? p->v[n->out[i]].pix : 0;
     }
     for (int i = 0; i < p->n_v; i++)
         p->v[i].first = p->v[i].last = -1;
@@ -593,30 +818,41 @@ static int prepare_steps(vp_plan *p)
 {
     char err[512];
     size_t scratch = 0;
-    for (int s = 0; s < p->n_steps; s++) {
-        vp_step *st = &p->steps[s];
-        const vp_node *n = &p->nodes[st->node];
-        vp_op_ctx c;
-        ctx_bind(p, n, st->in, st->out);
-        for (int i = 0; i < n->n_in; i++)
-            st->in_const[i] = n->in[i] >= 0 && p->v[n->in[i]].store == VP_STORE_CONST;
-        if (!st->skip && st->k->prepare) {
-            ctx_init(p, &c, n, st->in, st->out, err, sizeof err);
-            c.in_const = st->in_const;
-            int rc = st->k->prepare(&c);
-            if (rc)
-                return node_fail(p, n, rc, err[0] ? err : vp_strerror(rc));
-            st->state = c.state;
-            if (c.scratch_bytes > scratch)
-                scratch = c.scratch_bytes;
+    /* steps with channel slices first: a refusal is then found early */
+    for (int pass = 0; pass < 2; pass++)
+        for (int s = 0; s < p->n_steps; s++) {
+            vp_step *st = &p->steps[s];
+            const vp_node *n = &p->nodes[st->node];
+            vp_op_ctx c;
+            if ((st->pix != NULL) != (pass == 0))
+                continue;
+            ctx_bind(p, n, st->in, st->out);
+            for (int i = 0; i < n->n_in; i++)
+                st->in_const[i] = n->in[i] >= 0 && p->v[n->in[i]].store == VP_STORE_CONST;
+            if (!st->skip && st->k->prepare) {
+                ctx_init(p, &c, n, st->in, st->out, err, sizeof err);
+                c.in_const = st->in_const;
+                step_pix(st, n, &c);
+                int rc = st->k->prepare(&c);
+                if (rc) {
+                    if (st->pix && rc == VP_ERR_UNSUPPORTED)
+                        p->slice_refused = st->node;
+                    return node_fail(p, n, rc, err[0] ? err : vp_strerror(rc));
+                }
+                st->state = c.state;
+                if (c.scratch_bytes > scratch)
+                    scratch = c.scratch_bytes;
+            }
         }
-    }
     p->scratch_bytes = scratch;
     if (scratch && p->e->be->mem_alloc(p->e->bctx, scratch, &p->scratch))
         return vp_engine_set_error(p->e, VP_ERR_NOMEM, "%s: cannot allocate %zu bytes of scratch", p->e->g.source,
                                    scratch);
     return VP_OK;
 }
+
+static int plan_build(vp_engine *e, const vp_shape *input_shapes, const vp_tensor *const *fixed, int any_fixed,
+                      const int *no_slices, int n_no_slices, vp_plan **out, int *refused);
 
 int vp_engine_plan(vp_engine *e, const vp_shape *input_shapes, vp_plan **out)
 {
@@ -652,10 +888,37 @@ int vp_engine_plan_fixed(vp_engine *e, const vp_shape *input_shapes, const vp_te
                                        g->source, v->name, vp_shape_str(s, a, sizeof a),
                                        vp_shape_str(&v->shape, b, sizeof b));
     }
+    /* a kernel that refuses the channel slices it was given (cuDNN has no
+     * engine for them) is planned again without them; steps with slices are
+     * prepared first, so a refusal costs little */
+    int no_slices[16], n_no = 0, refused = -1, rc;
+    while ((rc = plan_build(e, input_shapes, fixed, any_fixed, no_slices, n_no, out, &refused)) != VP_OK &&
+           rc != VP_ERR_NOMEM && refused >= 0 && n_no >= 0) {
+        int full = n_no == (int)(sizeof no_slices / sizeof *no_slices);
+        VP_LOGD("%s; planning again without channel slices %s", e->err, full ? "at all" : "there");
+        e->err[0] = 0;
+        if (full)
+            n_no = -1; /* none at all */
+        else
+            no_slices[n_no++] = refused;
+    }
+    return rc;
+}
+
+/* One attempt at a plan, without channel slices on nodes no_slices[]
+ * (*refused: the node whose kernel refused one, else -1). */
+static int plan_build(vp_engine *e, const vp_shape *input_shapes, const vp_tensor *const *fixed, int any_fixed,
+                      const int *no_slices, int n_no_slices, vp_plan **out, int *refused)
+{
+    vp_graph *g = &e->g;
     vp_plan *p = calloc(1, sizeof *p);
+    *refused = -1;
     if (!p)
         return VP_ERR_NOMEM;
     p->e = e;
+    p->no_slices = no_slices;
+    p->n_no_slices = n_no_slices;
+    p->slice_refused = -1;
     p->n_nodes = g->n_nodes;
     p->cap_v = g->n_values + 2 * g->n_nodes + 16;
     p->n_v = g->n_values;
@@ -738,6 +1001,7 @@ int vp_engine_plan_fixed(vp_engine *e, const vp_shape *input_shapes, const vp_te
 fail:
     if (rc == VP_ERR_NOMEM && !e->err[0])
         vp_engine_set_error(e, rc, "%s: out of memory while planning", g->source);
+    *refused = p->slice_refused;
     plan_free(p);
     return rc;
 }
@@ -784,6 +1048,7 @@ static int execute(vp_plan *p, int wait)
         ctx_init(p, &c, n, st->in, st->out, err, sizeof err);
         c.state = st->state;
         c.in_const = st->in_const;
+        step_pix(st, n, &c);
         c.scratch = p->scratch;
         c.scratch_bytes = p->scratch_bytes;
         struct timespec t0, t1;

@@ -35,6 +35,10 @@ typedef struct vp_conv_graph_geom {
     int64_t k[2], pad[2], stride[2], dil[2];
     int64_t group;
     int bias_in;                 /* node input index of B, or -1 */
+    /* Channel slices: elements between pixels of X, of Y and of each node
+     * input (post-op addends), 0 where dense (vp_op_ctx.in_pix). */
+    int64_t xpix, ypix;
+    const int64_t *in_pix;       /* NULL: all dense */
 } vp_conv_graph_geom;
 typedef struct vp_conv_graph vp_conv_graph;
 /* VP_ERR_UNSUPPORTED when cuDNN has no engine for it (the caller keeps the

@@ -50,6 +50,13 @@
  * The planner gives that layout only to 2-D convolutions with symmetric
  * pads, so the padded copy of X never meets it.
  *
+ * Channel slices (vp_kernel.cslice): a channels-last Conv's X, residual
+ * addend and Y may be slices of a wider tensor's channels (the plan's
+ * Concat in place). Only the cuDNN graph takes those (the legacy API finds
+ * no algorithm for strided NHWC tensors), so such a node runs as an FP16
+ * graph or fails to prepare with VP_ERR_UNSUPPORTED, and the plan is made
+ * again without slices. The plan-cache key names the strides.
+ *
  * Workspace: the search runs with CONV_WS_LIMIT of the engine's shared
  * workspace (reserved by the first conv prepared), and run() uses
  * ctx->workspace as it is then. Shared scratch (c->scratch) holds the
@@ -93,6 +100,8 @@ typedef struct conv_state {
      * X as "dy"), yd = conv output (Conv: Y; ConvTranspose: "dx", Y or its
      * uncropped version), od = Y (for the bias), bd = bias [1, M, 1, 1(, 1)]. */
     cudnnTensorDescriptor_t xd, yd, od, bd;
+    /* Channel slices: elements between pixels of X, Y and the addend (0: dense). */
+    int64_t xpix, ypix, zpix;
     cudnnFilterDescriptor_t wd;
     cudnnConvolutionDescriptor_t cd;
     cudnnActivationDescriptor_t ad;
@@ -552,6 +561,9 @@ static void conv_key(const conv_state *st, const conv_dims *cd, char *key, size_
             n += snprintf(key + n, len - (size_t)n, "%c%lld", i ? 'x' : ',', (long long)arr[a][i]);
     for (int i = 0; i < st->nd && n > 0 && (size_t)n < len; i++)
         n += snprintf(key + n, len - (size_t)n, ",p%ds%dd%d", cd->pad[i], cd->stride[i], cd->dil[i]);
+    if ((st->xpix || st->ypix || st->zpix) && n > 0 && (size_t)n < len)
+        snprintf(key + n, len - (size_t)n, ",pix%lld/%lld/%lld", (long long)st->xpix, (long long)st->ypix,
+                 (long long)st->zpix);
 }
 
 /* The one place that decides how a convolution runs: algorithm, fused
@@ -702,6 +714,13 @@ static int conv_setup(vp_op_ctx *c, conv_state *st, int pad)
                               c->node->post[k].input);
     if ((rc = conv_layout(c, st, &cd)) != VP_OK)
         return rc;
+    if (st->nhwc && c->in_pix) {
+        st->xpix = pad ? 0 : c->in_pix[0]; /* a padded X is dense scratch */
+        st->ypix = c->out_pix[0];
+        for (int k = 0; k < c->node->n_post && !st->zpix; k++) /* a residual addend's (the first sliced one) */
+            if (c->node->post[k].kind == VP_POST_ADD)
+                st->zpix = c->in_pix[c->node->post[k].input];
+    }
     if (st->nhwc && st->pad_copy)
         return vp_op_fail(c, VP_ERR_INTERNAL, "channels-last Conv with asymmetric pads");
     st->legacy_ms = -1.f;
@@ -714,7 +733,10 @@ static int conv_setup(vp_op_ctx *c, conv_state *st, int pad)
                                          st->wpad)) != VP_OK)
             return rc;
     }
-    if ((rc = conv_descriptors(c, st, &cd)) != VP_OK || (rc = conv_choose(c, st, &cd)) != VP_OK)
+    int sliced = st->xpix || st->ypix || st->zpix;
+    if (sliced && st->dt != VP_DT_FLOAT16)
+        return vp_op_fail(c, VP_ERR_UNSUPPORTED, "channel slices need the FP16 cuDNN graph");
+    if ((rc = conv_descriptors(c, st, &cd)) != VP_OK || (!sliced && (rc = conv_choose(c, st, &cd)) != VP_OK))
         return rc;
     if (st->nhwc && st->dt == VP_DT_FLOAT16) {
         /* the whole post-op chain in one cuDNN graph where it builds */
@@ -733,6 +755,9 @@ static int conv_setup(vp_op_ctx *c, conv_state *st, int pad)
         }
         gg.group = st->g.group;
         gg.bias_in = st->bias_in;
+        gg.xpix = st->xpix;
+        gg.ypix = st->ypix;
+        gg.in_pix = c->in_pix;
         int n = snprintf(key, sizeof key, "graph%d,", c->node->n_post);
         for (int k = 0; k < c->node->n_post && n < (int)sizeof key - 8; k++)
             n += snprintf(key + n, sizeof key - (size_t)n, "%d%d", c->node->post[k].kind, (int)c->node->post[k].act);
@@ -746,6 +771,8 @@ static int conv_setup(vp_op_ctx *c, conv_state *st, int pad)
             st->graph = NULL;
         }
     }
+    if (sliced && !st->graph)
+        return vp_op_fail(c, VP_ERR_UNSUPPORTED, "cuDNN has no graph engine for this Conv on channel slices");
     size_t es = vp_dtype_size(st->dt);
     if (st->pad_copy || st->cpad)
         st->scratch_bytes = (size_t)prod(cd.x, st->nd + 2) * es;
@@ -870,6 +897,8 @@ int vp_cuda_conv_run(vp_op_ctx *c)
     }
     if (st->graph && vp_conv_graph_aligned(c, st->graph, x, w))
         return vp_conv_graph_run(c, st->graph, x, w); /* bias and every post-op included */
+    if (st->xpix || st->ypix || st->zpix)
+        return vp_op_fail(c, VP_ERR_INTERNAL, "a Conv on channel slices was bound to unaligned buffers");
     const void *b = st->bias_in >= 0 ? c->in[st->bias_in]->data : st->zero_bias;
     void *y = c->out[0]->data;
     if (st->pad_copy) {

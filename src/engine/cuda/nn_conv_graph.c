@@ -10,8 +10,10 @@
  * writing Y. Intermediates are virtual float tensors (never in memory).
  * Engines come from cuDNN's heuristics (mode A); the first few that build
  * are timed on scratch buffers and the fastest is kept (its index is stored
- * in the plan cache under the convolution's key). Any failure here just
- * means the caller keeps the legacy path.
+ * in the plan cache under the convolution's key; -1 there when cuDNN has
+ * no engine for it, so a second start does not ask again). Any failure here
+ * just means the caller keeps the legacy path. Tensors may be channel
+ * slices (vp_conv_graph_geom.xpix...): their strides say so.
  */
 #include "engine/cuda/nn.h"
 #include "base/log.h"
@@ -67,13 +69,16 @@ static void gb_free(gb *b)
         }                                                                                   \
     } while (0)
 
-/* A tensor of logical dims [N,C,H,W] stored channels-last. */
-static cudnnBackendDescriptor_t g_tensor(gb *b, int64_t uid, cudnnDataType_t dt, const int64_t *dim, int virt)
+/* A tensor of logical dims [N,C,H,W] stored channels-last, pix elements
+ * between pixels (0: dense, C). */
+static cudnnBackendDescriptor_t g_tensor(gb *b, int64_t uid, cudnnDataType_t dt, const int64_t *dim, int virt,
+                                         int64_t pix)
 {
     cudnnBackendDescriptor_t d = gb_new(b, CUDNN_BACKEND_TENSOR_DESCRIPTOR);
     if (!d)
         return NULL;
-    int64_t str[4] = {dim[1] * dim[2] * dim[3], 1, dim[3] * dim[1], dim[1]}, align = 16;
+    int64_t ld = pix ? pix : dim[1];
+    int64_t str[4] = {ld * dim[2] * dim[3], 1, dim[3] * ld, ld}, align = 16;
     bool v = virt != 0;
     G_SET(d, CUDNN_ATTR_TENSOR_DATA_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &dt);
     G_SET(d, CUDNN_ATTR_TENSOR_DIMENSIONS, CUDNN_TYPE_INT64, 4, dim);
@@ -147,26 +152,26 @@ static cudnnBackendDescriptor_t build_graph(gb *b, vp_cuda_ctx *ctx, const vp_no
     int64_t wdim[4] = {g->y[1], g->x[1] / g->group, g->k[0], g->k[1]}, bdim[4] = {1, g->y[1], 1, 1};
     int64_t uid = 1;
     cg->n = 0;
-    if (!(x = g_tensor(b, uid, CUDNN_DATA_HALF, g->x, 0)))
+    if (!(x = g_tensor(b, uid, CUDNN_DATA_HALF, g->x, 0, g->xpix)))
         return NULL;
     cg->uid[cg->n] = uid++;
     cg->in[cg->n++] = 0;
-    if (!(w = g_tensor(b, uid, CUDNN_DATA_HALF, wdim, 0)))
+    if (!(w = g_tensor(b, uid, CUDNN_DATA_HALF, wdim, 0, 0)))
         return NULL;
     cg->uid[cg->n] = uid++;
     cg->in[cg->n++] = 1;
     int steps = (g->bias_in >= 0) + n->n_post, done = 0;
     /* the tensor each step writes: virtual float, the last one Y */
 #define NEXT_OUT()                                                                                   \
-    (++done == steps ? (y = g_tensor(b, 100, CUDNN_DATA_HALF, g->y, 0))                              \
-                     : g_tensor(b, 200 + done, CUDNN_DATA_FLOAT, g->y, 1))
-    cudnnBackendDescriptor_t t = steps ? g_tensor(b, 200, CUDNN_DATA_FLOAT, g->y, 1)
-                                       : (y = g_tensor(b, 100, CUDNN_DATA_HALF, g->y, 0));
+    (++done == steps ? (y = g_tensor(b, 100, CUDNN_DATA_HALF, g->y, 0, g->ypix))                      \
+                     : g_tensor(b, 200 + done, CUDNN_DATA_FLOAT, g->y, 1, 0))
+    cudnnBackendDescriptor_t t = steps ? g_tensor(b, 200, CUDNN_DATA_FLOAT, g->y, 1, 0)
+                                       : (y = g_tensor(b, 100, CUDNN_DATA_HALF, g->y, 0, g->ypix));
     if (!t || !(ops[nops++] = g_conv(b, g, x, w, t)))
         return NULL;
     cur = t;
     if (g->bias_in >= 0) {
-        cudnnBackendDescriptor_t bt = g_tensor(b, uid, CUDNN_DATA_HALF, bdim, 0), o = NEXT_OUT();
+        cudnnBackendDescriptor_t bt = g_tensor(b, uid, CUDNN_DATA_HALF, bdim, 0, 0), o = NEXT_OUT();
         if (!bt || !o || !(ops[nops++] = g_pointwise(b, CUDNN_POINTWISE_ADD, 0, 0, cur, bt, o)))
             return NULL;
         cg->uid[cg->n] = uid++;
@@ -181,7 +186,7 @@ static cudnnBackendDescriptor_t build_graph(gb *b, vp_cuda_ctx *ctx, const vp_no
         if (nops >= G_MAX_OPS || cg->n >= G_MAX_T - 1)
             return NULL;
         if (p->kind == VP_POST_ADD) {
-            if (!(bt = g_tensor(b, uid, CUDNN_DATA_HALF, g->y, 0)))
+            if (!(bt = g_tensor(b, uid, CUDNN_DATA_HALF, g->y, 0, g->in_pix ? g->in_pix[p->input] : 0)))
                 return NULL;
             cg->uid[cg->n] = uid++;
             cg->in[cg->n++] = p->input;
@@ -285,7 +290,13 @@ int vp_conv_graph_build(vp_op_ctx *c, const vp_conv_graph_geom *g, const char *k
     *out = NULL;
     if (!cg)
         return VP_ERR_NOMEM;
-    int rc = VP_ERR_UNSUPPORTED;
+    int rc = VP_ERR_UNSUPPORTED, refused = 1; /* cuDNN has no engine: remembered in the plan cache */
+    long cached[2];
+    if (vp_cuda_cache_get(ctx, key, cached, 2) && cached[0] == -1) {
+        VP_LOGD("%s %s: no cuDNN graph engine (plan cache)", n->op_type, n->name);
+        free(cg);
+        return VP_ERR_UNSUPPORTED;
+    }
     cudnnBackendDescriptor_t og = build_graph(&b, ctx, n, g, cg), heur = NULL;
     cudnnBackendHeurMode_t hm = CUDNN_HEUR_MODE_A;
     if (!og || !(heur = gb_new(&b, CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR)) ||
@@ -299,20 +310,27 @@ int vp_conv_graph_build(vp_op_ctx *c, const vp_conv_graph_geom *g, const char *k
     if (cudnnBackendGetAttribute(heur, CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 16, &ncfg, cfg) ||
         ncfg < 1)
         goto done;
-    /* scratch tensors for timing: x, w, b and addends, y (sizes of the largest) */
-    size_t es = 2, xb = (size_t)(g->x[0] * g->x[1] * g->x[2] * g->x[3]) * es,
-           yb = (size_t)(g->y[0] * g->y[1] * g->y[2] * g->y[3]) * es,
+    /* scratch tensors for timing: x, w, b and addends, y (sizes of the largest;
+     * slices span their root's channels) */
+    int64_t xl = g->xpix ? g->xpix : g->x[1], yl = g->y[1];
+    if (g->ypix > yl)
+        yl = g->ypix;
+    for (int k = 0; k < n->n_post && g->in_pix; k++)
+        if (n->post[k].kind == VP_POST_ADD && g->in_pix[n->post[k].input] > yl)
+            yl = g->in_pix[n->post[k].input];
+    size_t es = 2, xb = (size_t)(g->x[0] * xl * g->x[2] * g->x[3]) * es,
+           yb = (size_t)(g->y[0] * yl * g->y[2] * g->y[3]) * es,
            wb = (size_t)(g->y[1] * (g->x[1] / g->group) * g->k[0] * g->k[1]) * es;
     size_t each = ((xb > yb ? xb : yb) > wb ? (xb > yb ? xb : yb) : wb) + 256;
     if (cudaMalloc(&mem, each * (size_t)cg->n) != cudaSuccess ||
         cudaMemsetAsync(mem, 0, each * (size_t)cg->n, ctx->stream) != cudaSuccess) {
         (void)cudaGetLastError();
+        refused = 0; /* out of memory, not cuDNN's answer */
         goto done;
     }
     void *ptr[G_MAX_T];
     for (int i = 0; i < cg->n; i++)
         ptr[i] = (char *)mem + each * (size_t)i;
-    long cached[2];
     int want = vp_cuda_cache_get(ctx, key, cached, 2) && cached[0] >= 0 && cached[0] < ncfg ? (int)cached[0] : -1;
     float best_ms = 0;
     int best_i = -1, tried = 0;
@@ -362,7 +380,12 @@ int vp_conv_graph_build(vp_op_ctx *c, const vp_conv_graph_geom *g, const char *k
     *out = cg;
     cg = NULL;
     rc = VP_OK;
+    refused = 0;
 done:
+    if (refused) {
+        long v[2] = {-1, 0};
+        vp_cuda_cache_put(ctx, key, v, 2);
+    }
     if (mem) {
         cudaStreamSynchronize(ctx->stream);
         cudaFree(mem);
