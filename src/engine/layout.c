@@ -15,7 +15,9 @@
  *     constants that broadcast against a 4-D tensor are permuted;
  *   - anything else (Reshape, Transpose, Softmax, graph outputs...) sees
  *     NCHW: a Transpose is inserted where a channels-last value meets it,
- *     and one NCHW->NHWC before a native op fed by an NCHW value.
+ *     and one NCHW->NHWC before a native op fed by an NCHW value;
+ *   - except that an enlarging Resize whose output only such readers see
+ *     runs NCHW, so that the Transpose moves its input, not its output.
  * A value is channels-last when its producer runs channels-last: native
  * ops always do, transparent ops when one of their activation inputs is
  * channels-last and all are 4-D. One forward walk decides it (nodes are in
@@ -295,6 +297,33 @@ static int native_ok(const vp_plan *p, const vp_node *n)
     return 1;
 }
 
+/* Layout-following ops (see wants_nhwc). */
+static int follows_layout(const char *op)
+{
+    return in_list(op, elementwise_ops) || !strcmp(op, "Concat") || !strcmp(op, "Split") || !strcmp(op, "Slice") ||
+           !strcmp(op, "Resize");
+}
+
+/* Every reader of v sees NCHW (a graph output, or ops that neither run
+ * channels-last nor follow their inputs' layout). */
+static int read_as_nchw(const vp_plan *p, int v)
+{
+    int readers = vp_plan_is_graph_output(p, v);
+    for (int k = 0; k < p->n_nodes; k++) {
+        const vp_node *n = &p->nodes[k];
+        if (!p->active[k])
+            continue;
+        for (int i = 0; i < n->n_in; i++) {
+            if (n->in[i] != v)
+                continue;
+            if (in_list(n->op_type, native_ops) || follows_layout(n->op_type))
+                return 0;
+            readers++;
+        }
+    }
+    return readers > 0;
+}
+
 /* Decide whether node k runs channels-last. */
 static int wants_nhwc(const lay *L, const vp_node *n)
 {
@@ -310,6 +339,12 @@ static int wants_nhwc(const lay *L, const vp_node *n)
                       ((n->n_in > 2 && is_const(p, n->in[2]) && vp_tensor_numel(&p->v[n->in[2]].t) == 4) ||
                        (n->n_in > 3 && is_const(p, n->in[3]) && vp_tensor_numel(&p->v[n->in[3]].t) == 4));
     if (!transparent)
+        return 0;
+    /* an enlarging Resize read as NCHW (DeepLab's final upsampling to the
+     * model output) runs NCHW: the Transpose then moves its small input,
+     * not its large output */
+    if (!strcmp(n->op_type, "Resize") && n->n_in >= 1 && n->in[0] >= 0 && n->out[0] >= 0 &&
+        vp_tensor_numel(&p->v[n->out[0]].t) > vp_tensor_numel(&p->v[n->in[0]].t) && read_as_nchw(p, n->out[0]))
         return 0;
     int any = 0;
     for (int i = 0; i < n->n_in; i++) {
