@@ -231,6 +231,9 @@ if [ "$what" = parity ] || [ "$what" = all ]; then
         count $?
       done
     done
+    # channels-last FP32: the legacy cuDNN NHWC path and channel slices at the FP32 bound
+    python3 tests/parity_backends.py --vidpipe "$bin/vidpipe" --models "$models" --model "$m" --batch 4 --precision fp32 --layout nhwc
+    count $?
   done
 fi
 

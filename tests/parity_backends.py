@@ -4,7 +4,8 @@
 Runs `vidpipe infer` on the same seeded input with --backend cpu and
 --backend cuda (--precision fp32 or fp16) and checks every output:
 rel = ||cuda - cpu|| / ||cpu|| <= tol (1e-4 for fp32, 1e-2 for fp16 by
-default), equal shapes, no NaN/inf. Exits 77 (skipped) when the CUDA backend
+default), equal shapes, no NaN/inf. --layout nhwc makes the CUDA run
+channels-last in fp32 too. Exits 77 (skipped) when the CUDA backend
 is not usable on this machine, 77 when the model file is missing.
 """
 import argparse
@@ -27,6 +28,9 @@ def main():
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--precision", default="fp32", choices=["fp32", "fp16"])
     ap.add_argument("--tol", type=float, default=None)
+    ap.add_argument("--layout", default="auto", choices=["auto", "nchw", "nhwc"],
+                    help="the CUDA run's --layout (nhwc in fp32: channels-last convolutions and channel "
+                         "slices through cuDNN's legacy API, checked at the fp32 tolerance)")
     args = ap.parse_args()
     tol = args.tol if args.tol is not None else (1e-4 if args.precision == "fp32" else 1e-2)
     path = os.path.join(args.models, args.model + ".onnx")
@@ -48,7 +52,8 @@ def main():
         outs = {}
         for be, prec in (("cpu", "fp32"), ("cuda", args.precision)):
             od = os.path.join(tmp, be)
-            r = subprocess.run([args.vidpipe, "infer", "--model", path, "--backend", be, "--precision", prec,
+            lay = ["--layout", args.layout] if be == "cuda" else []
+            r = subprocess.run([args.vidpipe, "infer", "--model", path, "--backend", be, "--precision", prec, *lay,
                                 "--input", f"{inp.name}={tmp}/x.npy", "--outdir", od], capture_output=True, text=True)
             if r.returncode != 0:
                 print(f"model={args.model} batch={args.batch} {be}/{prec}: FAIL exit {r.returncode}: {r.stderr.strip()}")
@@ -62,7 +67,7 @@ def main():
             rel = float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-30)) if a.shape == b.shape else float("inf")
             ok = a.shape == b.shape and finite and rel <= tol
             fails += not ok
-            print(f"model={args.model} batch={args.batch} precision={args.precision} output={o.name} "
+            print(f"model={args.model} batch={args.batch} precision={args.precision} layout={args.layout} output={o.name} "
                   f"rel={rel:.3e} finite={finite} {'OK' if ok else 'FAIL'}")
     return 1 if fails else 0
 
