@@ -6,7 +6,9 @@ Runs `vidpipe infer` on the same seeded input with --backend cpu and
 rel = ||cuda - cpu|| / ||cpu|| <= tol (1e-4 for fp32, 1e-2 for fp16 by
 default), equal shapes, no NaN/inf. --layout nhwc makes the CUDA run
 channels-last in fp32 too. Exits 77 (skipped) when the CUDA backend
-is not usable on this machine, 77 when the model file is missing.
+is not usable on this machine, 77 when the model file is missing. A failing
+fp16 row also prints the model's fp16 storage floor (tests/fp16_floor.py):
+the error of rounding only its weights and input to fp16.
 """
 import argparse
 import os
@@ -46,7 +48,7 @@ def main():
     size = SIZES.get(args.model, 640)
     shape = [args.batch, 3, size, size]
     x = np.random.default_rng(1234).random(shape, dtype=np.float32)
-    fails = 0
+    fails, worst = 0, 0.0
     with tempfile.TemporaryDirectory() as tmp:
         np.save(os.path.join(tmp, "x.npy"), x)
         outs = {}
@@ -69,6 +71,17 @@ def main():
             fails += not ok
             print(f"model={args.model} batch={args.batch} precision={args.precision} layout={args.layout} output={o.name} "
                   f"rel={rel:.3e} finite={finite} {'OK' if ok else 'FAIL'}")
+            worst = max(worst, rel)
+    if fails and args.precision == "fp16":
+        # what FP16 storage alone costs this model (the failure stands; this says how far from it)
+        try:
+            sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+            import fp16_floor
+            fl = max(fp16_floor.floor(path, args.batch, size))
+            print(f"model={args.model} batch={args.batch}: fp16 storage floor rel={fl:.3e} (weights and input rounded "
+                  f"to fp16, fp32 arithmetic, ONNX Runtime); this run {worst / max(fl, 1e-30):.2f}x the floor")
+        except ImportError as e:
+            print(f"(fp16 storage floor not computed: {e})")
     return 1 if fails else 0
 
 
