@@ -570,6 +570,8 @@ static int channel_slices(vp_plan *p)
         if (!left) {
             st->skip = 1;
             concats++;
+        } else {
+            VP_LOGD("%s: Concat '%s' still copies %d of %d inputs", p->e->g.source, n->name, left, n->n_in);
         }
     }
     free(producer);
