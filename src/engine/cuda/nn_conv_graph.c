@@ -347,7 +347,12 @@ int vp_conv_graph_build(vp_op_ctx *c, const vp_conv_graph_geom *g, const char *k
                  !cudnnBackendFinalize(plan) &&
                  !cudnnBackendGetAttribute(plan, CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1,
                                            NULL, &ws) &&
-                 ws >= 0 && (size_t)ws <= ((size_t)64 << 20) && vp_cuda_workspace(ctx, (size_t)ws) == VP_OK;
+                 ws >= 0 && (size_t)ws <= ((size_t)64 << 20);
+        if (ok && vp_cuda_workspace(ctx, (size_t)ws) != VP_OK) {
+            ok = 0;
+            refused = 0; /* out of memory, not cuDNN's answer */
+            (void)cudaGetLastError();
+        }
         float ms = ok ? time_plan(ctx, cg, plan, ptr) : -1.f;
         if (ok)
             tried++;
