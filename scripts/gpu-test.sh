@@ -406,20 +406,27 @@ if [ "$what" = sanitize ] || [ "$what" = all ]; then
   mkdir -p /tmp/vp-onnx && tar -xJf .devcarry/nodetests.tar.xz -C /tmp/vp-onnx
   gen_models
   cs=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+  "$cs" --version | tail -1
+  python3 -c "import numpy as np; np.save('/tmp/vp-x.npy', np.random.rand(1,3,640,640).astype(np.float32))"
+  san() { # san TOOL LABEL CMD...: one compute-sanitizer run, counted
+    local tool=$1 label=$2; shift 2
+    note "compute-sanitizer --tool $tool: $label"
+    timeout "${VP_SANITIZE_TIMEOUT:-900}" "$cs" --tool "$tool" --error-exitcode 9 --print-limit 20 "$@" 2>&1 | tail -4
+    count ${PIPESTATUS[0]}
+  }
   for tool in ${VP_SANITIZE_TOOLS:-memcheck racecheck}; do
     for prec in ${VP_GPU_PRECS:-fp32 fp16}; do
-      note "compute-sanitizer --tool $tool: node tests (conv, pool, resize, softmax, matmul...), $prec"
-      timeout "${VP_SANITIZE_TIMEOUT:-900}" "$cs" --tool $tool --error-exitcode 9 --print-limit 20 "$bin/vp_node_tests" --backend cuda --precision $prec \
-        --dir /tmp/vp-onnx/node --filter "${VP_SANITIZE_FILTER:-_}" 2>&1 | tail -4
-      count ${PIPESTATUS[0]}
-      note "compute-sanitizer --tool $tool: YOLOv8n batch 1, $prec"
-      python3 -c "import numpy as np; np.save('/tmp/vp-x.npy', np.random.rand(1,3,640,640).astype(np.float32))"
-      # VP_SANITIZE_ARGS: more compute-sanitizer options, e.g. a kernel-name filter that leaves
-      # cuDNN's and cuBLAS's kernels uninstrumented (racecheck of the whole inference runs past
-      # 440 s with them; see `compute-sanitizer --help` on that machine for the filter syntax)
-      timeout "${VP_SANITIZE_TIMEOUT:-900}" "$cs" --tool $tool --error-exitcode 9 --print-limit 20 ${VP_SANITIZE_ARGS:-} "$bin/vidpipe" infer --backend cuda --precision $prec \
-        --model "$models/yolov8n.onnx" --input images=/tmp/vp-x.npy --outdir /tmp/vp-san 2>&1 | tail -4
-      count ${PIPESTATUS[0]}
+      san $tool "node tests (${VP_SANITIZE_FILTER:-all}), $prec" "$bin/vp_node_tests" --backend cuda --precision $prec \
+        --dir /tmp/vp-onnx/node --filter "${VP_SANITIZE_FILTER:-_}"
+      # VP_SANITIZE_ARGS: more compute-sanitizer options for the whole-model run, e.g. a
+      # kernel-name filter that leaves cuDNN's and cuBLAS's kernels uninstrumented (racecheck
+      # of the whole YOLOv8n inference runs past 440 s with them)
+      san $tool "YOLOv8n batch 1, $prec ${VP_SANITIZE_ARGS:-}" ${VP_SANITIZE_ARGS:-} "$bin/vidpipe" infer --backend cuda \
+        --precision $prec --model "$models/yolov8n.onnx" --input images=/tmp/vp-x.npy --outdir /tmp/vp-san
+    done
+    # the pre- and post-processing kernels' own tests (NV12 -> tensor, crops, NMS, masks)
+    for t in ${VP_SANITIZE_GPU_TESTS-"$bin"/*_gpu*}; do
+      [ -x "$t" ] && san $tool "$(basename "$t")" "$t"
     done
   done
 fi
