@@ -92,6 +92,13 @@ typedef struct vp_kernel {
      * A prepare() given slices it cannot run returns VP_ERR_UNSUPPORTED and
      * the plan is made again without slices on that node. */
     int cslice;
+    /* Optional: 1 if, in FP16 plans, this kernel runs a channels-last Conv
+     * whose X (a float32 model input, or its Transpose to channels-last),
+     * W and B stay float32 and whose output is float16: a network's first
+     * layer computed in FP32 (vp_plan_precision). Such nodes have group 1,
+     * unit dilations, strides <= 4, at most 4 input channels and
+     * kH * kW * C <= 160. */
+    int fp32_stem;
 } vp_kernel;
 
 /* Lookup; NULL if unknown. Only the default ONNX domain ("" or "ai.onnx"). */

@@ -39,8 +39,8 @@ out:
 }
 
 const vp_kernel vp_cuda_nn[] = {
-    {.name = "Conv", .nhwc = 1, .cslice = VP_DT_FLOAT16, .prepare = vp_cuda_conv_prepare, .run = vp_cuda_conv_run,
-     .release = vp_cuda_conv_release, .handles_postops = 1},
+    {.name = "Conv", .nhwc = 1, .cslice = VP_DT_FLOAT16, .fp32_stem = 1, .prepare = vp_cuda_conv_prepare,
+     .run = vp_cuda_conv_run, .release = vp_cuda_conv_release, .handles_postops = 1},
     {.name = "ConvTranspose", .prepare = vp_cuda_convt_prepare, .run = vp_cuda_conv_run,
      .release = vp_cuda_conv_release, .handles_postops = 1},
     {.name = "MatMul", .prepare = vp_cuda_matmul_prepare, .run = vp_cuda_matmul_run,

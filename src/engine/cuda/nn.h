@@ -4,12 +4,13 @@
  *
  * Host code (prepare/run, cuDNN and cuBLAS calls) is plain C in
  * nn_conv.c, nn_matmul.c, nn_pool.c and nn_norm.c; the kernels are in
- * nn_pool.cu, nn_reduce.cu and nn_util.cu. The launchers take plain argument
- * structs (no engine headers needed on the CUDA side), enqueue on the given
- * stream only, skip empty work, and return VP_OK or VP_ERR_BACKEND (launch
- * errors, logged). Each launcher dispatches on the element type in one
- * switch and returns VP_ERR_UNSUPPORTED for types it has no kernel for; the
- * callers check types in prepare(), so that never happens at run time.
+ * nn_pool.cu, nn_reduce.cu, nn_util.cu and nn_conv_direct.cu. The
+ * launchers take plain argument structs (no engine headers needed on the
+ * CUDA side), enqueue on the given stream only, skip empty work, and
+ * return VP_OK or VP_ERR_BACKEND (launch errors, logged). Each launcher
+ * dispatches on the element type in one switch and returns
+ * VP_ERR_UNSUPPORTED for types it has no kernel for; the callers check
+ * types in prepare(), so that never happens at run time.
  */
 #ifndef VP_ENGINE_CUDA_NN_H
 #define VP_ENGINE_CUDA_NN_H
@@ -188,6 +189,34 @@ int vp_cuda_pad_channels16(cudaStream_t st, int64_t rows, int c, int cp, const v
  * broadcast of Gemm's C; strides 0 on broadcast axes). */
 int vp_cuda_fill_bcast2d(cudaStream_t st, vp_dtype dt, int64_t m, int64_t n, const void *c,
                          int64_t cs0, int64_t cs1, void *y);
+
+/* Launchers of nn_conv_direct.cu ---------------------------------------- */
+
+/* Direct 2-D convolution in FP32 arithmetic into an FP16 output, for the
+ * first convolution of an FP16 plan: X float NHWC [N,H,W,C] (C <= 4,
+ * dense), W float [O,kH,kW,C] (dense), B float [O] or NULL, Y half NHWC
+ * [N,Ho,Wo,O] with pixels ypix elements apart:
+ *   Y[((n*Ho + oh)*Wo + ow)*ypix + o] = act(B[o] + sum over c, ky, kx of
+ *       X[n, oh*sh - pt + ky*dh, ow*sw - pl + kx*dw, c] * W[o,ky,kx,c]),
+ * taps outside X zero, accumulated in float and rounded once. Y is written
+ * with 16-byte stores where ypix % 8 == 0 and Y is 16-byte aligned. */
+typedef struct vp_cuda_conv_direct_args {
+    int64_t n, h, w, c;          /* X [N,H,W,C], C <= 4 */
+    int64_t ho, wo, o;           /* Y [N,Ho,Wo,O] */
+    int kh, kw, sh, sw, dh, dw;  /* kernel, strides, dilations */
+    int pt, pl;                  /* leading pads (top, left) */
+    int64_t ypix;                /* elements between Y's pixels (>= o) */
+    int act;                     /* 0 none, 1 ReLU, 2 SiLU */
+} vp_cuda_conv_direct_args;
+/* Shared memory the launch needs for these args, bytes (for a prepare()-time
+ * check); 0 if no tile fits in 48 KB, or the arguments are out of range
+ * (C not 1..4, a kernel size, stride or dilation < 1, ypix < o, the grid
+ * too large). */
+size_t vp_cuda_conv_direct_smem(const vp_cuda_conv_direct_args *a);
+/* VP_ERR_UNSUPPORTED where vp_cuda_conv_direct_smem() is 0 (and n, ho,
+ * wo, o are not 0: then it returns VP_OK at once). */
+int vp_cuda_conv_direct(cudaStream_t st, const vp_cuda_conv_direct_args *a, const float *x,
+                        const float *w, const float *b, void *y);
 
 #ifdef __cplusplus
 }

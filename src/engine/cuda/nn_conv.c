@@ -57,6 +57,12 @@
  * graph or fails to prepare with VP_ERR_UNSUPPORTED, and the plan is made
  * again without slices. The plan-cache key names the strides.
  *
+ * FP32 first layer (vp_kernel.fp32_stem): in an FP16 plan, a channels-last
+ * Conv with float32 X, W and B and a float16 Y (see vp_plan_precision) runs
+ * the family's own direct convolution (nn_conv_direct.cu) in FP32, with
+ * bias and a ReLU or SiLU fused; other post-ops follow through
+ * vp_cuda_apply_postops(). No cuDNN call, no search.
+ *
  * Workspace: the search runs with CONV_WS_LIMIT of the engine's shared
  * workspace (reserved by the first conv prepared), and run() uses
  * ctx->workspace as it is then. Shared scratch (c->scratch) holds the
@@ -126,6 +132,10 @@ typedef struct conv_state {
     float legacy_ms;
     int legacy_whole;
     size_t scratch_bytes;    /* what run() needs in c->scratch */
+    /* FP32 first layer: the direct kernel's arguments; direct_post: the
+     * post-op chain is not all fused into it */
+    int direct, direct_post;
+    vp_cuda_conv_direct_args da;
 } conv_state;
 
 void vp_cuda_conv_release(void *state)
@@ -832,9 +842,72 @@ static float time_pad(vp_op_ctx *c, const conv_state *st)
     return ms;
 }
 
+/* The FP32 first layer (see the top of the file). */
+static int direct_prepare(vp_op_ctx *c, conv_state *st)
+{
+    vp_nn_geom *g = &st->g;
+    int rc = vp_nn_conv_geom(c, g);
+    if (rc != VP_OK)
+        return rc;
+    const vp_tensor *w = c->in[1], *b = c->n_in > 2 ? c->in[2] : NULL;
+    if (c->node->layout != VP_LAYOUT_NHWC || g->nsp != 2 || g->group != 1 || g->cin > 4 || w->dtype != VP_DT_FLOAT ||
+        (b && b->dtype != VP_DT_FLOAT) || w->shape.rank != 4)
+        return vp_op_fail(c, VP_ERR_INTERNAL, "Conv with float32 X and float16 Y must be a channels-last first "
+                          "layer with float32 W and B, at most 4 channels, group 1");
+    if (c->in_pix && c->in_pix[0])
+        return vp_op_fail(c, VP_ERR_UNSUPPORTED, "the FP32 first layer reads no channel slice");
+    vp_cuda_conv_direct_args *a = &st->da;
+    a->n = g->n;
+    a->h = g->in[0];
+    a->w = g->in[1];
+    a->c = g->cin;
+    a->ho = g->out[0];
+    a->wo = g->out[1];
+    a->o = g->cout;
+    a->kh = (int)g->k[0];
+    a->kw = (int)g->k[1];
+    a->sh = (int)g->stride[0];
+    a->sw = (int)g->stride[1];
+    a->dh = (int)g->dil[0];
+    a->dw = (int)g->dil[1];
+    a->pt = (int)g->pad_b[0];
+    a->pl = (int)g->pad_b[1];
+    a->ypix = c->out_pix && c->out_pix[0] ? c->out_pix[0] : g->cout;
+    const vp_postop *po = c->node->post;
+    int np = c->node->n_post;
+    a->act = 0;
+    if (np == 1 && po[0].kind == VP_POST_ACT && (po[0].act == VP_ACT_RELU || po[0].act == VP_ACT_SILU))
+        a->act = po[0].act == VP_ACT_RELU ? 1 : 2;
+    st->direct_post = np > 0 && !a->act;
+    if (st->direct_post && a->ypix != g->cout)
+        return vp_op_fail(c, VP_ERR_UNSUPPORTED, "the FP32 first layer writes a channel slice only with "
+                          "its post-ops fused");
+    if (g->k[0] > INT_MAX || g->k[1] > INT_MAX || g->pad_b[0] > INT_MAX || g->pad_b[1] > INT_MAX ||
+        vp_cuda_conv_direct_smem(a) == 0)
+        return vp_op_fail(c, VP_ERR_UNSUPPORTED, "Conv %lldx%lld on %lld channels is too large for the FP32 "
+                          "first-layer kernel", (long long)g->k[0], (long long)g->k[1], (long long)g->cin);
+    st->direct = 1;
+    VP_LOGD("Conv %s: FP32 first layer, direct kernel (%lldx%lld, stride %d, %lld -> %lld channels%s)",
+            c->node->name, (long long)g->k[0], (long long)g->k[1], a->sh, (long long)g->cin,
+            (long long)g->cout, a->act == 1 ? ", ReLU fused" : a->act == 2 ? ", SiLU fused" : "");
+    return VP_OK;
+}
+
 static int conv_prepare(vp_op_ctx *c, int transposed)
 {
     cudnnDataType_t t;
+    if (!transposed && c->in[0]->dtype == VP_DT_FLOAT && c->out[0]->dtype == VP_DT_FLOAT16) {
+        conv_state *st = calloc(1, sizeof *st);
+        if (!st)
+            return VP_ERR_NOMEM;
+        int rc = direct_prepare(c, st);
+        if (rc != VP_OK) {
+            vp_cuda_conv_release(st);
+            return rc;
+        }
+        c->state = st;
+        return VP_OK;
+    }
     if (conv_cudnn_type(c->in[0]->dtype, &t) != VP_OK)
         return vp_op_fail(c, VP_ERR_UNSUPPORTED, "CUDA %s does not support %s",
                           c->node->op_type, vp_dtype_name(c->in[0]->dtype));
@@ -887,6 +960,13 @@ int vp_cuda_conv_run(vp_op_ctx *c)
         return vp_op_fail(c, VP_ERR_INTERNAL, "conv kernel run without prepare");
     if (vp_tensor_numel(c->out[0]) == 0)
         return VP_OK;
+    if (st->direct) {
+        const float *b = c->n_in > 2 && c->in[2] ? c->in[2]->data : NULL;
+        if ((rc = vp_cuda_conv_direct(ctx->stream, &st->da, c->in[0]->data, c->in[1]->data, b, c->out[0]->data)) !=
+            VP_OK)
+            return rc;
+        return st->direct_post ? vp_cuda_apply_postops(c) : VP_OK;
+    }
     const void *x = c->in[0]->data, *w = st->wpad ? st->wpad : c->in[1]->data;
     if (st->cpad) {
         const vp_nn_geom *g = &st->g;
