@@ -222,6 +222,9 @@ fi
 
 if [ "$what" = parity ] || [ "$what" = all ]; then
   gen_models
+  note "FP16 plans: the first layer in FP32 (tests/fp32_stem.py, against ONNX Runtime)"
+  python3 tests/fp32_stem.py --vidpipe "$bin/vidpipe"
+  count $?
   for f in "$models"/*.onnx; do
     m=$(basename "$f" .onnx)
     case " ${VP_GPU_MODELS:-$m} " in *" $m "*) ;; *) continue ;; esac
