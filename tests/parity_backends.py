@@ -8,7 +8,8 @@ default), equal shapes, no NaN/inf. --layout nhwc makes the CUDA run
 channels-last in fp32 too. Exits 77 (skipped) when the CUDA backend
 is not usable on this machine, 77 when the model file is missing. A failing
 fp16 row also prints the model's fp16 storage floor (tests/fp16_floor.py):
-the error of rounding only its weights and input to fp16.
+the error of rounding only its weights (but the first layer's, which vidpipe
+keeps in fp32) to fp16.
 """
 import argparse
 import os
@@ -77,9 +78,11 @@ def main():
         try:
             sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
             import fp16_floor
-            fl = max(fp16_floor.floor(path, args.batch, size))
-            print(f"model={args.model} batch={args.batch}: fp16 storage floor rel={fl:.3e} (weights and input rounded "
-                  f"to fp16, fp32 arithmetic, ONNX Runtime); this run {worst / max(fl, 1e-30):.2f}x the floor")
+            stem = os.environ.get("VIDPIPE_FP32_STEM") != "0"  # vidpipe keeps the first layer FP32 unless told
+            fl = max(fp16_floor.floor(path, args.batch, size, stem))
+            print(f"model={args.model} batch={args.batch}: fp16 storage floor rel={fl:.3e} (weights"
+                  f"{' but the first layer' if stem else ' and input'} rounded to fp16, fp32 arithmetic, ONNX Runtime); "
+                  f"this run {worst / max(fl, 1e-30):.2f}x the floor")
         except ImportError as e:
             print(f"(fp16 storage floor not computed: {e})")
     return 1 if fails else 0
