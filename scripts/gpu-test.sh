@@ -38,7 +38,11 @@
 #                 by driver call (VP_CEILING_VARIANTS; VP_DECODEBENCH_FILES:
 #                 other names in .devcarry/media or .devcarry/pipeline);
 #       sanitize: compute-sanitizer memcheck and racecheck over node tests
-#                 and one model in FP32 and FP16;
+#                 and one model in FP32 and FP16, tests/fp32_stem.py and the
+#                 kernel-family tests (VP_SANITIZE_TOOLS, VP_SANITIZE_TIMEOUT,
+#                 VP_SANITIZE_ARGS for the model runs, e.g. racecheck with
+#                 '--kernel-name-exclude regex=xmma|cudnn|cutlass|cublas|gemm'
+#                 to leave NVIDIA's kernels out);
 #       profile:  per-step device times of YOLOv8n batch 32 (VP_PROFILE_BATCH) FP16 against
 #                 FLOP and byte floors (VP_GPU_MODELS), FP16 parity of
 #                 VP_GPU_PARITY models.
@@ -427,6 +431,8 @@ if [ "$what" = sanitize ] || [ "$what" = all ]; then
       san $tool "YOLOv8n batch 1, $prec ${VP_SANITIZE_ARGS:-}" ${VP_SANITIZE_ARGS:-} "$bin/vidpipe" infer --backend cuda \
         --precision $prec --model "$models/yolov8n.onnx" --input images=/tmp/vp-x.npy --outdir /tmp/vp-san
     done
+    # the FP32 first layer's kernel on its 9 test models (every vidpipe the script starts)
+    san $tool "tests/fp32_stem.py" --target-processes all python3 tests/fp32_stem.py --vidpipe "$bin/vidpipe"
     # the pre- and post-processing kernels' own tests (NV12 -> tensor, crops, NMS, masks)
     for t in ${VP_SANITIZE_GPU_TESTS-"$bin"/*_gpu*}; do
       [ -x "$t" ] && san $tool "$(basename "$t")" "$t"
