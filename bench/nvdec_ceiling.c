@@ -13,7 +13,10 @@
  * CUVID_PKT_ENDOFPICTURE, as vidpipe feeds it), restarting at the start of
  * the buffer at its end (the file starts with parameter sets and an IDR). The
  * decode callback calls cuvidDecodePicture; the display callback maps the
- * picture (cuvidMapVideoFrame64), unmaps it at once and counts it.
+ * picture (cuvidMapVideoFrame64), unmaps it at once and counts it. --map
+ * chooses how it waits for the picture's decode first: inside the map (as
+ * NVIDIA's samples), polling cuvidGetDecodeStatus, or on an event of the
+ * map's own stream.
  *
  * Host CPU: the process's CPU time (getrusage) per frame, split by the
  * workers' own thread CPU time (CLOCK_THREAD_CPUTIME_ID) spent
@@ -100,7 +103,16 @@ typedef struct options {
     unsigned display_delay; /* CUVIDPARSERPARAMS.ulMaxDisplayDelay */
     int extra_surfaces;     /* decode surfaces beyond min_num_decode_surfaces */
     int output_surfaces;    /* ulNumOutputSurfaces */
+    int map_mode;           /* MAP_DIRECT, MAP_POLL or MAP_STREAM */
 } options;
+
+/* How the display callback waits for its picture before the map:
+ *   direct  cuvidMapVideoFrame64 waits inside the driver (NVIDIA's samples),
+ *   poll    cuvidGetDecodeStatus every 50 us until the picture is decoded,
+ *           then the map (a map that finds its picture done),
+ *   stream  the map on the thread's own stream (CUVIDPROCPARAMS.output_stream),
+ *           then a blocking-sync event on that stream before the unmap. */
+enum { MAP_DIRECT, MAP_POLL, MAP_STREAM };
 
 typedef struct shared {
     const options *o;
@@ -127,6 +139,9 @@ typedef struct worker {
     pthread_t tid;
     CUvideoparser parser;
     CUvideodecoder dec;
+    CUstream stream; /* --map stream */
+    CUevent mapped;  /* --map stream: blocking-sync, recorded after the map */
+    long polls;      /* --map poll: cuvidGetDecodeStatus calls in the timed window */
     unsigned coded_w, coded_h;
     int surfaces;
     int counting;   /* 1 inside the timed window (set by this thread only) */
@@ -302,19 +317,44 @@ static int CUDAAPI on_display(void *user, CUVIDPARSERDISPINFO *di)
     int64_t c0 = 0, c1 = 0, m0 = 0;
     if (timed)
         c0 = thread_ns(), m0 = mono_ns();
-    CUresult r = w->sh->cv->cuvidMapVideoFrame(w->dec, di->picture_index, &ptr, &pitch, &pp);
+    const shared *sh = w->sh;
+    CUresult r = CUDA_SUCCESS;
+    if (sh->o->map_mode == MAP_POLL) {
+        for (;;) {
+            CUVIDGETDECODESTATUS st;
+            memset(&st, 0, sizeof st);
+            r = sh->cv->cuvidGetDecodeStatus(w->dec, di->picture_index, &st);
+            if (w->counting)
+                w->polls++;
+            if (r != CUDA_SUCCESS)
+                return fail(w, "cuvidGetDecodeStatus of picture %d failed: %s", di->picture_index, cu_err(sh, r));
+            if (st.decodeStatus != cuvidDecodeStatus_InProgress)
+                break;
+            struct timespec nap = {0, 50000};
+            nanosleep(&nap, NULL);
+        }
+    }
+    pp.output_stream = w->stream;
+    r = sh->cv->cuvidMapVideoFrame(w->dec, di->picture_index, &ptr, &pitch, &pp);
+    if (r == CUDA_SUCCESS && w->stream) {
+        r = sh->cu->cuEventRecord(w->mapped, w->stream);
+        if (r == CUDA_SUCCESS)
+            r = sh->cu->cuEventSynchronize(w->mapped);
+        if (r != CUDA_SUCCESS)
+            return fail(w, "the map's event on the thread's stream failed: %s", cu_err(sh, r));
+    }
     if (timed) {
         w->wall_map += mono_ns() - m0;
         c1 = thread_ns();
         w->cpu_map += c1 - c0;
     }
     if (r != CUDA_SUCCESS)
-        return fail(w, "cuvidMapVideoFrame64 of picture %d failed: %s", di->picture_index, cu_err(w->sh, r));
-    r = w->sh->cv->cuvidUnmapVideoFrame(w->dec, ptr);
+        return fail(w, "cuvidMapVideoFrame64 of picture %d failed: %s", di->picture_index, cu_err(sh, r));
+    r = sh->cv->cuvidUnmapVideoFrame(w->dec, ptr);
     if (timed)
         w->cpu_unmap += thread_ns() - c1;
     if (r != CUDA_SUCCESS)
-        return fail(w, "cuvidUnmapVideoFrame64 failed: %s", cu_err(w->sh, r));
+        return fail(w, "cuvidUnmapVideoFrame64 failed: %s", cu_err(sh, r));
     if (w->counting)
         w->frames++;
     else
@@ -365,6 +405,11 @@ static void *worker_main(void *arg)
     int pushed = r == CUDA_SUCCESS;
     if (!pushed) {
         fail(w, "cuCtxPushCurrent failed: %s", cu_err(sh, r));
+    } else if (o->map_mode == MAP_STREAM &&
+               ((r = sh->cu->cuStreamCreate(&w->stream, CU_STREAM_NON_BLOCKING)) != CUDA_SUCCESS ||
+                (r = sh->cu->cuEventCreate(&w->mapped, CU_EVENT_BLOCKING_SYNC | CU_EVENT_DISABLE_TIMING)) !=
+                    CUDA_SUCCESS)) {
+        fail(w, "cannot create the thread's stream and event: %s", cu_err(sh, r));
     } else {
         CUVIDPARSERPARAMS pp;
         memset(&pp, 0, sizeof pp);
@@ -405,6 +450,10 @@ static void *worker_main(void *arg)
         fail(w, "cuvidDestroyVideoParser failed: %s", cu_err(sh, r));
     if (w->dec && (r = sh->cv->cuvidDestroyDecoder(w->dec)) != CUDA_SUCCESS)
         fail(w, "cuvidDestroyDecoder failed: %s", cu_err(sh, r));
+    if (w->mapped && (r = sh->cu->cuEventDestroy(w->mapped)) != CUDA_SUCCESS)
+        fail(w, "cuEventDestroy failed: %s", cu_err(sh, r));
+    if (w->stream && (r = sh->cu->cuStreamDestroy(w->stream)) != CUDA_SUCCESS)
+        fail(w, "cuStreamDestroy failed: %s", cu_err(sh, r));
     if (pushed) {
         CUcontext popped;
         if ((r = sh->cu->cuCtxPopCurrent(&popped)) != CUDA_SUCCESS)
@@ -417,7 +466,7 @@ static void *worker_main(void *arg)
 /* ---- one row: n threads for o->seconds */
 typedef struct row {
     int streams;
-    long frames, sequences;
+    long frames, sequences, polls;
     double seconds, setup_s, teardown_s, setup_cpu_s, teardown_cpu_s;
     int64_t process_cpu, cpu_total, cpu_parse, cpu_decode, cpu_map, cpu_unmap, cpu_seq, wall_decode, wall_map;
     int surfaces;
@@ -480,6 +529,7 @@ static int run_row(shared *sh, int n, row *out)
     for (int i = 0; i < n; i++) {
         out->frames += w[i].frames;
         out->sequences += w[i].sequences;
+        out->polls += w[i].polls;
         out->cpu_total += w[i].cpu_total, out->cpu_parse += w[i].cpu_parse, out->cpu_decode += w[i].cpu_decode;
         out->cpu_map += w[i].cpu_map, out->cpu_unmap += w[i].cpu_unmap, out->cpu_seq += w[i].cpu_seq;
         out->wall_decode += w[i].wall_decode, out->wall_map += w[i].wall_map;
@@ -526,6 +576,8 @@ static const char *sched_name(int s)
     }
 }
 
+static const char *map_name(int m) { return m == MAP_POLL ? "poll" : m == MAP_STREAM ? "stream" : "direct"; }
+
 static void print_row(const shared *sh, const row *r, const char *device)
 {
     const options *o = sh->o;
@@ -558,10 +610,11 @@ static void print_row(const shared *sh, const row *r, const char *device)
     printf("\"worker_cpu_ms_per_frame\":%.4f,\"setup_s\":%.3f,\"setup_cpu_s\":%.3f,\"teardown_s\":%.3f,"
            "\"teardown_cpu_s\":%.3f,\"context_create_ms\":%.1f,\"sequence_callbacks\":%ld,"
            "\"feed\":\"%s\",\"chunk\":%zu,\"display_delay\":%u,\"extra_surfaces\":%d,\"decode_surfaces\":%d,"
-           "\"output_surfaces\":%d,\"sched\":\"%s\",\"device\":",
+           "\"output_surfaces\":%d,\"sched\":\"%s\",\"map\":\"%s\",\"polls_per_frame\":%.2f,\"device\":",
            (double)r->cpu_total * ms, r->setup_s, r->setup_cpu_s, r->teardown_s, r->teardown_cpu_s, sh->ctx_ms,
            r->sequences, o->feed_au ? "au" : "chunk", o->feed_au ? (size_t)0 : o->chunk, o->display_delay,
-           o->extra_surfaces, r->surfaces, o->output_surfaces, sched_name(o->sched));
+           o->extra_surfaces, r->surfaces, o->output_surfaces, sched_name(o->sched), map_name(o->map_mode),
+           (double)r->polls / f);
     print_json_string(device);
     printf(",\"input\":");
     print_json_string(o->input);
@@ -694,6 +747,9 @@ static void help(void)
            "  --extra-surfaces N    decode surfaces beyond the stream's minimum (default 4)\n"
            "  --output-surfaces N   ulNumOutputSurfaces (default 2)\n"
            "  --sched auto|spin|yield|blocking  primary context flags (default: left as they are)\n"
+           "  --map direct|poll|stream  how the display callback waits for its picture: inside the map\n"
+           "                        (default), cuvidGetDecodeStatus every 50 us, or a blocking-sync event\n"
+           "                        on the map's own stream\n"
            "  --device N            CUDA device (default 0)\n"
            "  --no-breakdown        no per-call CPU clocks (to see what they cost)\n"
            "  --json                one JSON object per row on stdout\n"
@@ -732,7 +788,7 @@ static int parse_args(int argc, char **argv, options *o)
             static const char *const valued[] = {"--streams",        "--seconds",        "--codec",
                                                  "--feed",           "--sched",          "--chunk",
                                                  "--display-delay",  "--extra-surfaces", "--output-surfaces",
-                                                 "--device"};
+                                                 "--device",         "--map"};
             for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
                 if (!strcmp(a, valued[k]))
                     return usage("%s needs a value", a);
@@ -773,6 +829,12 @@ static int parse_args(int argc, char **argv, options *o)
             else if (!strcmp(v, "yield")) o->sched = SCHED_YIELD;
             else if (!strcmp(v, "blocking")) o->sched = SCHED_BLOCKING;
             else return usage("--sched: expected auto, spin, yield or blocking, got '%s'", v);
+        } else if (!strcmp(a, "--map")) {
+            i++;
+            if (!strcmp(v, "direct")) o->map_mode = MAP_DIRECT;
+            else if (!strcmp(v, "poll")) o->map_mode = MAP_POLL;
+            else if (!strcmp(v, "stream")) o->map_mode = MAP_STREAM;
+            else return usage("--map: expected direct, poll or stream, got '%s'", v);
         } else if (!strcmp(a, "--chunk")) {
             if (parse_long(argv[++i], 16, 64L << 20, &x))
                 return usage("--chunk: expected 16 to 67108864 bytes, got '%s'", v);
@@ -926,9 +988,10 @@ int main(int argc, char **argv)
             fprintf(info, " (%zu access units)", sh.nau);
         else
             fprintf(info, " %zu B", o.chunk);
-        fprintf(info, ", display delay %u, +%d decode surfaces, %d output surfaces, sched %s, %.1f s a row; primary "
-                      "context created in %.1f ms\n",
-                o.display_delay, o.extra_surfaces, o.output_surfaces, sched_name(o.sched), o.seconds, sh.ctx_ms);
+        fprintf(info, ", display delay %u, +%d decode surfaces, %d output surfaces, sched %s, map %s, %.1f s a row; "
+                      "primary context created in %.1f ms\n",
+                o.display_delay, o.extra_surfaces, o.output_surfaces, sched_name(o.sched), map_name(o.map_mode),
+                o.seconds, sh.ctx_ms);
         if (!o.json) {
             if (o.breakdown)
                 printf("breakdown, ms per frame: workers' thread CPU inside the parser (callbacks excluded), "
