@@ -38,6 +38,23 @@ out:
     return ms;
 }
 
+float vp_cuda_time_cached(vp_cuda_ctx *ctx, const char *what, const char *key, vp_cuda_enqueue_fn fn, void *arg,
+                          int warm, int runs)
+{
+    char k[640];
+    long ns;
+    int n = key ? snprintf(k, sizeof k, "t:%s:%s", what, key) : -1;
+    int keyed = n > 0 && (size_t)n < sizeof k;
+    if (keyed && vp_cuda_cache_get(ctx, k, &ns, 1) && ns >= 0)
+        return (float)((double)ns * 1e-6);
+    float ms = vp_cuda_time_calls(ctx, fn, arg, warm, runs);
+    if (keyed && ms >= 0.f) {
+        ns = lround((double)ms * 1e6);
+        vp_cuda_cache_put(ctx, k, &ns, 1);
+    }
+    return ms;
+}
+
 const vp_kernel vp_cuda_nn[] = {
     {.name = "Conv", .nhwc = 1, .cslice = VP_DT_FLOAT16, .fp32_stem = 1, .prepare = vp_cuda_conv_prepare,
      .run = vp_cuda_conv_run, .release = vp_cuda_conv_release, .handles_postops = 1},

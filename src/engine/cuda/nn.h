@@ -50,6 +50,11 @@ int vp_conv_graph_build(vp_op_ctx *c, const vp_conv_graph_geom *g, const char *k
  * after `warm` untimed ones, ms; < 0 when a call or the timing fails. */
 typedef int (*vp_cuda_enqueue_fn)(void *arg);
 float vp_cuda_time_calls(vp_cuda_ctx *ctx, vp_cuda_enqueue_fn fn, void *arg, int warm, int runs);
+/* The same, remembered in the plan cache under "t:" what ":" key: a start
+ * with a warm cache takes the stored time and launches nothing, so it makes
+ * the same choices as the start that measured them. key NULL: not stored. */
+float vp_cuda_time_cached(vp_cuda_ctx *ctx, const char *what, const char *key, vp_cuda_enqueue_fn fn, void *arg,
+                          int warm, int runs);
 
 /* x, w: what to bind as the node's inputs 0 and 1 (the node's own tensors,
  * or their channel-padded copies). */

@@ -553,11 +553,14 @@ static int legacy_enqueue(void *arg)
     return s != CUDNN_STATUS_SUCCESS;
 }
 
-/* Mean time of that call, ms; < 0 if it fails. */
-static float time_legacy(vp_op_ctx *c, conv_state *st, const conv_tmp *t)
+/* Mean time of that call, ms; < 0 if it fails. key: the convolution's
+ * plan-cache key (conv_key). */
+static float time_legacy(vp_op_ctx *c, conv_state *st, const conv_tmp *t, const char *key)
 {
     legacy_call l = {c, st, t};
-    return vp_cuda_time_calls(c->dev, legacy_enqueue, &l, 1, 3);
+    char k[560];
+    int n = snprintf(k, sizeof k, "%d/%d/%d,%s", (int)st->mode, (int)st->fwd_algo, st->z_in >= 0, key);
+    return vp_cuda_time_cached(c->dev, "legacy", n > 0 && (size_t)n < sizeof k ? k : NULL, legacy_enqueue, &l, 1, 3);
 }
 
 /* Plan-cache key of a convolution: everything the algorithm search sees. */
@@ -672,7 +675,7 @@ static int conv_choose(vp_op_ctx *c, conv_state *st, const conv_dims *cd)
             /* the legacy call's time, for the graph (where the call does
              * the whole node) and the padded variant to beat */
             if (st->nhwc && st->dt == VP_DT_FLOAT16) {
-                st->legacy_ms = time_legacy(c, st, &t);
+                st->legacy_ms = time_legacy(c, st, &t, key);
                 st->legacy_whole = st->mode == MODE_FUSED ||
                                    (st->mode == MODE_PLAIN && st->bias_in < 0 && !c->node->n_post);
             }
@@ -832,7 +835,9 @@ static float time_pad(vp_op_ctx *c, const conv_state *st)
     if (cudaMalloc(&mem, src + (size_t)(rows * st->cpad) * 2) == cudaSuccess &&
         cudaMemsetAsync(mem, 0, src, ctx->stream) == cudaSuccess) {
         pad_call q = {ctx->stream, rows, (int)st->g.cin, st->cpad, mem, (char *)mem + src};
-        ms = vp_cuda_time_calls(ctx, pad_enqueue, &q, 1, 3);
+        char key[64];
+        snprintf(key, sizeof key, "%lldx%d/%d", (long long)rows, (int)st->g.cin, st->cpad);
+        ms = vp_cuda_time_cached(ctx, "pad", key, pad_enqueue, &q, 1, 3);
     }
     if (mem) {
         cudaStreamSynchronize(ctx->stream);

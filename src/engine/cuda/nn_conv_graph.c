@@ -263,15 +263,19 @@ static int plan_enqueue(void *arg)
     return cudnnBackendExecute(q->h, q->plan, q->pack) != CUDNN_STATUS_SUCCESS;
 }
 
-/* Time one plan on the scratch buffers: mean of a few runs, ms; <0 if it fails. */
-static float time_plan(vp_cuda_ctx *ctx, vp_conv_graph *cg, cudnnBackendDescriptor_t plan, void *const *ptr)
+/* Time one plan (engine config i of the graph with plan-cache key key) on
+ * the scratch buffers: mean of a few runs, ms; <0 if it fails. */
+static float time_plan(vp_cuda_ctx *ctx, vp_conv_graph *cg, cudnnBackendDescriptor_t plan, void *const *ptr,
+                       const char *key, int i)
 {
     float ms = -1.f;
     cudnnBackendDescriptor_t saved = cg->plan;
     cg->plan = plan;
     if (make_pack(cg, ptr, ctx->workspace) == VP_OK) {
         plan_call q = {ctx->cudnn, plan, cg->pack};
-        ms = vp_cuda_time_calls(ctx, plan_enqueue, &q, 1, 3);
+        char k[560];
+        int n = snprintf(k, sizeof k, "%d,%s", i, key);
+        ms = vp_cuda_time_cached(ctx, "graph", n > 0 && (size_t)n < sizeof k ? k : NULL, plan_enqueue, &q, 1, 3);
     }
     (void)cudaGetLastError();
     cg->plan = saved;
@@ -353,7 +357,7 @@ int vp_conv_graph_build(vp_op_ctx *c, const vp_conv_graph_geom *g, const char *k
             refused = 0; /* out of memory, not cuDNN's answer */
             (void)cudaGetLastError();
         }
-        float ms = ok ? time_plan(ctx, cg, plan, ptr) : -1.f;
+        float ms = ok ? time_plan(ctx, cg, plan, ptr, key, i) : -1.f;
         if (ok)
             tried++;
         if (ms >= 0 && (best_i < 0 || ms < best_ms)) {
