@@ -48,7 +48,7 @@ enum { VP_COPY_H2D = 0, VP_COPY_D2H = 1, VP_COPY_D2D = 2 };
 /* Entry points the plugin exports as one table (symbol VP_GPU_API_SYMBOL).
  * Every function returns VP_OK or VP_ERR_BACKEND after logging the CUDA
  * call and its error name. */
-#define VP_GPU_API_ABI 4
+#define VP_GPU_API_ABI 5
 #define VP_GPU_API_SYMBOL "vp_gpu_api_get"
 typedef struct vp_gpu_api {
     int abi;
@@ -89,6 +89,9 @@ typedef struct vp_gpu_api {
      * masks in compact form */
     vp_cuda_semseg_fn semseg;
     vp_cuda_masks_fn masks;
+    /* the kept detections packed for their copy to the host
+     * (vision/postprocess.h, vp_det_wire), ABI 5 */
+    vp_cuda_pack_dets_fn pack_dets;
 } vp_gpu_api;
 typedef const vp_gpu_api *(*vp_gpu_api_get_fn)(void);
 

@@ -234,6 +234,8 @@ typedef struct inflight {
     batch_times bt;          /* CPU path: measured while launching; GPU path: from the events */
     vp_post_results res;     /* host results (pinned on the GPU path); not for semseg */
     vp_post_results dres;    /* GPU path: device results */
+    vp_det_wire *wire;       /* GPU path: the kept detections packed (pinned), when p->wire_scale > 0 */
+    vp_det_wire *dwire;      /* GPU path: the same on the device, packed after the post-processing */
     int32_t *sem_counts;     /* GPU path, semseg: pixels per class in each image's window, [max_batch][256] (pinned) */
     int32_t *dsem_counts;    /* GPU path, semseg: the same on the device */
     uint32_t *mask_words;    /* GPU path, segment: words of each image's mask bits, [max_batch] (pinned) */
@@ -277,6 +279,7 @@ struct vp_pipeline {
     int n_plans;
     int max_batch;
     int in_w, in_h;
+    float wire_scale;        /* GPU path: units per pixel of vp_det_wire; 0: boxes cross as vp_det */
     vp_pre_params pre;
     vp_post_params post;
     vp_post_layout lo;       /* resolved with the largest plan's shapes */
@@ -748,6 +751,10 @@ static int ring_setup(vp_pipeline *p, char *err, size_t errlen)
     p->depth = depth;
     int rc;
     const size_t mb = (size_t)p->max_batch;
+    /* detect, pose and segment boxes cross to the host packed (vp_det_wire) */
+    p->wire_scale = p->gpu_path && p->post.task != VP_TASK_SEMSEG
+                        ? vp_det_wire_scale(p->in_w, p->in_h, p->lo.num_classes)
+                        : 0.0f;
     if (p->gpu_path && p->post.task == VP_TASK_SEGMENT) {
         /* one image's masks at a time on the host (the completion thread's) */
         if (!(p->mask_words = vp_post_mask_words(&p->lo, p->post.max_det)))
@@ -780,6 +787,13 @@ static int ring_setup(vp_pipeline *p, char *err, size_t errlen)
             return fail(err, errlen, rc, "out of memory for results");
         if (p->gpu_path && (rc = alloc_results(&f->dres, &p->lo, &p->post, p->max_batch, RES_DEVICE, p->gpu)))
             return fail(err, errlen, rc, "device: out of memory for results");
+        if (p->gpu_path && p->wire_scale > 0.0f) {
+            size_t wb = mb * (size_t)p->post.max_det * sizeof(vp_det_wire);
+            f->wire = pool_take(p, VP_GPU_POOL_HOST, wb, &rc);
+            f->dwire = pool_take(p, VP_GPU_POOL_DEVICE, wb, &rc);
+            if (rc)
+                return fail(err, errlen, rc, "out of memory for packed detections");
+        }
         if (p->gpu_path && p->post.task == VP_TASK_SEGMENT) {
             f->mask_words = pool_take(p, VP_GPU_POOL_HOST, mb * sizeof(uint32_t), &rc);
             f->dmask.box = pool_take(p, VP_GPU_POOL_DEVICE, mb * (size_t)p->post.max_det * sizeof(vp_mask_box), &rc);
@@ -809,6 +823,8 @@ static void ring_free(vp_pipeline *p)
             free_results(&f->dres, RES_DEVICE, p->gpu);
             vp_gpu_host_free(p->gpu, f->sem_counts);
             vp_gpu_dev_free(p->gpu, f->dsem_counts);
+            vp_gpu_host_free(p->gpu, f->wire);
+            vp_gpu_dev_free(p->gpu, f->dwire);
             vp_gpu_host_free(p->gpu, f->mask_words);
             vp_gpu_dev_free(p->gpu, f->dmask.box);
             vp_gpu_dev_free(p->gpu, f->dmask.words);
@@ -2324,6 +2340,9 @@ static int post_gpu(vp_pipeline *p, inflight *f, int k)
          (rc = vp_gpu_copy(p->gpu, f->mask_words, f->dmask.words, (size_t)n * sizeof(uint32_t), VP_COPY_D2H,
                            p->stream, "mask sizes"))))
         return rc;
+    if (p->wire_scale > 0.0f &&
+        (rc = api->pack_dets(&f->dres, n, p->post.max_det, p->wire_scale, p->in_w, p->in_h, f->dwire, p->stream)))
+        return rc;
     /* the detections follow once the counts are known (copy_detections) */
     if ((rc = vp_gpu_copy(p->gpu, f->res.count, f->dres.count, (size_t)n * sizeof(int32_t), VP_COPY_D2H, p->stream,
                           "detection counts")))
@@ -2372,24 +2391,34 @@ static void launch_gpu(vp_pipeline *p, inflight *f, int k, uint64_t *mark)
 
 /* GPU path, completion thread: copies the kept detections (count[i] of
  * image i, keypoints with them) of batch f from its
- * device results to its host results, on the completion thread's stream. */
+ * device results to its host results, on the completion thread's stream:
+ * packed (vp_det_wire, all images in one copy) when p->wire_scale > 0,
+ * else image by image as vp_det. */
 static int copy_detections(vp_pipeline *p, inflight *f)
 {
     size_t kn = (size_t)(p->lo.num_keypoints * p->lo.keypoint_dims);
-    size_t md = (size_t)p->post.max_det;
+    size_t md = (size_t)p->post.max_det, total = 0;
     int rc = VP_OK, any = 0;
-    for (int i = 0; i < f->n && !rc; i++) {
+    for (int i = 0; i < f->n; i++) {
         if (f->res.count[i] < 0 || (size_t)f->res.count[i] > md) {
             VP_LOGE("pipeline: batch %ld: image %d has %d detections (at most %zu): the GPU results are corrupt",
                     f->no + 1, i, f->res.count[i], md);
             return VP_ERR_INTERNAL;
         }
+        total += (size_t)f->res.count[i];
+    }
+    if (p->wire_scale > 0.0f && total) {
+        any = 1;
+        rc = copy_results(p, f->wire, f->dwire, total * sizeof(vp_det_wire), p->cstream, "detections");
+    }
+    for (int i = 0; i < f->n && !rc; i++) {
         size_t c = (size_t)f->res.count[i], at = (size_t)i * md;
         if (!c)
             continue;
         any = 1;
-        rc = vp_gpu_copy(p->gpu, f->res.det + at, f->dres.det + at, c * sizeof(vp_det), VP_COPY_D2H, p->cstream,
-                         "detections");
+        if (p->wire_scale <= 0.0f)
+            rc = vp_gpu_copy(p->gpu, f->res.det + at, f->dres.det + at, c * sizeof(vp_det), VP_COPY_D2H, p->cstream,
+                             "detections");
         if (!rc && kn && f->dres.keypoints)
             rc = vp_gpu_copy(p->gpu, f->res.keypoints + at * kn, f->dres.keypoints + at * kn, c * kn * sizeof(float),
                              VP_COPY_D2H, p->cstream, "keypoints");
@@ -2398,6 +2427,12 @@ static int copy_detections(vp_pipeline *p, inflight *f)
     if (any) { /* also after a failed copy: nothing of ours stays in flight */
         int r = p->gpu->api->stream_sync(p->cstream);
         rc = rc ? rc : r;
+    }
+    if (!rc && p->wire_scale > 0.0f) {
+        const vp_det_wire *w = f->wire;
+        for (int i = 0; i < f->n; i++)
+            for (int k = 0; k < f->res.count[i]; k++)
+                vp_det_from_wire(w++, p->wire_scale, &f->res.det[(size_t)i * md + (size_t)k]);
     }
     return rc;
 }

@@ -333,6 +333,42 @@ void vp_post_map_point(const vp_pre_geom *g, int src_w, int src_h, float *x, flo
     *y = clampf((float)(((double)*y - (double)g->y0) * g->scale_y), (float)src_h);
 }
 
+float vp_det_wire_scale(int in_w, int in_h, int num_classes)
+{
+    int side = in_w > in_h ? in_w : in_h;
+    if (in_w < 1 || in_h < 1 || side > 65535 || num_classes < 1 || num_classes > 65536)
+        return 0.0f;
+    return (float)(65535 / side);
+}
+
+/* x clamped to [0, hi] (NaN to 0), times scale, rounded to nearest even: as
+ * the CUDA packing does it (__fmul_rn, __float2uint_rn) */
+static uint16_t wire_coord(float x, float hi, float scale)
+{
+    float c = x > 0.0f ? (x < hi ? x : hi) : 0.0f;
+    volatile float t = c * scale; /* one rounded product, never contracted */
+    return (uint16_t)lrintf(t);
+}
+
+void vp_det_to_wire(const vp_det *d, float scale, int in_w, int in_h, vp_det_wire *w)
+{
+    float fw = (float)in_w, fh = (float)in_h;
+    w->x0 = wire_coord(d->x0, fw, scale), w->y0 = wire_coord(d->y0, fh, scale);
+    w->x1 = wire_coord(d->x1, fw, scale), w->y1 = wire_coord(d->y1, fh, scale);
+    w->score = d->score;
+    w->cls = (uint16_t)d->cls;
+    w->pad = 0;
+}
+
+void vp_det_from_wire(const vp_det_wire *w, float scale, vp_det *d)
+{
+    d->x0 = (float)w->x0 / scale, d->y0 = (float)w->y0 / scale;
+    d->x1 = (float)w->x1 / scale, d->y1 = (float)w->y1 / scale;
+    d->score = w->score;
+    d->cls = w->cls;
+    d->anchor = -1;
+}
+
 void vp_post_map_box(const vp_pre_geom *g, int src_w, int src_h, vp_det *d)
 {
     if (!g || !d)

@@ -268,6 +268,40 @@ int vp_cuda_masks(const vp_post_layout *lo, const vp_post_tensor *proto, const v
 int vp_post_mask_expand(const vp_post_layout *lo, const vp_mask_box *b, const uint32_t *bits, size_t nwords,
                         uint8_t *mask);
 
+/*
+ * Detections as they cross from the GPU to the host on the pipeline's GPU
+ * path: 16 bytes each instead of vp_det's 28, packed without gaps in image
+ * order. Corners are in model-input pixels clamped to [0, in_w] x [0, in_h]
+ * (the box mapping to the source picture clamps to the picture anyway,
+ * vp_post_map_point), in units of 1/scale pixel rounded to nearest even;
+ * the score is as computed; cls is the class.
+ */
+typedef struct vp_det_wire {
+    uint16_t x0, y0, x1, y1;
+    float score;
+    uint16_t cls, pad;
+} vp_det_wire;
+
+/* Units per pixel for a model input of in_w x in_h: floor(65535 / max(in_w,
+ * in_h)) (102 at 640: corners within 0.005 px), 0 when the wire form cannot
+ * carry such detections (a side over 65535 px or more than 65536 classes). */
+float vp_det_wire_scale(int in_w, int in_h, int num_classes);
+/* One detection to its wire form and back (the CPU reference of the CUDA
+ * packing: the same float operations, so the same bits). from_wire sets
+ * anchor to -1: the anchor stays on the GPU. */
+void vp_det_to_wire(const vp_det *d, float scale, int in_w, int in_h, vp_det_wire *w);
+void vp_det_from_wire(const vp_det_wire *w, float scale, vp_det *d);
+
+/* CUDA (libvidpipe_cuda.so): packs image i's count[i] detections of res
+ * (res->det[i * max_det ...], device arrays) into wire, images one after
+ * the other, on stream (graph-capturable: no sync, no allocation). wire has
+ * room for batch * max_det entries; a count outside 0..max_det is taken as
+ * clamped to it. VP_OK, VP_ERR_INVALID or VP_ERR_BACKEND (logged). */
+typedef int (*vp_cuda_pack_dets_fn)(const vp_post_results *res, int batch, int max_det, float scale, int in_w,
+                                    int in_h, vp_det_wire *wire, struct CUstream_st *stream);
+int vp_cuda_pack_dets(const vp_post_results *res, int batch, int max_det, float scale, int in_w, int in_h,
+                      vp_det_wire *wire, struct CUstream_st *stream);
+
 const char *vp_task_name(int t);
 int vp_task_parse(const char *s); /* -1 if unknown */
 

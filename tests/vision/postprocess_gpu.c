@@ -406,6 +406,60 @@ static int compare(const pcase *c, const vp_post_params *p, const buffers *b, co
     return 0;
 }
 
+/* The kept detections packed on the GPU (vp_cuda_pack_dets) against
+ * vp_det_to_wire of the CPU's, byte for byte, in a 640x384 input (y corners
+ * past 384 clamp); nothing past the packed entries written. */
+static int pack_check(const buffers *b, const vp_post_results *dres, int N, int md, cudaStream_t st,
+                      const char *name)
+{
+    const int in_w = 640, in_h = 384;
+    const float scale = vp_det_wire_scale(in_w, in_h, 1);
+    size_t cap = (size_t)N * (size_t)md * sizeof(vp_det_wire), total = 0;
+    vp_det_wire *want = malloc(cap ? cap : 1);
+    uint8_t *got = malloc(cap + SENT);
+    void *d_wire = NULL;
+    int ret = -1;
+    if (!want || !got)
+        goto fail;
+    for (int i = 0; i < N; i++)
+        for (int k = 0; k < b->h_count[i]; k++)
+            vp_det_to_wire(&b->h_det[(size_t)i * md + k], scale, in_w, in_h, &want[total++]);
+    CK(cudaMalloc(&d_wire, cap + SENT));
+    CK(cudaMemset(d_wire, 0xA5, cap + SENT));
+    int rc = vp_cuda_pack_dets(dres, N, md, scale, in_w, in_h, (vp_det_wire *)d_wire, st);
+    if (rc) {
+        fprintf(stderr, "FAIL %s: vp_cuda_pack_dets: %s\n", name, vp_strerror(rc));
+        goto fail;
+    }
+    CK(cudaStreamSynchronize(st));
+    CK(cudaMemcpy(got, d_wire, cap + SENT, cudaMemcpyDeviceToHost));
+    for (size_t k = 0; k < total; k++)
+        if (memcmp(got + k * sizeof(vp_det_wire), &want[k], sizeof(vp_det_wire))) {
+            vp_det_wire g;
+            memcpy(&g, got + k * sizeof g, sizeof g);
+            fprintf(stderr, "FAIL %s: packed detection %zu of %zu: gpu (%u %u %u %u %.9g %u %u), cpu (%u %u %u %u %.9g "
+                    "%u %u)\n", name, k, total, g.x0, g.y0, g.x1, g.y1, (double)g.score, g.cls, g.pad, want[k].x0,
+                    want[k].y0, want[k].x1, want[k].y1, (double)want[k].score, want[k].cls, want[k].pad);
+            goto fail;
+        }
+    if (!all_a5(got + total * sizeof(vp_det_wire), cap - total * sizeof(vp_det_wire) + SENT)) {
+        fprintf(stderr, "FAIL %s: packing wrote past its %zu entries\n", name, total);
+        goto fail;
+    }
+    /* a scale that does not fit 16 bits is refused before any launch */
+    if (vp_cuda_pack_dets(dres, N, md, scale * 2.0f, in_w, in_h, (vp_det_wire *)d_wire, st) != VP_ERR_INVALID) {
+        fprintf(stderr, "FAIL %s: vp_cuda_pack_dets took a scale of %g for %dx%d\n", name, (double)(scale * 2.0f),
+                in_w, in_h);
+        goto fail;
+    }
+    ret = 0;
+fail:
+    cudaFree(d_wire);
+    free(want);
+    free(got);
+    return ret;
+}
+
 static void case_params(const pcase *c, vp_post_params *p)
 {
     vp_post_params_default(p);
@@ -544,7 +598,7 @@ static int run_case(const pcase *c, int idx, cudaStream_t st, size_t *dets, int 
         goto fail;
     }
     CK(cudaStreamSynchronize(st));
-    if (fetch(&b) || compare(c, &p, &b, name, dets))
+    if (fetch(&b) || compare(c, &p, &b, name, dets) || pack_check(&b, &dres, N, md, st, name))
         goto fail;
     if (c->graph) {
         /* capture, replay on the same predictions, then on others */
@@ -2007,7 +2061,8 @@ int main(int argc, char **argv)
     for (int i = 0; i < ncases; i++)
         fails += run_case(&cases[i], i, st, &dets, 1) != 0;
     fails += check_errors(st) != 0;
-    printf("postprocess_gpu: %d cases, %d failed; %zu detections compared bit for bit\n", ncases, fails, dets);
+    printf("postprocess_gpu: %d cases, %d failed; %zu detections compared bit for bit, also packed (vp_cuda_pack_dets)\n",
+           ncases, fails, dets);
 
     /* semantic segmentation: dtype batch C H W dist window map graph */
     const scase scases[] = {

@@ -29,6 +29,11 @@
  *       picture in a dw x dh input, a box in input pixels) -> the box in
  *       source pixels by vp_pre_geometry + vp_post_map_box, 9 digits.
  *
+ *   vp_post_tool wire
+ *       The packed form of detections (vp_det_wire): the units per pixel,
+ *       clamping, rounding to nearest even and the way back, against
+ *       hand-computed values. Prints one line per failure; exit 0 or 1.
+ *
  *   vp_post_tool bench [REPS]
  *       Times YOLOv8n-shaped post-processing ([1, 84, 8400] float32 and
  *       float16, random scores, a few hundred above threshold). Printed,
@@ -41,6 +46,7 @@
 #include "vidpipe/engine.h"
 #include "vision/postprocess.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -390,6 +396,93 @@ static int cmd_map(void)
     return 0;
 }
 
+static float rnd(uint32_t *s);
+
+static int wire_fail(const char *what, double got, double want)
+{
+    fprintf(stderr, "FAIL wire: %s: got %.9g, expected %.9g\n", what, got, want);
+    return 1;
+}
+
+static int cmd_wire(void)
+{
+    int bad = 0;
+    /* units per pixel: floor(65535 / the longer side); 0 where 16 bits cannot carry it */
+    static const struct {
+        int w, h, nc;
+        float want;
+    } sc[] = {{640, 640, 80, 102.0f}, {640, 384, 80, 102.0f}, {384, 640, 1, 102.0f}, {1280, 720, 80, 51.0f},
+              {65535, 1, 1, 1.0f},    {65536, 1, 1, 0.0f},    {0, 640, 80, 0.0f},    {640, 640, 65536, 102.0f},
+              {640, 640, 65537, 0.0f}, {640, 640, 0, 0.0f}};
+    for (size_t i = 0; i < sizeof sc / sizeof sc[0]; i++) {
+        float got = vp_det_wire_scale(sc[i].w, sc[i].h, sc[i].nc);
+        if (got != sc[i].want) {
+            char what[96];
+            snprintf(what, sizeof what, "scale of %dx%d, %d classes", sc[i].w, sc[i].h, sc[i].nc);
+            bad |= wire_fail(what, got, sc[i].want);
+        }
+    }
+    /* corners: x clamped to [0, side], times the scale, nearest even */
+    static const struct {
+        float x;
+        int side;
+        float scale;
+        unsigned want;
+    } cc[] = {{10.0f, 640, 102.0f, 1020},  {-3.0f, 640, 102.0f, 0},      {700.0f, 640, 102.0f, 65280},
+              {640.0f, 640, 102.0f, 65280}, {0.0049f, 640, 102.0f, 0},    {0.0050f, 640, 102.0f, 1},
+              {2.5f, 65535, 1.0f, 2},       {3.5f, 65535, 1.0f, 4},       {65535.0f, 65535, 1.0f, 65535},
+              {1e30f, 65535, 1.0f, 65535},  {-1e30f, 640, 102.0f, 0},     {NAN, 640, 102.0f, 0},
+              {INFINITY, 384, 102.0f, 39168}};
+    for (size_t i = 0; i < sizeof cc / sizeof cc[0]; i++) {
+        vp_det d = {cc[i].x, cc[i].x, cc[i].x, cc[i].x, 0.5f, 7, 3};
+        vp_det_wire w;
+        memset(&w, 0xA5, sizeof w);
+        vp_det_to_wire(&d, cc[i].scale, cc[i].side, cc[i].side, &w);
+        char what[96];
+        snprintf(what, sizeof what, "corner %.9g in %d px at %g units/px", (double)cc[i].x, cc[i].side,
+                 (double)cc[i].scale);
+        if (w.x0 != cc[i].want || w.y0 != cc[i].want || w.x1 != cc[i].want || w.y1 != cc[i].want)
+            bad |= wire_fail(what, w.x0 != cc[i].want ? w.x0 : w.x0 == w.y0 ? w.x1 : w.y0, cc[i].want);
+        if (w.pad != 0)
+            bad |= wire_fail("pad", w.pad, 0);
+    }
+    /* each side clamps to its own extent; score and class as they are; back */
+    vp_det d = {-5.0f, 100.25f, 639.5f, 500.0f, 0.123456789f, 65535, 42};
+    vp_det_wire w;
+    vp_det_to_wire(&d, 102.0f, 640, 384, &w);
+    const unsigned want[4] = {0, 10226 /* 100.25 * 102 = 10225.5 -> even */, 65229, 39168};
+    const uint16_t got[4] = {w.x0, w.y0, w.x1, w.y1};
+    for (int k = 0; k < 4; k++)
+        if (got[k] != want[k])
+            bad |= wire_fail("640x384 box corner", got[k], want[k]);
+    if (w.score != d.score || w.cls != 65535)
+        bad |= wire_fail("score / class", w.score, d.score);
+    vp_det back;
+    vp_det_from_wire(&w, 102.0f, &back);
+    const float bwant[4] = {0.0f, 10226.0f / 102.0f, 65229.0f / 102.0f, 384.0f};
+    const float bgot[4] = {back.x0, back.y0, back.x1, back.y1};
+    for (int k = 0; k < 4; k++)
+        if (bgot[k] != bwant[k])
+            bad |= wire_fail("corner back", bgot[k], bwant[k]);
+    if (back.score != d.score || back.cls != 65535 || back.anchor != -1)
+        bad |= wire_fail("score / class / anchor back", back.anchor, -1);
+    /* the way back is within half a unit of the clamped corner */
+    uint32_t seed = 99;
+    for (int i = 0; i < 100000; i++) {
+        float x = rnd(&seed) * 700.0f - 30.0f, c = x < 0.0f ? 0.0f : x > 640.0f ? 640.0f : x;
+        vp_det a = {x, x, x, x, 0.0f, 0, 0}, b;
+        vp_det_to_wire(&a, 102.0f, 640, 640, &w);
+        vp_det_from_wire(&w, 102.0f, &b);
+        if (fabsf(b.x0 - c) > 0.5f / 102.0f + 1e-4f) {
+            bad |= wire_fail("round trip", b.x0, c);
+            break;
+        }
+    }
+    if (!bad)
+        printf("wire: ok\n");
+    return bad;
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -462,7 +555,7 @@ done:
 int main(int argc, char **argv)
 {
     if (argc < 2)
-        return usage("need a command: run, semseg, map or bench");
+        return usage("need a command: run, semseg, map, wire or bench");
     if (!strcmp(argv[1], "run"))
         return cmd_run(argc, argv);
     if (!strcmp(argv[1], "semseg"))
@@ -471,5 +564,7 @@ int main(int argc, char **argv)
         return cmd_map();
     if (!strcmp(argv[1], "bench"))
         return cmd_bench(argc, argv);
+    if (!strcmp(argv[1], "wire"))
+        return cmd_wire();
     return usage("unknown command");
 }

@@ -160,6 +160,7 @@ static const vp_gpu_api api = {
     /* .event_sync = */ event_sync,
     /* .semseg = */ vp_cuda_semseg,
     /* .masks = */ vp_cuda_masks,
+    /* .pack_dets = */ vp_cuda_pack_dets,
 };
 
 __attribute__((visibility("default"))) const vp_gpu_api *vp_gpu_api_get(void);

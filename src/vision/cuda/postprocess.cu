@@ -625,7 +625,71 @@ int launch(const Args &g, int batch, cudaStream_t s)
     return VP_OK;
 }
 
+/* Wire packing: block i sums the counts of images 0..i-1 (its first wire
+ * entry), then its threads pack image i's detections. */
+constexpr int PACK_THREADS = 128;
+
+__device__ __forceinline__ int clamped_count(const int32_t *count, int i, int max_det)
+{
+    int c = count[i];
+    return c < 0 ? 0 : c > max_det ? max_det : c;
+}
+
+__device__ __forceinline__ uint16_t wire_coord(float x, float hi, float scale)
+{
+    float c = x > 0.0f ? (x < hi ? x : hi) : 0.0f; /* NaN to 0, as vp_det_to_wire */
+    return (uint16_t)__float2uint_rn(__fmul_rn(c, scale));
+}
+
+__global__ void __launch_bounds__(PACK_THREADS) pack_kernel(const int32_t *count, const vp_det *det, int max_det,
+                                                            float scale, float in_w, float in_h, vp_det_wire *wire)
+{
+    __shared__ int partial[PACK_THREADS / 32];
+    const int img = blockIdx.x, tid = threadIdx.x;
+    int sum = 0;
+    for (int j = tid; j < img; j += PACK_THREADS)
+        sum += clamped_count(count, j, max_det);
+    for (int o = 16; o; o >>= 1)
+        sum += __shfl_down_sync(0xffffffffu, sum, o);
+    if ((tid & 31) == 0)
+        partial[tid >> 5] = sum;
+    __syncthreads();
+    int at = 0;
+    for (int w = 0; w < PACK_THREADS / 32; w++)
+        at += partial[w];
+    const int n = clamped_count(count, img, max_det);
+    const vp_det *src = det + (size_t)img * (size_t)max_det;
+    for (int k = tid; k < n; k += PACK_THREADS) {
+        vp_det d = src[k];
+        vp_det_wire w;
+        w.x0 = wire_coord(d.x0, in_w, scale), w.y0 = wire_coord(d.y0, in_h, scale);
+        w.x1 = wire_coord(d.x1, in_w, scale), w.y1 = wire_coord(d.y1, in_h, scale);
+        w.score = d.score;
+        w.cls = (uint16_t)d.cls;
+        w.pad = 0;
+        wire[at + k] = w;
+    }
+}
+
 } // namespace
+
+extern "C" __attribute__((visibility("default"))) int vp_cuda_pack_dets(const vp_post_results *res, int batch,
+                                                                       int max_det, float scale, int in_w,
+                                                                       int in_h, vp_det_wire *wire,
+                                                                       struct CUstream_st *stream)
+{
+    if (!res || !res->count || !res->det || !wire)
+        BAD("pack: NULL %s", !res ? "results" : !res->count ? "count array" : !res->det ? "detection array"
+                                                                                           : "wire array");
+    if (batch < 1 || batch > 65535 || max_det < 1 || (int64_t)batch * max_det > INT32_MAX)
+        BAD("pack: batch %d x max_det %d out of range", batch, max_det);
+    if (!(scale >= 1.0f) || in_w < 1 || in_h < 1 || (float)(in_w > in_h ? in_w : in_h) * scale > 65535.0f)
+        BAD("pack: scale %g for an input of %dx%d does not fit 16 bits", (double)scale, in_w, in_h);
+    pack_kernel<<<(unsigned)batch, PACK_THREADS, 0, stream>>>(res->count, res->det, max_det, scale, (float)in_w,
+                                                              (float)in_h, wire);
+    VP_CUDA_LAUNCHED();
+    return VP_OK;
+}
 
 /* 0 when p or lo is NULL or invalid (the reason is logged). */
 extern "C" __attribute__((visibility("default"))) size_t vp_cuda_post_scratch_bytes(const vp_post_params *p,
