@@ -45,7 +45,6 @@ int vp_nvdec_create(vp_decoder *d, char *err, size_t errlen)
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 typedef struct nv_loadlog {
     char msg[256];
@@ -113,7 +112,6 @@ typedef struct nvdec {
     int eos, flushed, saw_pts;
     int cb_status;          /* first error of a parser callback */
     unsigned min_surfaces;
-    int poll;               /* VIDPIPE_NVDEC_POLL=1: wait for a picture's decode by polling, then map */
 } nvdec;
 
 /* ---- error helpers */
@@ -554,20 +552,7 @@ static int nvdec_receive(vp_decoder *d, vp_frame **out)
     unsigned pitch = 0;
     if (nv_push(l))
         return vp_decoder_set_error(d, VP_ERR_BACKEND, "decoder %s: cannot make the CUDA context current", d->name);
-    CUresult r;
-    /* Polling: the map then finds its picture decoded instead of waiting
-     * inside the driver (bench/nvdec_ceiling.c --map poll measures both). A
-     * failed status query leaves the wait to the map. */
-    for (int k = 0; n->poll && k < 200000; k++) {
-        CUVIDGETDECODESTATUS st;
-        memset(&st, 0, sizeof st);
-        if (l->cv->cuvidGetDecodeStatus(s->dec, q->di.picture_index, &st) != CUDA_SUCCESS ||
-            st.decodeStatus != cuvidDecodeStatus_InProgress)
-            break;
-        struct timespec nap = {0, 50000};
-        nanosleep(&nap, NULL);
-    }
-    r = l->cv->cuvidMapVideoFrame(s->dec, q->di.picture_index, &ptr, &pitch, &pp);
+    CUresult r = l->cv->cuvidMapVideoFrame(s->dec, q->di.picture_index, &ptr, &pitch, &pp);
     nv_pop(l);
     if (r != CUDA_SUCCESS)
         return vp_decoder_set_error(d, VP_ERR_BACKEND,
@@ -646,8 +631,6 @@ int vp_nvdec_create(vp_decoder *d, char *err, size_t errlen)
         return VP_ERR_NOMEM;
     }
     n->d = d;
-    const char *poll = getenv("VIDPIPE_NVDEC_POLL");
-    n->poll = poll && *poll == '1';
     int rc = nv_lib_create(d->opt.device, &n->lib, err, errlen);
     if (rc) {
         free(n);
