@@ -42,7 +42,9 @@
 #                 kernel-family tests (VP_SANITIZE_TOOLS, VP_SANITIZE_TIMEOUT,
 #                 VP_SANITIZE_ARGS for the model runs, e.g. racecheck with
 #                 '--kernel-name-exclude regex=xmma|cudnn|cutlass|cublas|gemm'
-#                 to leave NVIDIA's kernels out);
+#                 to leave NVIDIA's kernels out); one compute-sanitizer
+#                 at a time: two started together both stopped with "Target
+#                 application terminated before first instrumented API call";
 #       profile:  per-step device times of YOLOv8n batch 32 (VP_PROFILE_BATCH) FP16 against
 #                 FLOP and byte floors (VP_GPU_MODELS), FP16 parity of
 #                 VP_GPU_PARITY models.
@@ -198,7 +200,8 @@ if [ "$what" = tests ] || [ "$what" = all ]; then
   for t in "$bin"/*_gpu*; do
     [ -x "$t" ] || continue
     note "$(basename "$t") --bench"
-    "$t" --bench 2>&1 | tail -12; count ${PIPESTATUS[0]}
+    # the summary and failure lines (a tail alone can miss the first summary)
+    "$t" --bench 2>&1 | grep -vE "^ok " | tail -24; count ${PIPESTATUS[0]}
   done
   if [ -d .devcarry/media ]; then
     note "NVDEC against libavcodec (MD5 lists computed where FFmpeg is)"
@@ -250,7 +253,8 @@ if [ "$what" = kernels ]; then
   for t in "$bin"/*_gpu*; do
     [ -x "$t" ] || continue
     note "$(basename "$t") --bench"
-    "$t" --bench 2>&1 | tail -12; count ${PIPESTATUS[0]}
+    # the summary and failure lines (a tail alone can miss the first summary)
+    "$t" --bench 2>&1 | grep -vE "^ok " | tail -24; count ${PIPESTATUS[0]}
   done
   if [ -x "$bin/vp_nvml_test" ]; then
     note "NVML monitor against nvidia-smi"
