@@ -4,7 +4,7 @@
 Usage:
     bench/nvdec_vs_ceiling.py --ceiling BIN --vidpipe BIN [--streams 1,4,8,16]
                               [--seconds 4] [--variants chunk:1,au:0[,au:0:blocking]]
-                              [--json OUT] FILE.h264|FILE.h265 ...
+                              [--cpu-vidpipe BIN] [--json OUT] FILE.h264|FILE.h265 ...
 
 For each FILE it runs, one after the other,
     CEILING --streams S --seconds T --json --feed F --display-delay D FILE
@@ -20,6 +20,13 @@ host CPU per frame of each, with the ceiling's breakdown by driver call
 (thread CPU ms per frame inside NVIDIA's parser without the callbacks,
 cuvidDecodePicture, map, unmap, the rest of the workers, and the driver's
 own threads). vidpipe's goal there is < 0.1 ms per frame.
+
+With --cpu-vidpipe BIN (a vidpipe built with FFmpeg; the NVDEC one may be
+built without), it also runs
+    BIN decode-bench --hw cpu --streams S --seconds T --json FILE
+(libavcodec, frame and slice threads, thread count chosen by libavcodec) and
+adds its frames/s and host CPU per frame to the table: NVDEC and CPU decode
+of the same file on the same machine in one run.
 
 Both time steady-state decoding: the window (and its CPU time) opens once
 every thread has its decoder and a first frame and closes before the
@@ -76,6 +83,7 @@ def main() -> int:
                     help="ceiling loops as FEED:DISPLAY_DELAY[:SCHED], comma-separated (FEED: chunk or au; "
                          "SCHED: auto, spin, yield or blocking)")
     ap.add_argument("--ceiling-args", default="", help="more arguments for every ceiling run (e.g. '--sched blocking')")
+    ap.add_argument("--cpu-vidpipe", help="a vidpipe with FFmpeg: adds decode-bench --hw cpu rows")
     ap.add_argument("--json", help="write every row here")
     ap.add_argument("files", nargs="+")
     a = ap.parse_args()
@@ -127,13 +135,24 @@ def main() -> int:
             status = 1
         vp = {int(r["streams"]): r for r in rows}
         everything += [{"file": f, "program": "vidpipe", **r} for r in rows]
+        cpu: dict[int, dict] = {}
+        if a.cpu_vidpipe:
+            cmd = [a.cpu_vidpipe, "decode-bench", "--hw", "cpu", "--streams", a.streams, "--seconds",
+                   str(a.seconds), "--json", f]
+            rc, rows, tail = run_json(cmd, timeout)
+            if rc != 0:
+                print(f"vidpipe decode-bench --hw cpu: FAILED (exit {rc}): {tail}")
+                status = 1
+            cpu = {int(r["streams"]): r for r in rows}
+            everything += [{"file": f, "program": "vidpipe-cpu", **r} for r in rows]
 
         names = list(ceil)
         same = "au:0" if "au:0" in names and len(names) > 1 else None  # vidpipe's way of driving NVDEC
         print("\n| streams | " + " | ".join(f"ceiling {n} fps" for n in names) +
               " | vidpipe fps | vidpipe / ceiling" + (" | vidpipe / au:0" if same else "") +
-              " | ceiling setup s | vidpipe cpu ms/f | ceiling cpu ms/f |")
-        print("|---:" * (len(names) + 6 + (1 if same else 0)) + "|")
+              " | ceiling setup s | vidpipe cpu ms/f | ceiling cpu ms/f |" +
+              (" CPU decode fps | CPU decode cpu ms/f | NVDEC / CPU decode |" if a.cpu_vidpipe else ""))
+        print("|---:" * (len(names) + 6 + (1 if same else 0) + (3 if a.cpu_vidpipe else 0)) + "|")
         for s in (int(x) for x in a.streams.split(",")):
             fps = {n: ceil[n][s]["fps"] for n in names if s in ceil[n]}
             best = max(fps, key=fps.get) if fps else None
@@ -145,7 +164,10 @@ def main() -> int:
                   (f" | {fmt(v['fps'] / fps[same] if v and same in fps else None, '.3f')}" if same else "") +
                   f" | {fmt(best and ceil[best][s]['setup_s'], '.3f')}"
                   f" | {fmt(v and v['cpu_ms_per_frame'], '.4f')}"
-                  f" | {fmt(best and ceil[best][s]['cpu_ms_per_frame'], '.4f')} |")
+                  f" | {fmt(best and ceil[best][s]['cpu_ms_per_frame'], '.4f')} |" +
+                  (f" {fmt(c and c['fps'])} | {fmt(c and c['cpu_ms_per_frame'], '.3f')}"
+                   f" | {fmt(v['fps'] / c['fps'] if v and c and c['fps'] else None, '.2f')} |"
+                   if (c := cpu.get(s)) is not None or a.cpu_vidpipe else ""))
         if len(names) > 1:
             print("(* the best variant: the ceiling)")
 

@@ -37,6 +37,9 @@
 #                 bench stream), with the ceiling's host CPU per frame split
 #                 by driver call (VP_CEILING_VARIANTS; VP_DECODEBENCH_FILES:
 #                 other names in .devcarry/media or .devcarry/pipeline);
+#                 with .devcarry/ff.tar.xz (scripts/ffmpeg-carry.py: vidpipe
+#                 with FFmpeg, the decode path's libraries, stubs for the
+#                 rest) also `decode-bench --hw cpu` rows in the same run;
 #       sanitize: compute-sanitizer memcheck and racecheck over node tests
 #                 and one model in FP32 and FP16, tests/fp32_stem.py and the
 #                 kernel-family tests (VP_SANITIZE_TOOLS, VP_SANITIZE_TIMEOUT,
@@ -381,8 +384,17 @@ if [ "$what" = decodebench ]; then
     done
   done
   note "bench/nvdec_vs_ceiling.py: vidpipe decode-bench vs vp_nvdec_ceiling:${files:- no test stream carried}"
+  # .devcarry/ff.tar.xz (scripts/ffmpeg-carry.py): a vidpipe built with FFmpeg and
+  # the libraries it loads, for the CPU-decode rows of the same run
+  cpu_args=
+  if [ -f .devcarry/ff.tar.xz ]; then
+    rm -rf /tmp/vp-ff && tar -xJf .devcarry/ff.tar.xz -C /tmp &&
+      printf '#!/bin/sh\nLD_LIBRARY_PATH=/tmp/vp-ff:$LD_LIBRARY_PATH exec /tmp/vp-ff/vidpipe "$@"\n' > /tmp/vp-ff/vidpipe-ff &&
+      chmod +x /tmp/vp-ff/vidpipe-ff && cpu_args="--cpu-vidpipe /tmp/vp-ff/vidpipe-ff" &&
+      /tmp/vp-ff/vidpipe-ff info | grep -iE "^vidpipe|ffmpeg|avcodec" | head -3
+  fi
   if [ -n "$files" ]; then
-    python3 bench/nvdec_vs_ceiling.py --ceiling "$bin/vp_nvdec_ceiling" --vidpipe "$bin/vidpipe" \
+    python3 bench/nvdec_vs_ceiling.py --ceiling "$bin/vp_nvdec_ceiling" --vidpipe "$bin/vidpipe" $cpu_args \
       --streams "${VP_DECODE_STREAMS:-1,4,8,16}" --seconds "${VP_DECODE_SECONDS:-4}" \
       --variants "${VP_CEILING_VARIANTS:-chunk:1,au:0}" --json "${OUT:-/tmp}/decodebench.json" $files
     count $?
