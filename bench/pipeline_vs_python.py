@@ -206,11 +206,16 @@ def main() -> int:
     print("\n| row | streams | frames/s | real-time 30 fps streams | host CPU ms/frame | bytes/frame | p50 / p99 ms "
           "| vs NVDEC ceiling | vs Python |")
     print("|---|---|---|---|---|---|---|---|---|")
+    def cell(r: dict, key: str, spec: str, alt: str = "") -> str:
+        v = r.get(key, r.get(alt) if alt else None)  # "-": not measured for this row
+        return "-" if v is None else format(v, spec)
+
     for r in rows:
-        print(f"| {r['row']} | {r.get('streams', 1)} | {r.get('fps', 0):,.0f} | {r.get('realtime_streams', 0):.1f} | "
-              f"{r.get('cpu_ms_per_frame', r.get('cpu_ms', 0)):.3f} | {r.get('copy_bytes_per_frame', 0):.0f} | "
-              f"{r.get('latency_p50_ms', 0):.2f} / {r.get('latency_p99_ms', 0):.2f} | "
-              f"{r.get('vs_nvdec_ceiling', 0):.2f} | {r.get('vs_python', 0):.1f} |")
+        lat = ("-" if "latency_p50_ms" not in r else
+               f"{r['latency_p50_ms']:.2f} / {r.get('latency_p99_ms', float('nan')):.2f}")
+        print(f"| {r['row']} | {r.get('streams', 1)} | {cell(r, 'fps', ',.0f')} | {cell(r, 'realtime_streams', '.1f')} | "
+              f"{cell(r, 'cpu_ms_per_frame', '.3f', 'cpu_ms')} | {cell(r, 'copy_bytes_per_frame', '.0f')} | {lat} | "
+              f"{cell(r, 'vs_nvdec_ceiling', '.2f')} | {cell(r, 'vs_python', '.1f')} |")
     return 0
 
 
