@@ -41,9 +41,10 @@
 #                 with FFmpeg, the decode path's libraries, stubs for the
 #                 rest) also `decode-bench --hw cpu` rows in the same run;
 #       sanitize: compute-sanitizer memcheck and racecheck over node tests
-#                 and one model in FP32 and FP16, tests/fp32_stem.py and the
-#                 kernel-family tests (VP_SANITIZE_TOOLS, VP_SANITIZE_TIMEOUT,
-#                 VP_SANITIZE_ARGS for the model runs, e.g. racecheck with
+#                 and one model in FP32 and FP16, tests/fp32_stem.py, the
+#                 kernel-family tests and a 16-frame FP16 gpu_only `vidpipe
+#                 run` (VP_SANITIZE_TOOLS, VP_SANITIZE_TIMEOUT, VP_SANITIZE_SIZE
+#                 and VP_SANITIZE_ENV, VP_SANITIZE_ARGS for the model runs, e.g. racecheck with
 #                 '--kernel-name-exclude regex=xmma|cudnn|cutlass|cublas|gemm'
 #                 to leave NVIDIA's kernels out); one compute-sanitizer
 #                 at a time: two started together both stopped with "Target
@@ -430,11 +431,17 @@ if [ "$what" = sanitize ] || [ "$what" = all ]; then
   gen_models
   cs=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
   "$cs" --version | tail -1
-  python3 -c "import numpy as np; np.save('/tmp/vp-x.npy', np.random.rand(1,3,640,640).astype(np.float32))"
+  # VP_SANITIZE_SIZE: the whole-model runs' input side (the YOLO models are
+  # exported with dynamic height and width; 160 runs every kernel on 1/16 of
+  # the pixels); VP_SANITIZE_ENV: variables for every run, e.g.
+  # VP_CUDA_NO_GRAPHS=1 (kernels launched one by one instead of a CUDA graph)
+  sz=${VP_SANITIZE_SIZE:-640}
+  python3 -c "import numpy as np; np.save('/tmp/vp-x.npy', np.random.rand(1,3,$sz,$sz).astype(np.float32))"
   san() { # san TOOL LABEL CMD...: one compute-sanitizer run, counted
     local tool=$1 label=$2; shift 2
     note "compute-sanitizer --tool $tool: $label"
-    timeout "${VP_SANITIZE_TIMEOUT:-900}" "$cs" --tool "$tool" --error-exitcode 9 --print-limit 20 "$@" 2>&1 | tail -4
+    env ${VP_SANITIZE_ENV:-VP_SANITIZE=1} timeout "${VP_SANITIZE_TIMEOUT:-900}" "$cs" --tool "$tool" --error-exitcode 9 \
+      --print-limit 20 "$@" 2>&1 | tail -4
     count ${PIPESTATUS[0]}
   }
   for tool in ${VP_SANITIZE_TOOLS:-memcheck racecheck}; do
@@ -442,9 +449,10 @@ if [ "$what" = sanitize ] || [ "$what" = all ]; then
       san $tool "node tests (${VP_SANITIZE_FILTER:-all}), $prec" "$bin/vp_node_tests" --backend cuda --precision $prec \
         --dir /tmp/vp-onnx/node --filter "${VP_SANITIZE_FILTER:-_}"
       # VP_SANITIZE_ARGS: more compute-sanitizer options for the whole-model run, e.g. a
-      # kernel-name filter that leaves cuDNN's and cuBLAS's kernels uninstrumented (racecheck
-      # of the whole YOLOv8n inference runs past 440 s with them)
-      san $tool "YOLOv8n batch 1, $prec ${VP_SANITIZE_ARGS:-}" ${VP_SANITIZE_ARGS:-} "$bin/vidpipe" infer --backend cuda \
+      # kernel-name filter. Racecheck of a whole FP16 inference has not finished yet: not in
+      # 440 s at 640, not in 160 s at 160, nor with the FP32 first layer's kernel or cuDNN's
+      # kernels left uninstrumented (docs/PERFORMANCE.md, the sanitizer table)
+      san $tool "YOLOv8n batch 1 at $sz, $prec ${VP_SANITIZE_ARGS:-}" ${VP_SANITIZE_ARGS:-} "$bin/vidpipe" infer --backend cuda \
         --precision $prec --model "$models/yolov8n.onnx" --input images=/tmp/vp-x.npy --outdir /tmp/vp-san
     done
     # the FP32 first layer's kernel on its 9 test models (every vidpipe the script starts)
@@ -453,6 +461,12 @@ if [ "$what" = sanitize ] || [ "$what" = all ]; then
     for t in ${VP_SANITIZE_GPU_TESTS-"$bin"/*_gpu*}; do
       [ -x "$t" ] && san $tool "$(basename "$t")" "$t"
     done
+    # the whole GPU path: NVDEC, preprocessing, FP16 engine, post-processing, packed results
+    if [ -f .devcarry/yolov8n-video.onnx ] && [ -f .devcarry/media/h264_360p.h264 ]; then
+      san $tool "vidpipe run, 16 frames, FP16, gpu_only" "$bin/vidpipe" run --quiet --backend cuda --precision fp16 \
+        --hw nvdec --gpu-only --model .devcarry/yolov8n-video.onnx --source .devcarry/media/h264_360p.h264 \
+        --max-frames 16 --batch 4 --sink /tmp/vp-san-run.jsonl
+    fi
   done
 fi
 echo "gpu tests: $pass passed, $fail failed, $skip skipped"
