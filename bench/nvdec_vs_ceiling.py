@@ -127,24 +127,18 @@ def main() -> int:
             everything += [{"file": f, "program": "ceiling", "variant": name, **r} for r in rows]
         if not ceil:
             continue
-        cmd = [a.vidpipe, "decode-bench", "--hw", "nvdec", "--streams", a.streams, "--seconds", str(a.seconds),
-               "--json", f]
-        rc, rows, tail = run_json(cmd, timeout)
-        if rc != 0:
-            print(f"vidpipe decode-bench: FAILED (exit {rc}): {tail}")
-            status = 1
-        vp = {int(r["streams"]): r for r in rows}
-        everything += [{"file": f, "program": "vidpipe", **r} for r in rows]
-        cpu: dict[int, dict] = {}
-        if a.cpu_vidpipe:
-            cmd = [a.cpu_vidpipe, "decode-bench", "--hw", "cpu", "--streams", a.streams, "--seconds",
-                   str(a.seconds), "--json", f]
-            rc, rows, tail = run_json(cmd, timeout)
+        def decode_bench(binary: str, hw: str, program: str) -> dict[int, dict]:
+            nonlocal status, everything
+            rc, rows, tail = run_json([binary, "decode-bench", "--hw", hw, "--streams", a.streams, "--seconds",
+                                       str(a.seconds), "--json", f], timeout)
             if rc != 0:
-                print(f"vidpipe decode-bench --hw cpu: FAILED (exit {rc}): {tail}")
+                print(f"vidpipe decode-bench --hw {hw}: FAILED (exit {rc}): {tail}")
                 status = 1
-            cpu = {int(r["streams"]): r for r in rows}
-            everything += [{"file": f, "program": "vidpipe-cpu", **r} for r in rows]
+            everything += [{"file": f, "program": program, **r} for r in rows]
+            return {int(r["streams"]): r for r in rows}
+
+        vp = decode_bench(a.vidpipe, "nvdec", "vidpipe")
+        cpu = decode_bench(a.cpu_vidpipe, "cpu", "vidpipe-cpu") if a.cpu_vidpipe else {}
 
         names = list(ceil)
         same = "au:0" if "au:0" in names and len(names) > 1 else None  # vidpipe's way of driving NVDEC
