@@ -12,11 +12,14 @@ linker (libavcodec is linked BIND_NOW) resolves everything, but nothing of
 theirs is shipped. A stub that is called does nothing useful: only use this
 for decoding with FFmpeg's built-in decoders.
 
-    scripts/ffmpeg-carry.py --build build --out .devcarry-ff/ff.tar.xz
+    scripts/ffmpeg-carry.py --build build --out .devcarry/ff.tar.xz
 
-On the GPU machine: tar -xJf ff.tar.xz -C /tmp; LD_LIBRARY_PATH=/tmp/vp-ff:...
-(the libraries already in .devcarry/libs.tar.xz and the C runtime are left
-out: see SKIP).
+`scripts/gpu-test.sh run decodebench` unpacks it to /tmp/vp-ff there and
+runs /tmp/vp-ff/vidpipe with LD_LIBRARY_PATH=/tmp/vp-ff first (the libraries
+already in .devcarry/libs.tar.xz and the C runtime are left out: see SKIP).
+With .devcarry/ near the carry limit, carry a smaller folder instead: the
+session-17 call copied bin, libs and py tarballs, ff.tar.xz and the two test
+streams into .devcarry-ff/ and renamed it .devcarry/ on the GPU machine.
 """
 import argparse
 import os
@@ -100,7 +103,7 @@ def make_stub(real: Path, soname: str, outdir: Path, tmp: Path) -> Path:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", type=Path, default=Path("build"), help="a build with VP_FFMPEG=ON")
-    ap.add_argument("--out", type=Path, default=Path(".devcarry-ff/ff.tar.xz"))
+    ap.add_argument("--out", type=Path, default=Path(".devcarry/ff.tar.xz"))
     ap.add_argument("--stub", default=DEFAULT_STUBS, help="library name prefixes to replace by stubs")
     args = ap.parse_args()
 
