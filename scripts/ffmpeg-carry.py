@@ -17,9 +17,9 @@ for decoding with FFmpeg's built-in decoders.
 `scripts/gpu-test.sh run decodebench` unpacks it to /tmp/vp-ff there and
 runs /tmp/vp-ff/vidpipe with LD_LIBRARY_PATH=/tmp/vp-ff first (the libraries
 already in .devcarry/libs.tar.xz and the C runtime are left out: see SKIP).
-With .devcarry/ near the carry limit, carry a smaller folder instead: the
-session-17 call copied bin, libs and py tarballs, ff.tar.xz and the two test
-streams into .devcarry-ff/ and renamed it .devcarry/ on the GPU machine.
+With .devcarry/ near the carry limit, carry a smaller folder instead (the
+bin, libs and py tarballs, ff.tar.xz and the test streams) and copy it to
+.devcarry/ on the GPU machine before gpu-test.sh runs.
 """
 import argparse
 import os
