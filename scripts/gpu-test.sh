@@ -392,7 +392,7 @@ if [ "$what" = decodebench ]; then
     rm -rf /tmp/vp-ff && tar -xJf .devcarry/ff.tar.xz -C /tmp &&
       printf '#!/bin/sh\nLD_LIBRARY_PATH=/tmp/vp-ff:$LD_LIBRARY_PATH exec /tmp/vp-ff/vidpipe "$@"\n' > /tmp/vp-ff/vidpipe-ff &&
       chmod +x /tmp/vp-ff/vidpipe-ff && cpu_args="--cpu-vidpipe /tmp/vp-ff/vidpipe-ff" &&
-      /tmp/vp-ff/vidpipe-ff info | grep -iE "^vidpipe|ffmpeg|avcodec" | head -3
+      /tmp/vp-ff/vidpipe-ff info | head -1
   fi
   if [ -n "$files" ]; then
     python3 bench/nvdec_vs_ceiling.py --ceiling "$bin/vp_nvdec_ceiling" --vidpipe "$bin/vidpipe" $cpu_args \
@@ -440,7 +440,7 @@ if [ "$what" = sanitize ] || [ "$what" = all ]; then
   san() { # san TOOL LABEL CMD...: one compute-sanitizer run, counted
     local tool=$1 label=$2; shift 2
     note "compute-sanitizer --tool $tool: $label"
-    env ${VP_SANITIZE_ENV:-VP_SANITIZE=1} timeout "${VP_SANITIZE_TIMEOUT:-900}" "$cs" --tool "$tool" --error-exitcode 9 \
+    env ${VP_SANITIZE_ENV:-} timeout "${VP_SANITIZE_TIMEOUT:-900}" "$cs" --tool "$tool" --error-exitcode 9 \
       --print-limit 20 "$@" 2>&1 | tail -4
     count ${PIPESTATUS[0]}
   }
