@@ -189,7 +189,8 @@ def main() -> int:
                    "latency_p50_ms": max(s["latency_p50_ms"] for s in st["streams"]),
                    "latency_p99_ms": max(s["latency_p99_ms"] for s in st["streams"]),
                    "dropped": sum(s["dropped"] for s in st["streams"]), "frames": st["frames"],
-                   "stage_mean_ms": {k: round(v["mean"], 3) for k, v in st["stages_ms"].items()}}
+                   "stage_mean_ms": {k: round(v["mean"], 3) for k, v in st["stages_ms"].items()},
+                   "cpu_ms_by_thread": {k: round(v, 4) for k, v in st.get("cpu_ms_per_frame_by_thread", {}).items()}}
             if n in ceiling:
                 row["vs_nvdec_ceiling"] = fps / ceiling[n]["fps"]
             if py:
@@ -216,6 +217,17 @@ def main() -> int:
         print(f"| {r['row']} | {r.get('streams', 1)} | {cell(r, 'fps', ',.0f')} | {cell(r, 'realtime_streams', '.1f')} | "
               f"{cell(r, 'cpu_ms_per_frame', '.3f', 'cpu_ms')} | {cell(r, 'copy_bytes_per_frame', '.0f')} | {lat} | "
               f"{cell(r, 'vs_nvdec_ceiling', '.2f')} | {cell(r, 'vs_python', '.1f')} |")
+    # where vidpipe's host CPU goes, by thread, next to the decode-only
+    # ceiling's (every NVDEC client's floor) at the same stream count
+    split = [r for r in rows if r["row"] == "vidpipe" and r.get("cpu_ms_by_thread")]
+    if split:
+        print("\n| streams | vidpipe host CPU ms/frame | sources | infer | results | other (driver, NVDEC) "
+              "| decode-only ceiling |")
+        print("|---|---|---|---|---|---|---|")
+        for r in split:
+            t, c = r["cpu_ms_by_thread"], ceiling.get(r["streams"], {})
+            print(f"| {r['streams']} | {r['cpu_ms_per_frame']:.3f} | {t['sources']:.3f} | {t['infer']:.3f} | "
+                  f"{t['results']:.3f} | {t['other']:.3f} | {cell(c, 'cpu_ms_per_frame', '.3f', 'cpu_ms')} |")
     return 0
 
 

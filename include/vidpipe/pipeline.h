@@ -215,6 +215,13 @@ typedef struct vp_mem_pool_stats {
 typedef struct vp_pipeline_stats {
     double wall_s;
     double cpu_s;              /* process CPU time (user + system) */
+    /* cpu_s by thread, seconds: the source threads (demux, decode, NVDEC's
+     * picture mapping), the inference thread (batching, preprocessing,
+     * launching the engine; the CPU engine's own work), the results thread
+     * (waiting for each batch, host post-processing, tracking, sinks). The
+     * rest of cpu_s is other threads': the CUDA driver's and NVDEC's, the
+     * CPU engine's workers, the caller's. */
+    double cpu_sources_s, cpu_infer_s, cpu_results_s;
     long frames;               /* processed, all streams */
     long batches;
     double mean_batch;

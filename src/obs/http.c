@@ -417,6 +417,17 @@ static void render_metrics(vp_http *h, vp_http_text *t)
     vp_http_text_append(t, "vidpipe_cpu_seconds_total ", 26);
     text_value(t, s.cpu_s);
     vp_http_text_append(t, "\n", 1);
+    family(t, "vidpipe_thread_cpu_seconds_total", "counter",
+           "Process CPU time by thread: sources (demux, decode), infer (batching, preprocessing, engine launch), "
+           "results (post-processing, tracking, sinks), other (CUDA driver, NVDEC, engine workers), seconds.");
+    const char *tn[4] = {"sources", "infer", "results", "other"};
+    double tv[4] = {s.cpu_sources_s, s.cpu_infer_s, s.cpu_results_s,
+                    fmax(0, s.cpu_s - s.cpu_sources_s - s.cpu_infer_s - s.cpu_results_s)};
+    for (int k = 0; k < 4; k++) {
+        vp_http_text_printf(t, "vidpipe_thread_cpu_seconds_total{thread=\"%s\"} ", tn[k]);
+        text_value(t, tv[k]);
+        vp_http_text_append(t, "\n", 1);
+    }
 
     if (h->hook.metrics)
         h->hook.metrics(h->hook.user, t);
@@ -509,6 +520,15 @@ static cJSON *render_json(vp_http *h, int full, int *bad)
     if (full) {
         jnum(root, "wall_s", s.wall_s, bad);
         jnum(root, "cpu_s", s.cpu_s, bad);
+        cJSON *tc = cJSON_AddObjectToObject(root, "cpu_by_thread_s");
+        if (!tc)
+            *bad = 1;
+        else {
+            jnum(tc, "sources", s.cpu_sources_s, bad);
+            jnum(tc, "infer", s.cpu_infer_s, bad);
+            jnum(tc, "results", s.cpu_results_s, bad);
+            jnum(tc, "other", fmax(0, s.cpu_s - s.cpu_sources_s - s.cpu_infer_s - s.cpu_results_s), bad);
+        }
         jnum(root, "frames", (double)s.frames, bad);
         jnum(root, "batches", (double)s.batches, bad);
         jnum(root, "mean_batch", s.mean_batch, bad);

@@ -91,6 +91,37 @@ static double cpu_s(void)
            (double)ru.ru_stime.tv_usec / 1e6;
 }
 
+/* A thread's CPU time (user + system), seconds: the statistics' split of
+ * cpu_s by thread. Each pipeline thread registers its clock at its start
+ * and adds its total at its end, both under pl->mu, so a reader holding
+ * mu reads only clocks of live threads. */
+typedef struct thread_cpu {
+    clockid_t clock;
+    int live;
+} thread_cpu;
+
+static double clock_s(clockid_t c)
+{
+    struct timespec ts;
+    return clock_gettime(c, &ts) ? 0 : (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void thread_cpu_begin(thread_cpu *t)
+{
+    t->live = pthread_getcpuclockid(pthread_self(), &t->clock) == 0;
+}
+
+/* Under mu, at the thread's end: its total into *sum. */
+static void thread_cpu_end(thread_cpu *t, double *sum)
+{
+    if (t->live)
+        *sum += clock_s(t->clock);
+    t->live = 0;
+}
+
+/* Under mu: the thread's time so far, 0 once it ended (counted in its sum). */
+static double thread_cpu_now(const thread_cpu *t) { return t->live ? clock_s(t->clock) : 0; }
+
 static char *dupstr(const char *s)
 {
     if (!s)
@@ -174,6 +205,7 @@ typedef struct pstream {
     vp_rational fps;         /* of the last opened source, for video sinks ({0,1}: unknown) */
     vp_tracker *trk;         /* tracker.enabled: this stream's tracker (inference thread only) */
     vp_span_writer *sw;      /* profile.trace: the reader thread's span writer, else NULL */
+    thread_cpu cpu;          /* the reader thread's CPU clock (under pl->mu) */
 #ifdef VP_HAVE_FFMPEG
     vp_encoder *enc[VP_PIPE_MAX_SINKS]; /* video sinks: opened at the stream's first frame */
 #endif
@@ -337,6 +369,9 @@ struct vp_pipeline {
     hist stage[VP_STAGE_COUNT];
     long fault_batch;        /* test hook: $VIDPIPE_FAULT_ENGINE_BATCH = N fails the engine on batch N (1-based) */
     double t_start, t_end, cpu_start, cpu_end;
+    /* CPU time by thread (under mu): ended threads' totals; the live ones' clocks */
+    double cpu_sources_s, cpu_infer_s, cpu_results_s;
+    thread_cpu infer_cpu, comp_cpu;
     char err[512];
 };
 
@@ -1338,6 +1373,9 @@ static void *reader_main(void *arg)
     pstream *s = arg;
     vp_pipeline *p = s->pl;
     int loops = s->cfg.loop;
+    pthread_mutex_lock(&p->mu);
+    thread_cpu_begin(&s->cpu);
+    pthread_mutex_unlock(&p->mu);
     if (p->spans) {
         char name[96];
         snprintf(name, sizeof name, "source %s", s->id);
@@ -1360,6 +1398,7 @@ static void *reader_main(void *arg)
     release_decoder(s, &dec);
     vp_span_writer_release(&s->sw);
     pthread_mutex_lock(&p->mu);
+    thread_cpu_end(&s->cpu, &p->cpu_sources_s);
     s->done = 1;
     pthread_cond_broadcast(&p->cv_frames);
     pthread_mutex_unlock(&p->mu);
@@ -2666,6 +2705,7 @@ static void *comp_main(void *arg)
         p->csw = NULL;
     line l = {0};
     pthread_mutex_lock(&p->mu);
+    thread_cpu_begin(&p->comp_cpu);
     for (;;) {
         while (!p->fl_count && !p->fl_eof)
             pthread_cond_wait(&p->cv_fl, &p->mu);
@@ -2679,6 +2719,7 @@ static void *comp_main(void *arg)
         p->fl_count--;
         pthread_cond_broadcast(&p->cv_fl);
     }
+    thread_cpu_end(&p->comp_cpu, &p->cpu_results_s);
     pthread_mutex_unlock(&p->mu);
     vp_span_writer_release(&p->csw);
     free(l.s);
@@ -2689,6 +2730,9 @@ static void *infer_main(void *arg)
 {
     vp_pipeline *p = arg;
     char err[256];
+    pthread_mutex_lock(&p->mu);
+    thread_cpu_begin(&p->infer_cpu);
+    pthread_mutex_unlock(&p->mu);
     if (p->gpu && p->gpu->api->set_device(p->cfg.gpu, err, sizeof err))
         VP_LOGE("pipeline: %s", err);
     if (p->spans && vp_spans_writer(p->spans, "infer", VP_SPAN_TRACK_CPU, &p->sw))
@@ -2744,6 +2788,9 @@ static void *infer_main(void *arg)
             p->sink_errors++;
             VP_LOGE("sink %s: cannot write: %s", p->sinks[i].path, strerror(errno));
         }
+    pthread_mutex_lock(&p->mu);
+    thread_cpu_end(&p->infer_cpu, &p->cpu_infer_s);
+    pthread_mutex_unlock(&p->mu);
     return NULL;
 }
 
@@ -2826,6 +2873,11 @@ int vp_pipeline_get_stats(vp_pipeline *p, vp_pipeline_stats *s, vp_stream_stats 
     double c_end = p->t_end ? p->cpu_end : cpu_s();
     s->wall_s = p->started ? (t_end - p->t_start) / 1e3 : 0;
     s->cpu_s = p->started ? c_end - p->cpu_start : 0;
+    s->cpu_infer_s = p->cpu_infer_s + thread_cpu_now(&p->infer_cpu);
+    s->cpu_results_s = p->cpu_results_s + thread_cpu_now(&p->comp_cpu);
+    s->cpu_sources_s = p->cpu_sources_s;
+    for (int i = 0; i < p->ns; i++)
+        s->cpu_sources_s += thread_cpu_now(&p->st[i].cpu);
     s->frames = p->frames;
     s->batches = p->batches;
     s->mean_batch = p->batches ? (double)p->batch_frames / (double)p->batches : 0;

@@ -147,7 +147,7 @@ GLOBAL = {
     "vidpipe_streams": "gauge", "vidpipe_pipeline_frames": "counter", "vidpipe_batches": "counter",
     "vidpipe_batch_mean": "gauge", "vidpipe_engine_errors": "counter", "vidpipe_sink_errors": "counter",
     "vidpipe_copy_bytes": "counter", "vidpipe_stage_ms": "summary", "vidpipe_uptime_seconds": "gauge",
-    "vidpipe_cpu_seconds": "counter",
+    "vidpipe_cpu_seconds": "counter", "vidpipe_thread_cpu_seconds": "counter",
 }
 # The GPU path's memory pools, one series per pool (device, host); zeros on
 # the CPU path.
@@ -256,6 +256,13 @@ def check_metrics(port, streams, escaped=None):
     check(sample(fams, "vidpipe_sink_errors") == 0, "sink errors")
     check(sample(fams, "vidpipe_uptime_seconds") > 0, "uptime")
     check(sample(fams, "vidpipe_cpu_seconds") > 0, "cpu seconds")
+    # by thread: the sources decoded, so their clock moved; the named threads'
+    # clocks, read after the process's, may pass it only by that read's time
+    th = {k: sample(fams, "vidpipe_thread_cpu_seconds", thread=k) for k in ("sources", "infer", "results", "other")}
+    check(None not in th.values() and min(th.values()) >= 0 and th["sources"] > 0, f"thread cpu seconds: {th}")
+    if None not in th.values():
+        named = th["sources"] + th["infer"] + th["results"]
+        check(named <= sample(fams, "vidpipe_cpu_seconds") * 1.01 + 0.01, f"thread cpu seconds {th} over the process's")
     hook = fams.get("vidpipe_test_hook_info")
     check(hook is not None and hook.type == "gauge", "the hook's family is missing")
     check([(x.labels, x.value) for x in hook.samples] == [({"device": HOOK_LABEL}, 1)],
@@ -276,6 +283,8 @@ def test_stats(port):
               "sink_errors", "stages_ms", "streams"):
         check(k in s, f"/stats: no {k}")
     check(set(STAGES) <= set(s["stages_ms"]), f"/stats: stages {list(s['stages_ms'])}")
+    check(set(s.get("cpu_by_thread_s", {})) == {"sources", "infer", "results", "other"},
+          f"/stats: cpu_by_thread_s {s.get('cpu_by_thread_s')}")
     pools = s.get("memory_pools", {})
     for pool in ("device", "host"):
         check(set(POOL_KEYS) <= set(pools.get(pool, {})), f"/stats: memory_pools.{pool} {pools.get(pool)}")

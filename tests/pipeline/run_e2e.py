@@ -260,6 +260,15 @@ def test_reference(a, tmp):
         if st["frames"] != a.frames or st["streams"][0]["processed"] != a.frames:
             print(f"FAIL {video}: stats say {st['frames']} frames, expected {a.frames}")
             ok_all = False
+        # host CPU by thread: the source thread decoded (libavcodec) and the
+        # inference thread ran the CPU engine, so both used CPU; the three
+        # threads' clocks cannot add up to more than the process's time
+        th, total = st.get("cpu_ms_per_frame_by_thread", {}), st["cpu_ms_per_frame"]
+        named = sum(th.get(k, 0) for k in ("sources", "infer", "results"))
+        if set(th) != {"sources", "infer", "results", "other"} or min(th.values()) < 0 or \
+                th["sources"] <= 0 or th["infer"] <= 0 or named > total * 1.01 + 0.01:
+            print(f"FAIL {video}: CPU by thread {th} against {total:.3f} ms/frame in all")
+            ok_all = False
     return 0 if ok_all else 1
 
 

@@ -260,6 +260,12 @@ static void write_stats_json(FILE *f, const vp_pipeline_config *cfg, const vp_pi
     cJSON_AddNumberToObject(o, "frames", (double)s->frames);
     cJSON_AddNumberToObject(o, "fps", s->wall_s > 0 ? (double)s->frames / s->wall_s : 0);
     cJSON_AddNumberToObject(o, "cpu_ms_per_frame", s->frames ? s->cpu_s * 1e3 / (double)s->frames : 0);
+    double per = s->frames ? 1e3 / (double)s->frames : 0, other = s->cpu_s - s->cpu_sources_s - s->cpu_infer_s - s->cpu_results_s;
+    cJSON *tc = cJSON_AddObjectToObject(o, "cpu_ms_per_frame_by_thread"); /* see vp_pipeline_stats */
+    cJSON_AddNumberToObject(tc, "sources", s->cpu_sources_s * per);
+    cJSON_AddNumberToObject(tc, "infer", s->cpu_infer_s * per);
+    cJSON_AddNumberToObject(tc, "results", s->cpu_results_s * per);
+    cJSON_AddNumberToObject(tc, "other", (other > 0 ? other : 0) * per);
     cJSON_AddNumberToObject(o, "batches", (double)s->batches);
     cJSON_AddNumberToObject(o, "mean_batch", s->mean_batch);
     cJSON_AddNumberToObject(o, "h2d_bytes", (double)s->h2d_bytes);
@@ -545,6 +551,11 @@ int vp_cmd_run(int argc, char **argv)
         if (s.h2d_bytes || s.d2h_bytes)
             fprintf(stderr, ", host<->device %.0f bytes/frame", s.frames ? (double)(s.h2d_bytes + s.d2h_bytes) / (double)s.frames : 0.0);
         fprintf(stderr, "\n");
+        if (s.frames) {
+            double per = 1e3 / (double)s.frames, other = s.cpu_s - s.cpu_sources_s - s.cpu_infer_s - s.cpu_results_s;
+            fprintf(stderr, "  host CPU by thread, ms/frame: sources %.3f  infer %.3f  results %.3f  other %.3f\n",
+                    s.cpu_sources_s * per, s.cpu_infer_s * per, s.cpu_results_s * per, (other > 0 ? other : 0) * per);
+        }
         for (int i = 0; i < n; i++) {
             fprintf(stderr, "  stream %-10s %s  decoded %ld  processed %ld  dropped %ld  decode errors %ld  reconnects %ld  "
                             "detections %ld  latency p50 %.2f p99 %.2f ms%s%s\n",
