@@ -222,6 +222,15 @@ typedef struct vp_pipeline_stats {
      * rest of cpu_s is other threads': the CUDA driver's and NVDEC's, the
      * CPU engine's workers, the caller's. */
     double cpu_sources_s, cpu_infer_s, cpu_results_s;
+    /* The steady state: from when every source has its first result (or
+     * has ended) to when the first source ends (or now, or the end), so that
+     * opening sources, creating decoders and the tail where some sources
+     * have ended stay out, as `vidpipe decode-bench` measures decoding.
+     * Zeros until it opens. */
+    struct {
+        double wall_s, cpu_s, cpu_sources_s, cpu_infer_s, cpu_results_s;
+        long frames;
+    } steady;
     long frames;               /* processed, all streams */
     long batches;
     double mean_batch;

@@ -122,6 +122,12 @@ static void thread_cpu_end(thread_cpu *t, double *sum)
 /* Under mu: the thread's time so far, 0 once it ended (counted in its sum). */
 static double thread_cpu_now(const thread_cpu *t) { return t->live ? clock_s(t->clock) : 0; }
 
+/* One end of the steady-state window: when, frames processed, CPU times. */
+typedef struct window {
+    double t_ms, cpu_s, sources_s, infer_s, results_s;
+    long frames;
+} window;
+
 static char *dupstr(const char *s)
 {
     if (!s)
@@ -206,6 +212,7 @@ typedef struct pstream {
     vp_tracker *trk;         /* tracker.enabled: this stream's tracker (inference thread only) */
     vp_span_writer *sw;      /* profile.trace: the reader thread's span writer, else NULL */
     thread_cpu cpu;          /* the reader thread's CPU clock (under pl->mu) */
+    int begun;               /* has its first result or ended: counted in pl->n_begun (under pl->mu) */
 #ifdef VP_HAVE_FFMPEG
     vp_encoder *enc[VP_PIPE_MAX_SINKS]; /* video sinks: opened at the stream's first frame */
 #endif
@@ -372,10 +379,45 @@ struct vp_pipeline {
     /* CPU time by thread (under mu): ended threads' totals; the live ones' clocks */
     double cpu_sources_s, cpu_infer_s, cpu_results_s;
     thread_cpu infer_cpu, comp_cpu;
+    /* the steady-state window (see vp_pipeline_stats), under mu: streams
+     * with a first result or ended; the window's ends (0: not reached) */
+    int n_begun;
+    window win_open, win_close;
     char err[512];
 };
 
 struct vp_spans *vp_pipeline_spans(vp_pipeline *p) { return p ? p->spans : NULL; }
+
+/* Under mu: the host CPU times so far (process, and by thread). */
+static void cpu_times(const vp_pipeline *p, double *proc, double *sources, double *infer, double *results)
+{
+    double c_end = p->t_end ? p->cpu_end : cpu_s();
+    *proc = p->started ? c_end - p->cpu_start : 0;
+    *infer = p->cpu_infer_s + thread_cpu_now(&p->infer_cpu);
+    *results = p->cpu_results_s + thread_cpu_now(&p->comp_cpu);
+    *sources = p->cpu_sources_s;
+    for (int i = 0; i < p->ns; i++)
+        *sources += thread_cpu_now(&p->st[i].cpu);
+}
+
+/* Under mu: one end of the steady-state window, now. */
+static void window_mark(const vp_pipeline *p, window *w)
+{
+    w->t_ms = now_ms();
+    w->frames = p->frames;
+    cpu_times(p, &w->cpu_s, &w->sources_s, &w->infer_s, &w->results_s);
+}
+
+/* Under mu: stream s has its first result or ended; the window opens when
+ * every stream has. */
+static void stream_begun(vp_pipeline *p, pstream *s)
+{
+    if (s->begun)
+        return;
+    s->begun = 1;
+    if (++p->n_begun >= p->ns && !p->win_open.t_ms)
+        window_mark(p, &p->win_open);
+}
 
 int vp_pipeline_set_span_hooks(vp_pipeline *p, const vp_span_hooks *hooks, void *ctx)
 {
@@ -1399,6 +1441,10 @@ static void *reader_main(void *arg)
     vp_span_writer_release(&s->sw);
     pthread_mutex_lock(&p->mu);
     thread_cpu_end(&s->cpu, &p->cpu_sources_s);
+    if (!s->begun)
+        stream_begun(p, s); /* ended without a result: it no longer holds the window shut */
+    else if (p->win_open.t_ms && !p->win_close.t_ms)
+        window_mark(p, &p->win_close); /* the first stream to end closes it */
     s->done = 1;
     pthread_cond_broadcast(&p->cv_frames);
     pthread_mutex_unlock(&p->mu);
@@ -1493,6 +1539,7 @@ int vp_pipeline_add_source(vp_pipeline *p, const vp_pipe_source *src, char *err,
         pstream *s = &p->st[p->ns - 1];
         if (pthread_create(&s->thread, NULL, reader_main, s)) {
             s->done = 1;
+            stream_begun(p, s);
             atomic_store(&s->stop_req, 1);
             rc = fail(err, errlen, VP_ERR_NOMEM, "source '%s': cannot start its thread", s->id);
         } else {
@@ -1522,8 +1569,10 @@ int vp_pipeline_remove_source(vp_pipeline *p, const char *id, char *err, size_t 
         atomic_store(&s->stop_req, 1);
         if (s->src)
             vp_source_interrupt(s->src);
-        if (!s->started)
+        if (!s->started) {
             s->done = 1; /* never started: nothing to drain */
+            stream_begun(p, s);
+        }
         err[0] = 0;
         rc = VP_OK;
         VP_LOGI("pipeline: source '%s' removed", id);
@@ -2226,6 +2275,8 @@ static void emit(vp_pipeline *p, inflight *fl, int slot, const char *error, line
     s->detections += ndet;
     hist_add(&s->lat, t_done - b->it.t_read);
     p->frames++;
+    if (s->processed == 1)
+        stream_begun(p, s);
     pthread_mutex_unlock(&p->mu);
 }
 
@@ -2806,7 +2857,10 @@ int vp_pipeline_start(vp_pipeline *p)
     for (int i = 0; i < p->ns; i++) {
         if (pthread_create(&p->st[i].thread, NULL, reader_main, &p->st[i])) {
             stream_fail(&p->st[i], "cannot start its thread");
+            pthread_mutex_lock(&p->mu);
             p->st[i].done = 1;
+            stream_begun(p, &p->st[i]);
+            pthread_mutex_unlock(&p->mu);
             continue;
         }
         p->st[i].started = 1;
@@ -2870,14 +2924,21 @@ int vp_pipeline_get_stats(vp_pipeline *p, vp_pipeline_stats *s, vp_stream_stats 
         return 0;
     pthread_mutex_lock(&p->mu);
     double t_end = p->t_end ? p->t_end : now_ms();
-    double c_end = p->t_end ? p->cpu_end : cpu_s();
     s->wall_s = p->started ? (t_end - p->t_start) / 1e3 : 0;
-    s->cpu_s = p->started ? c_end - p->cpu_start : 0;
-    s->cpu_infer_s = p->cpu_infer_s + thread_cpu_now(&p->infer_cpu);
-    s->cpu_results_s = p->cpu_results_s + thread_cpu_now(&p->comp_cpu);
-    s->cpu_sources_s = p->cpu_sources_s;
-    for (int i = 0; i < p->ns; i++)
-        s->cpu_sources_s += thread_cpu_now(&p->st[i].cpu);
+    cpu_times(p, &s->cpu_s, &s->cpu_sources_s, &s->cpu_infer_s, &s->cpu_results_s);
+    if (p->win_open.t_ms) {
+        window now, *a = &p->win_open, *b = &now;
+        if (p->win_close.t_ms)
+            b = &p->win_close;
+        else
+            window_mark(p, &now);
+        s->steady.wall_s = (b->t_ms - a->t_ms) / 1e3;
+        s->steady.frames = b->frames - a->frames;
+        s->steady.cpu_s = b->cpu_s - a->cpu_s;
+        s->steady.cpu_sources_s = b->sources_s - a->sources_s;
+        s->steady.cpu_infer_s = b->infer_s - a->infer_s;
+        s->steady.cpu_results_s = b->results_s - a->results_s;
+    }
     s->frames = p->frames;
     s->batches = p->batches;
     s->mean_batch = p->batches ? (double)p->batch_frames / (double)p->batches : 0;

@@ -269,6 +269,13 @@ def test_reference(a, tmp):
                 th["sources"] <= 0 or th["infer"] <= 0 or named > total * 1.01 + 0.01:
             print(f"FAIL {video}: CPU by thread {th} against {total:.3f} ms/frame in all")
             ok_all = False
+        # the steady-state window of one stream opens at its first result and
+        # closes when it ends: every frame but the first, in less than the run
+        w = st.get("steady", {})
+        if w.get("frames") != a.frames - 1 or not 0 < w.get("wall_s", 0) < st["wall_s"] or \
+                not 0 < w.get("cpu_ms_per_frame", 0):
+            print(f"FAIL {video}: steady state {w}, expected {a.frames - 1} frames within {st['wall_s']:.3f} s")
+            ok_all = False
     return 0 if ok_all else 1
 
 

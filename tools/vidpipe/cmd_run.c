@@ -266,6 +266,19 @@ static void write_stats_json(FILE *f, const vp_pipeline_config *cfg, const vp_pi
     cJSON_AddNumberToObject(tc, "infer", s->cpu_infer_s * per);
     cJSON_AddNumberToObject(tc, "results", s->cpu_results_s * per);
     cJSON_AddNumberToObject(tc, "other", (other > 0 ? other : 0) * per);
+    /* the steady state (see vp_pipeline_stats): every source running */
+    cJSON *w = cJSON_AddObjectToObject(o, "steady");
+    double wper = s->steady.frames ? 1e3 / (double)s->steady.frames : 0;
+    cJSON_AddNumberToObject(w, "wall_s", s->steady.wall_s);
+    cJSON_AddNumberToObject(w, "frames", (double)s->steady.frames);
+    cJSON_AddNumberToObject(w, "fps", s->steady.wall_s > 0 ? (double)s->steady.frames / s->steady.wall_s : 0);
+    cJSON_AddNumberToObject(w, "cpu_ms_per_frame", s->steady.cpu_s * wper);
+    other = s->steady.cpu_s - s->steady.cpu_sources_s - s->steady.cpu_infer_s - s->steady.cpu_results_s;
+    tc = cJSON_AddObjectToObject(w, "cpu_ms_per_frame_by_thread");
+    cJSON_AddNumberToObject(tc, "sources", s->steady.cpu_sources_s * wper);
+    cJSON_AddNumberToObject(tc, "infer", s->steady.cpu_infer_s * wper);
+    cJSON_AddNumberToObject(tc, "results", s->steady.cpu_results_s * wper);
+    cJSON_AddNumberToObject(tc, "other", (other > 0 ? other : 0) * wper);
     cJSON_AddNumberToObject(o, "batches", (double)s->batches);
     cJSON_AddNumberToObject(o, "mean_batch", s->mean_batch);
     cJSON_AddNumberToObject(o, "h2d_bytes", (double)s->h2d_bytes);
@@ -556,6 +569,11 @@ int vp_cmd_run(int argc, char **argv)
             fprintf(stderr, "  host CPU by thread, ms/frame: sources %.3f  infer %.3f  results %.3f  other %.3f\n",
                     s.cpu_sources_s * per, s.cpu_infer_s * per, s.cpu_results_s * per, (other > 0 ? other : 0) * per);
         }
+        if (s.steady.frames && s.steady.wall_s > 0)
+            fprintf(stderr, "  steady state (every source running): %ld frames in %.2f s (%.1f frames/s), host CPU %.3f "
+                            "ms/frame\n",
+                    s.steady.frames, s.steady.wall_s, (double)s.steady.frames / s.steady.wall_s,
+                    s.steady.cpu_s * 1e3 / (double)s.steady.frames);
         for (int i = 0; i < n; i++) {
             fprintf(stderr, "  stream %-10s %s  decoded %ld  processed %ld  dropped %ld  decode errors %ld  reconnects %ld  "
                             "detections %ld  latency p50 %.2f p99 %.2f ms%s%s\n",
