@@ -43,8 +43,10 @@
 #       sanitize: compute-sanitizer memcheck and racecheck over node tests
 #                 and one model in FP32 and FP16, tests/fp32_stem.py, the
 #                 kernel-family tests and a 16-frame FP16 gpu_only `vidpipe
-#                 run` (VP_SANITIZE_TOOLS, VP_SANITIZE_TIMEOUT, VP_SANITIZE_SIZE
-#                 and VP_SANITIZE_ENV, VP_SANITIZE_ARGS for the model runs, e.g. racecheck with
+#                 run` (VP_SANITIZE_TOOLS, VP_SANITIZE_TIMEOUT, VP_SANITIZE_SIZE,
+#                 VP_SANITIZE_NO_STEM; racecheck's FP16 model runs are skipped
+#                 on sm90 and newer, where cuDNN's kernels deadlock under it;
+#                 VP_SANITIZE_ENV, VP_SANITIZE_ARGS for the model runs, e.g. racecheck with
 #                 '--kernel-name-exclude regex=xmma|cudnn|cutlass|cublas|gemm'
 #                 to leave NVIDIA's kernels out); one compute-sanitizer
 #                 at a time: two started together both stopped with "Target
