@@ -212,23 +212,28 @@ typedef struct vp_mem_pool_stats {
     long bytes_free;
 } vp_mem_pool_stats;
 
+/* Process CPU time by thread, seconds: the source threads (demux, decode,
+ * NVDEC's picture mapping), the inference thread (batching, preprocessing,
+ * launching the engine; the CPU engine's own work), the results thread
+ * (waiting for each batch, host post-processing, tracking, sinks), and the
+ * rest: other threads' (the CUDA driver's and NVDEC's, the CPU engine's
+ * workers, the caller's). */
+typedef struct vp_thread_cpu {
+    double sources_s, infer_s, results_s, other_s;
+} vp_thread_cpu;
+
 typedef struct vp_pipeline_stats {
     double wall_s;
     double cpu_s;              /* process CPU time (user + system) */
-    /* cpu_s by thread, seconds: the source threads (demux, decode, NVDEC's
-     * picture mapping), the inference thread (batching, preprocessing,
-     * launching the engine; the CPU engine's own work), the results thread
-     * (waiting for each batch, host post-processing, tracking, sinks). The
-     * rest of cpu_s is other threads': the CUDA driver's and NVDEC's, the
-     * CPU engine's workers, the caller's. */
-    double cpu_sources_s, cpu_infer_s, cpu_results_s;
+    vp_thread_cpu by_thread;   /* cpu_s by thread */
     /* The steady state: from when every source has its first result (or
      * has ended) to when the first source ends (or now, or the end), so that
      * opening sources, creating decoders and the tail where some sources
      * have ended stay out, as `vidpipe decode-bench` measures decoding.
      * Zeros until it opens. */
     struct {
-        double wall_s, cpu_s, cpu_sources_s, cpu_infer_s, cpu_results_s;
+        double wall_s, cpu_s;
+        vp_thread_cpu by_thread;
         long frames;
     } steady;
     long frames;               /* processed, all streams */

@@ -421,8 +421,7 @@ static void render_metrics(vp_http *h, vp_http_text *t)
            "Process CPU time by thread: sources (demux, decode), infer (batching, preprocessing, engine launch), "
            "results (post-processing, tracking, sinks), other (CUDA driver, NVDEC, engine workers), seconds.");
     const char *tn[4] = {"sources", "infer", "results", "other"};
-    double tv[4] = {s.cpu_sources_s, s.cpu_infer_s, s.cpu_results_s,
-                    fmax(0, s.cpu_s - s.cpu_sources_s - s.cpu_infer_s - s.cpu_results_s)};
+    double tv[4] = {s.by_thread.sources_s, s.by_thread.infer_s, s.by_thread.results_s, s.by_thread.other_s};
     for (int k = 0; k < 4; k++) {
         vp_http_text_printf(t, "vidpipe_thread_cpu_seconds_total{thread=\"%s\"} ", tn[k]);
         text_value(t, tv[k]);
@@ -524,10 +523,10 @@ static cJSON *render_json(vp_http *h, int full, int *bad)
         if (!tc)
             *bad = 1;
         else {
-            jnum(tc, "sources", s.cpu_sources_s, bad);
-            jnum(tc, "infer", s.cpu_infer_s, bad);
-            jnum(tc, "results", s.cpu_results_s, bad);
-            jnum(tc, "other", fmax(0, s.cpu_s - s.cpu_sources_s - s.cpu_infer_s - s.cpu_results_s), bad);
+            jnum(tc, "sources", s.by_thread.sources_s, bad);
+            jnum(tc, "infer", s.by_thread.infer_s, bad);
+            jnum(tc, "results", s.by_thread.results_s, bad);
+            jnum(tc, "other", s.by_thread.other_s, bad);
         }
         jnum(root, "frames", (double)s.frames, bad);
         jnum(root, "batches", (double)s.batches, bad);

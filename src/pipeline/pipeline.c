@@ -124,7 +124,8 @@ static double thread_cpu_now(const thread_cpu *t) { return t->live ? clock_s(t->
 
 /* One end of the steady-state window: when, frames processed, CPU times. */
 typedef struct window {
-    double t_ms, cpu_s, sources_s, infer_s, results_s;
+    double t_ms, cpu_s;
+    vp_thread_cpu by_thread;
     long frames;
 } window;
 
@@ -388,16 +389,18 @@ struct vp_pipeline {
 
 struct vp_spans *vp_pipeline_spans(vp_pipeline *p) { return p ? p->spans : NULL; }
 
-/* Under mu: the host CPU times so far (process, and by thread). */
-static void cpu_times(const vp_pipeline *p, double *proc, double *sources, double *infer, double *results)
+/* Under mu: the host CPU times so far, the process's and by thread. */
+static double cpu_times(const vp_pipeline *p, vp_thread_cpu *t)
 {
-    double c_end = p->t_end ? p->cpu_end : cpu_s();
-    *proc = p->started ? c_end - p->cpu_start : 0;
-    *infer = p->cpu_infer_s + thread_cpu_now(&p->infer_cpu);
-    *results = p->cpu_results_s + thread_cpu_now(&p->comp_cpu);
-    *sources = p->cpu_sources_s;
+    double c_end = p->t_end ? p->cpu_end : cpu_s(), proc = p->started ? c_end - p->cpu_start : 0;
+    t->infer_s = p->cpu_infer_s + thread_cpu_now(&p->infer_cpu);
+    t->results_s = p->cpu_results_s + thread_cpu_now(&p->comp_cpu);
+    t->sources_s = p->cpu_sources_s;
     for (int i = 0; i < p->ns; i++)
-        *sources += thread_cpu_now(&p->st[i].cpu);
+        t->sources_s += thread_cpu_now(&p->st[i].cpu);
+    /* the threads' clocks are read after the process's: never below 0 */
+    t->other_s = fmax(0, proc - t->sources_s - t->infer_s - t->results_s);
+    return proc;
 }
 
 /* Under mu: one end of the steady-state window, now. */
@@ -405,7 +408,7 @@ static void window_mark(const vp_pipeline *p, window *w)
 {
     w->t_ms = now_ms();
     w->frames = p->frames;
-    cpu_times(p, &w->cpu_s, &w->sources_s, &w->infer_s, &w->results_s);
+    w->cpu_s = cpu_times(p, &w->by_thread);
 }
 
 /* Under mu: stream s has its first result or ended; the window opens when
@@ -2925,7 +2928,7 @@ int vp_pipeline_get_stats(vp_pipeline *p, vp_pipeline_stats *s, vp_stream_stats 
     pthread_mutex_lock(&p->mu);
     double t_end = p->t_end ? p->t_end : now_ms();
     s->wall_s = p->started ? (t_end - p->t_start) / 1e3 : 0;
-    cpu_times(p, &s->cpu_s, &s->cpu_sources_s, &s->cpu_infer_s, &s->cpu_results_s);
+    s->cpu_s = cpu_times(p, &s->by_thread);
     if (p->win_open.t_ms) {
         window now, *a = &p->win_open, *b = &now;
         if (p->win_close.t_ms)
@@ -2935,9 +2938,11 @@ int vp_pipeline_get_stats(vp_pipeline *p, vp_pipeline_stats *s, vp_stream_stats 
         s->steady.wall_s = (b->t_ms - a->t_ms) / 1e3;
         s->steady.frames = b->frames - a->frames;
         s->steady.cpu_s = b->cpu_s - a->cpu_s;
-        s->steady.cpu_sources_s = b->sources_s - a->sources_s;
-        s->steady.cpu_infer_s = b->infer_s - a->infer_s;
-        s->steady.cpu_results_s = b->results_s - a->results_s;
+        vp_thread_cpu *t = &s->steady.by_thread;
+        t->sources_s = b->by_thread.sources_s - a->by_thread.sources_s;
+        t->infer_s = b->by_thread.infer_s - a->by_thread.infer_s;
+        t->results_s = b->by_thread.results_s - a->by_thread.results_s;
+        t->other_s = fmax(0, s->steady.cpu_s - t->sources_s - t->infer_s - t->results_s);
     }
     s->frames = p->frames;
     s->batches = p->batches;

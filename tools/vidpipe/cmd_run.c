@@ -251,6 +251,17 @@ static void print_pool(const char *name, const vp_mem_pool_stats *ps)
             ps->failures || ps->bad_frees ? ", FAILURES OR BAD FREES (see the log)" : "");
 }
 
+/* "cpu_ms_per_frame_by_thread" of `frames` frames into o */
+static void thread_cpu_json(cJSON *o, const vp_thread_cpu *t, long frames)
+{
+    double per = frames ? 1e3 / (double)frames : 0;
+    cJSON *x = cJSON_AddObjectToObject(o, "cpu_ms_per_frame_by_thread");
+    cJSON_AddNumberToObject(x, "sources", t->sources_s * per);
+    cJSON_AddNumberToObject(x, "infer", t->infer_s * per);
+    cJSON_AddNumberToObject(x, "results", t->results_s * per);
+    cJSON_AddNumberToObject(x, "other", t->other_s * per);
+}
+
 static void write_stats_json(FILE *f, const vp_pipeline_config *cfg, const vp_pipeline_stats *s,
                              const vp_stream_stats *st, int n)
 {
@@ -260,25 +271,14 @@ static void write_stats_json(FILE *f, const vp_pipeline_config *cfg, const vp_pi
     cJSON_AddNumberToObject(o, "frames", (double)s->frames);
     cJSON_AddNumberToObject(o, "fps", s->wall_s > 0 ? (double)s->frames / s->wall_s : 0);
     cJSON_AddNumberToObject(o, "cpu_ms_per_frame", s->frames ? s->cpu_s * 1e3 / (double)s->frames : 0);
-    double per = s->frames ? 1e3 / (double)s->frames : 0, other = s->cpu_s - s->cpu_sources_s - s->cpu_infer_s - s->cpu_results_s;
-    cJSON *tc = cJSON_AddObjectToObject(o, "cpu_ms_per_frame_by_thread"); /* see vp_pipeline_stats */
-    cJSON_AddNumberToObject(tc, "sources", s->cpu_sources_s * per);
-    cJSON_AddNumberToObject(tc, "infer", s->cpu_infer_s * per);
-    cJSON_AddNumberToObject(tc, "results", s->cpu_results_s * per);
-    cJSON_AddNumberToObject(tc, "other", (other > 0 ? other : 0) * per);
+    thread_cpu_json(o, &s->by_thread, s->frames);
     /* the steady state (see vp_pipeline_stats): every source running */
     cJSON *w = cJSON_AddObjectToObject(o, "steady");
-    double wper = s->steady.frames ? 1e3 / (double)s->steady.frames : 0;
     cJSON_AddNumberToObject(w, "wall_s", s->steady.wall_s);
     cJSON_AddNumberToObject(w, "frames", (double)s->steady.frames);
     cJSON_AddNumberToObject(w, "fps", s->steady.wall_s > 0 ? (double)s->steady.frames / s->steady.wall_s : 0);
-    cJSON_AddNumberToObject(w, "cpu_ms_per_frame", s->steady.cpu_s * wper);
-    other = s->steady.cpu_s - s->steady.cpu_sources_s - s->steady.cpu_infer_s - s->steady.cpu_results_s;
-    tc = cJSON_AddObjectToObject(w, "cpu_ms_per_frame_by_thread");
-    cJSON_AddNumberToObject(tc, "sources", s->steady.cpu_sources_s * wper);
-    cJSON_AddNumberToObject(tc, "infer", s->steady.cpu_infer_s * wper);
-    cJSON_AddNumberToObject(tc, "results", s->steady.cpu_results_s * wper);
-    cJSON_AddNumberToObject(tc, "other", (other > 0 ? other : 0) * wper);
+    cJSON_AddNumberToObject(w, "cpu_ms_per_frame", s->steady.frames ? s->steady.cpu_s * 1e3 / (double)s->steady.frames : 0);
+    thread_cpu_json(w, &s->steady.by_thread, s->steady.frames);
     cJSON_AddNumberToObject(o, "batches", (double)s->batches);
     cJSON_AddNumberToObject(o, "mean_batch", s->mean_batch);
     cJSON_AddNumberToObject(o, "h2d_bytes", (double)s->h2d_bytes);
@@ -565,9 +565,10 @@ int vp_cmd_run(int argc, char **argv)
             fprintf(stderr, ", host<->device %.0f bytes/frame", s.frames ? (double)(s.h2d_bytes + s.d2h_bytes) / (double)s.frames : 0.0);
         fprintf(stderr, "\n");
         if (s.frames) {
-            double per = 1e3 / (double)s.frames, other = s.cpu_s - s.cpu_sources_s - s.cpu_infer_s - s.cpu_results_s;
+            double per = 1e3 / (double)s.frames;
             fprintf(stderr, "  host CPU by thread, ms/frame: sources %.3f  infer %.3f  results %.3f  other %.3f\n",
-                    s.cpu_sources_s * per, s.cpu_infer_s * per, s.cpu_results_s * per, (other > 0 ? other : 0) * per);
+                    s.by_thread.sources_s * per, s.by_thread.infer_s * per, s.by_thread.results_s * per,
+                    s.by_thread.other_s * per);
         }
         if (s.steady.frames && s.steady.wall_s > 0)
             fprintf(stderr, "  steady state (every source running): %ld frames in %.2f s (%.1f frames/s), host CPU %.3f "
