@@ -448,6 +448,20 @@ static void jstr(cJSON *o, const char *k, const char *v, int *bad)
         *bad = 1;
 }
 
+/* "cpu_by_thread_s": a vp_thread_cpu, seconds */
+static void jthreads(cJSON *o, const vp_thread_cpu *t, int *bad)
+{
+    cJSON *x = cJSON_AddObjectToObject(o, "cpu_by_thread_s");
+    if (!x) {
+        *bad = 1;
+        return;
+    }
+    jnum(x, "sources", t->sources_s, bad);
+    jnum(x, "infer", t->infer_s, bad);
+    jnum(x, "results", t->results_s, bad);
+    jnum(x, "other", t->other_s, bad);
+}
+
 static void jpool(cJSON *o, const char *k, const vp_mem_pool_stats *ps, int *bad)
 {
     cJSON *x = cJSON_AddObjectToObject(o, k);
@@ -519,14 +533,16 @@ static cJSON *render_json(vp_http *h, int full, int *bad)
     if (full) {
         jnum(root, "wall_s", s.wall_s, bad);
         jnum(root, "cpu_s", s.cpu_s, bad);
-        cJSON *tc = cJSON_AddObjectToObject(root, "cpu_by_thread_s");
-        if (!tc)
+        jthreads(root, &s.by_thread, bad);
+        /* the steady state so far (vp_pipeline_stats): every source running */
+        cJSON *st = cJSON_AddObjectToObject(root, "steady");
+        if (!st) {
             *bad = 1;
-        else {
-            jnum(tc, "sources", s.by_thread.sources_s, bad);
-            jnum(tc, "infer", s.by_thread.infer_s, bad);
-            jnum(tc, "results", s.by_thread.results_s, bad);
-            jnum(tc, "other", s.by_thread.other_s, bad);
+        } else {
+            jnum(st, "wall_s", s.steady.wall_s, bad);
+            jnum(st, "frames", (double)s.steady.frames, bad);
+            jnum(st, "cpu_s", s.steady.cpu_s, bad);
+            jthreads(st, &s.steady.by_thread, bad);
         }
         jnum(root, "frames", (double)s.frames, bad);
         jnum(root, "batches", (double)s.batches, bad);

@@ -285,6 +285,11 @@ def test_stats(port):
     check(set(STAGES) <= set(s["stages_ms"]), f"/stats: stages {list(s['stages_ms'])}")
     check(set(s.get("cpu_by_thread_s", {})) == {"sources", "infer", "results", "other"},
           f"/stats: cpu_by_thread_s {s.get('cpu_by_thread_s')}")
+    # the steady state: both live streams have results by now, so it is open
+    # (and holds what came since, within the run's)
+    w = s.get("steady", {})
+    check(set(w) == {"wall_s", "frames", "cpu_s", "cpu_by_thread_s"} and 0 <= w["frames"] < s["frames"] and
+          0 < w["wall_s"] < s["wall_s"], f"/stats: steady {w}")
     pools = s.get("memory_pools", {})
     for pool in ("device", "host"):
         check(set(POOL_KEYS) <= set(pools.get(pool, {})), f"/stats: memory_pools.{pool} {pools.get(pool)}")
